@@ -1,0 +1,1 @@
+"""Baseline session-based recommenders for sessrec."""

@@ -1,0 +1,656 @@
+"""NARM: Neural Attentive Session-based Recommendation (Li et al., CIKM 2017).
+
+The network, for a prefix ``x_1 .. x_t`` of a session::
+
+    e_j   = dropout_0.25(E[x_j])                          item embedding, E: (n_items, d)
+    h_j   = GRU(e_1 .. e_j)                               one layer, hidden size H
+    c_g   = h_t                                           global encoder: the last state
+    a_tj  = v^T sigma(A1 h_t + A2 h_j),  j <= t           item-level attention
+    alpha = masked_softmax_j(a_t.)    (attention_norm="softmax", the authors' code)
+          = a_t.                      (attention_norm="none", the paper's equation 8)
+    c_l   = sum_j alpha_tj h_j                            local encoder
+    c_t   = dropout_0.5([c_g ; c_l])                      (2H,)
+    S_i   = E[i]^T B c_t                                  bilinear decoder tied to E, B: (d, 2H)
+
+trained with softmax cross-entropy over all items. ``S = (c_t B^T) E^T`` is evaluated as two
+matmuls, ``(N, 2H) @ (2H, d)`` and then ``(N, d) @ (d, n_items)``: the full-catalogue product
+costs ``d`` instead of ``2H`` multiply-adds per score.
+
+Because the GRU is causal, the representation after *every* click of a session comes out of
+one pass: ``h`` for all positions, then the attention of every query position ``t`` over the
+keys ``j <= t`` as one ``(U, T, T)`` masked score tensor. :meth:`NARM.score_sessions` uses this
+for evaluation and ``training="sessions"`` uses it for training (every case's loss from one
+pass per session), instead of re-encoding each prefix from scratch (``training="prefixes"``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, cast
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from sessrec.data.sessions import PrefixBatch, Sessions
+from sessrec.models.base import TorchModel
+
+__all__ = ["NARM"]
+
+try:  # Python 3.11+
+    from typing import Self
+except ImportError:  # pragma: no cover - Python 3.10
+    from typing_extensions import Self
+
+_CHOICES: dict[str, tuple[Any, ...]] = {
+    "truncate": ("first", "last"),
+    "attention_norm": ("softmax", "none"),
+    "attention_activation": ("sigmoid", "hard_sigmoid"),
+    "gru": ("torch", "authors"),
+    "training": ("sessions", "prefixes"),
+    "valid_split": ("random_cases", "time", None),
+}
+
+
+def _hard_sigmoid(x: torch.Tensor) -> torch.Tensor:
+    """Theano's ``T.nnet.hard_sigmoid``: ``clip(0.2 x + 0.5, 0, 1)`` (not torch's slope 1/6)."""
+    return torch.clamp(0.2 * x + 0.5, 0.0, 1.0)
+
+
+class _AuthorsGRU(nn.Module):
+    """The GRU of the authors' Theano code (``gru_layer`` in ``NARM.py``).
+
+    Differs from :class:`torch.nn.GRU` twice: the update and reset gates are hard sigmoids,
+    and the reset gate multiplies the previous state *before* the recurrent matmul::
+
+        z = hsig(W_z x + U_z h + b_z)      r = hsig(W_r x + U_r h + b_r)
+        h~ = tanh(W_h x + U_h (r * h) + b_h)
+        h' = (1 - z) h + z h~
+
+    (torch: ``n = tanh(W_n x + b_in + r * (U_n h + b_hn))``). A Python loop over time steps,
+    so it is slower than the fused :class:`torch.nn.GRU`.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int) -> None:
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.w_x = nn.Linear(input_size, 3 * hidden_size)  # [z | r | h~] input part and the one bias
+        self.u_zr = nn.Linear(hidden_size, 2 * hidden_size, bias=False)
+        self.u_h = nn.Linear(hidden_size, hidden_size, bias=False)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x`` (N, T, d) -> (outputs (N, T, H), last state (1, N, H)), like ``nn.GRU(batch_first=True)``."""
+        n_hidden = self.hidden_size
+        xp = self.w_x(x)
+        h = x.new_zeros(x.shape[0], n_hidden)
+        outputs = []
+        for t in range(x.shape[1]):
+            gates = xp[:, t, : 2 * n_hidden] + self.u_zr(h)
+            z = _hard_sigmoid(gates[:, :n_hidden])
+            r = _hard_sigmoid(gates[:, n_hidden:])
+            candidate = torch.tanh(self.u_h(r * h) + xp[:, t, 2 * n_hidden :])
+            h = (1.0 - z) * h + z * candidate
+            outputs.append(h)
+        if not outputs:
+            return x.new_zeros(x.shape[0], 0, n_hidden), h[None]
+        return torch.stack(outputs, dim=1), h[None]
+
+
+class _NARMNetwork(nn.Module):
+    """NARM's encoder-decoder; the estimator :class:`NARM` holds hyperparameters and training.
+
+    Parameter names follow the paper: ``embedding`` is E, ``a1``/``a2`` are A1/A2 (query/key
+    projections of the attention), ``v`` is v, ``b`` is B (``b.weight`` has shape (d, 2H)).
+    """
+
+    def __init__(
+        self,
+        n_items: int,
+        embedding_dim: int,
+        hidden_size: int,
+        emb_dropout: float,
+        ct_dropout: float,
+        gru: str,
+        attention_activation: str,
+        attention_norm: str,
+    ) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(n_items, embedding_dim)
+        self.emb_dropout = nn.Dropout(emb_dropout)
+        self.gru: nn.Module = (
+            nn.GRU(embedding_dim, hidden_size, batch_first=True)
+            if gru == "torch"
+            else _AuthorsGRU(embedding_dim, hidden_size)
+        )
+        self.a1 = nn.Linear(hidden_size, hidden_size, bias=False)
+        self.a2 = nn.Linear(hidden_size, hidden_size, bias=False)
+        self.v = nn.Linear(hidden_size, 1, bias=False)
+        self.ct_dropout = nn.Dropout(ct_dropout)
+        self.b = nn.Linear(2 * hidden_size, embedding_dim, bias=False)
+        self.attention_activation = attention_activation
+        self.attention_norm = attention_norm
+        self._init_like_authors(n_items, embedding_dim, hidden_size)
+
+    @torch.no_grad()
+    def _init_like_authors(self, n_items: int, embedding_dim: int, hidden_size: int) -> None:
+        """The authors' ``init_weights``: N(0, 2 / fan) with fan = the Theano matrix's first axis.
+
+        Embedding N(0, 2/n_items); GRU input weights N(0, 2/d); recurrent weights one random
+        orthogonal matrix per gate; biases 0; A1, A2 N(0, 2/H); v N(0, 2); B N(0, 2/d).
+        """
+        nn.init.normal_(self.embedding.weight, 0.0, float(np.sqrt(2.0 / n_items)))
+        nn.init.normal_(self.a1.weight, 0.0, float(np.sqrt(2.0 / hidden_size)))
+        nn.init.normal_(self.a2.weight, 0.0, float(np.sqrt(2.0 / hidden_size)))
+        nn.init.normal_(self.v.weight, 0.0, float(np.sqrt(2.0)))
+        nn.init.normal_(self.b.weight, 0.0, float(np.sqrt(2.0 / embedding_dim)))
+        if isinstance(self.gru, nn.GRU):
+            nn.init.normal_(self.gru.weight_ih_l0, 0.0, float(np.sqrt(2.0 / embedding_dim)))
+            for block in self.gru.weight_hh_l0.split(hidden_size, dim=0):
+                nn.init.orthogonal_(block)
+            nn.init.zeros_(self.gru.bias_ih_l0)
+            nn.init.zeros_(self.gru.bias_hh_l0)
+        else:
+            gru = cast(_AuthorsGRU, self.gru)
+            nn.init.normal_(gru.w_x.weight, 0.0, float(np.sqrt(2.0 / embedding_dim)))
+            nn.init.zeros_(gru.w_x.bias)
+            for block in gru.u_zr.weight.split(hidden_size, dim=0):
+                nn.init.orthogonal_(block)
+            nn.init.orthogonal_(gru.u_h.weight)
+
+    # ------------------------------------------------------------------ pieces
+    def states(self, items: torch.Tensor) -> torch.Tensor:
+        """GRU states ``h`` (N, T, H) of right-padded ``items`` (N, T).
+
+        Padding (negative) is embedded as item 0; the GRU is causal, so states at real
+        positions never see it and states after a row's length are never read.
+        """
+        x = self.emb_dropout(self.embedding(items.clamp(min=0)))
+        h, _ = self.gru(x)
+        return h
+
+    def _activation(self, x: torch.Tensor) -> torch.Tensor:
+        return _hard_sigmoid(x) if self.attention_activation == "hard_sigmoid" else torch.sigmoid(x)
+
+    def _normalise(self, scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        if self.attention_norm == "softmax":
+            return scores.masked_fill(~mask, float("-inf")).softmax(dim=-1)
+        return scores * mask
+
+    def encode_last(self, items: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Session representation ``[c_g ; c_l]`` (N, 2H) after the last click of each row.
+
+        ``items`` (N, T) right-padded, ``lengths`` (N,) in ``[1, T]``.
+        """
+        h = self.states(items)
+        rows = torch.arange(h.shape[0], device=h.device)
+        h_t = h[rows, lengths - 1]  # (N, H)
+        scores = self.v(self._activation(self.a1(h_t)[:, None, :] + self.a2(h))).squeeze(-1)  # (N, T)
+        mask = torch.arange(h.shape[1], device=h.device)[None, :] < lengths[:, None]
+        alpha = self._normalise(scores, mask)
+        c_l = torch.bmm(alpha[:, None, :], h).squeeze(1)
+        return torch.cat([h_t, c_l], dim=1)
+
+    def encode_all(self, items: torch.Tensor) -> torch.Tensor:
+        """``[c_g ; c_l]`` (N, T, 2H) after *every* position ``t`` of right-padded ``items`` (N, T).
+
+        Row ``(n, t)`` equals ``encode_last(items[n:n+1, :t+1], [t+1])`` for ``t`` below the row's
+        length (one causal GRU pass; the attention of query ``t`` is masked to keys ``j <= t``).
+        Rows past a row's length hold values that must not be read.
+        """
+        h = self.states(items)
+        query, key = self.a1(h), self.a2(h)  # (N, T, H) each
+        scores = self.v(self._activation(query[:, :, None, :] + key[:, None, :, :])).squeeze(-1)  # (N, T, T)
+        width = h.shape[1]
+        causal = torch.ones(width, width, dtype=torch.bool, device=h.device).tril()
+        alpha = self._normalise(scores, causal[None])
+        c_l = torch.bmm(alpha, h)
+        return torch.cat([h, c_l], dim=2)
+
+    def decode(self, reps: torch.Tensor) -> torch.Tensor:
+        """Scores (N, n_items) ``S = E B c`` of representations ``reps`` (N, 2H)."""
+        return self.b(self.ct_dropout(reps)) @ self.embedding.weight.T
+
+
+@dataclass(frozen=True)
+class _HeldOutCases:
+    """Validation cases carved by :meth:`NARM.fit`: case numbers ``cases`` of ``sessions``."""
+
+    sessions: Sessions
+    cases: np.ndarray
+
+    @property
+    def n_cases(self) -> int:
+        return len(self.cases)
+
+
+class NARM(TorchModel):
+    """Neural Attentive Recommendation Machine (NARM), faithful to the paper and the authors' code.
+
+    A GRU encodes the session prefix; the session representation concatenates the last
+    hidden state (global encoder) with an attention-weighted sum of all hidden states (local
+    encoder); a bilinear decoder tied to the item embeddings scores every item; training is
+    softmax cross-entropy over the full catalogue with Adam, keeping the epoch with the best
+    validation Recall@``valid_cutoff``.
+
+    Parameters
+    ----------
+    embedding_dim : int, default 50
+        Item embedding size ``d`` (paper and code: 50).
+    hidden_size : int, default 100
+        GRU hidden size ``H`` (paper and code: 100).
+    lr : float, default 0.001
+        Adam learning rate (paper and code).
+    batch_size : int, default 512
+        Training cases per mini-batch (paper and code). With ``training="sessions"`` whole
+        sessions are packed until a batch holds about this many cases.
+    emb_dropout : float, default 0.25
+        Dropout between the embedding and the GRU (code).
+    ct_dropout : float, default 0.5
+        Dropout on ``c_t`` before the decoder (code).
+    epochs : int, default 30
+        Training epochs (paper and code).
+    max_len : int, default 19
+        Prefixes longer than this are truncated to ``max_len`` clicks (code: 19).
+    truncate : {"first", "last"}, default "first"
+        Which clicks of a long prefix are kept: the code keeps the *first* ``max_len``
+        (``x[:maxlen]``); ``"last"`` keeps the most recent ones, which is what a user would
+        expect of a recommender.
+    attention_norm : {"softmax", "none"}, default "softmax"
+        ``"softmax"``: attention scores pass through a softmax masked to the prefix (code);
+        ``"none"``: raw scores weight the states, as the paper's equation (8) is written.
+    attention_activation : {"hard_sigmoid", "sigmoid"}, default "hard_sigmoid"
+        ``sigma`` in ``v^T sigma(A1 h_t + A2 h_j)``: the code uses Theano's hard sigmoid
+        ``clip(0.2 x + 0.5, 0, 1)``; the paper names the logistic sigmoid as an example.
+    gru : {"torch", "authors"}, default "torch"
+        ``"torch"``: :class:`torch.nn.GRU` (logistic gates, reset gate applied after the
+        recurrent matmul; fused and fast). ``"authors"``: the code's GRU (hard-sigmoid gates,
+        reset gate applied to the previous state before the matmul), a per-step Python loop.
+    training : {"sessions", "prefixes"}, default "sessions"
+        ``"sessions"``: one causal pass per session yields the loss of every case of the
+        session (fast). ``"prefixes"``: every case is encoded on its own, as the code does.
+    valid_split : {"random_cases", "time", None}, default "random_cases"
+        Validation data carved from ``train`` when ``fit`` gets no ``valid``.
+        ``"random_cases"``: a random ``valid_fraction`` of the training *cases* (code; those
+        cases' prefixes still appear inside longer training cases, so it leaks).
+        ``"time"``: the ``valid_fraction`` of sessions that end last, removed from training.
+        ``None``: no validation, the last epoch is kept.
+    valid_fraction : float, default 0.1
+        Fraction of cases (``"random_cases"``) or sessions (``"time"``) held out.
+    patience : int or None, default None
+        Stop after this many epochs without a better validation recall; ``None`` never stops
+        early (the code's patience of 100 epochs never triggers within 30).
+    valid_cutoff : int, default 20
+        ``K`` of the validation Recall@K that picks the best epoch (code: 20).
+    eval_batch_size : int, default 1024
+        Cases per batch when scoring the internal validation split.
+    device : str, default "auto"
+        ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
+    random_state : int or None, default None
+        Seeds the validation split, initialisation, dropout and batch order.
+
+    Attributes
+    ----------
+    network_ : torch.nn.Module
+        The trained encoder-decoder (best validation epoch).
+    n_items_ : int
+        Catalogue size scores range over.
+    history_ : list of dict
+        Per epoch: loss, seconds and, with validation, ``valid_recall@K``.
+    best_epoch_ : int
+        0-based epoch whose parameters were kept.
+    valid_cases_ : ndarray of int64
+        With ``valid_split="random_cases"``: the held-out training case numbers (case order
+        of ``train``); with ``"time"``: the positions of the held-out sessions. Empty otherwise.
+
+    Notes
+    -----
+    **Deviations** from the paper and the authors' code (lijingsdu/sessionRec_NARM, ``NARM.py``
+    and ``rsc2015_attention.py``):
+
+    1. GRU cell: the default is :class:`torch.nn.GRU` (logistic gates, reset after the
+       matmul) for speed; ``gru="authors"`` is the code's cell (hard-sigmoid gates, reset
+       before the matmul). The paper does not specify the cell's variant.
+    2. Training batches: the default ``training="sessions"`` computes every case of a session
+       in one causal pass (the same representations and loss terms as encoding each prefix,
+       so the objective is identical), with batches of whole sessions holding about
+       ``batch_size`` cases; the cases of one session then share the embedding-dropout mask
+       and the batch. ``training="prefixes"`` draws ``batch_size`` random cases per batch,
+       as the code does.
+    3. Dropout is inverted (scaled by ``1/(1-p)`` in training, identity at test); the code
+       scales by ``1-p`` at test time instead. Both feed linear maps, so the two are the same
+       model up to a rescaling of the weights that follow.
+    4. Loss: ``F.cross_entropy`` (exact log-softmax); the code computes ``-log(softmax + 1e-8)``.
+       The code's catalogue also holds the padding item 0 (never a target); ours does not.
+    5. Adam: :class:`torch.optim.Adam`; the code's Adam additionally decays ``beta1`` by
+       ``(1 - 1e-8)^t``, a change below 1e-6 over a full run.
+    6. Best epoch: a strictly better validation recall replaces the kept epoch (the code also
+       replaces on ties).
+    7. ``[c_g ; c_l]`` order: the code concatenates ``[c_l ; c_g]``; B is learned, so the order
+       is only a permutation of B's columns.
+    8. Initialisation follows the code (see ``_NARMNetwork._init_like_authors``).
+
+    The code's behaviour is reproduced, up to items 3-8, by ``gru="authors",
+    training="prefixes"`` and the defaults ``truncate="first"``, ``attention_norm="softmax"``,
+    ``attention_activation="hard_sigmoid"``, ``valid_split="random_cases"``. The paper's
+    equations as written are ``attention_norm="none", attention_activation="sigmoid"``.
+
+    References
+    ----------
+    .. [1] Jing Li, Pengjie Ren, Zhumin Chen, Zhaochun Ren, Tao Lian, Jun Ma. "Neural
+       Attentive Session-based Recommendation". CIKM 2017. arXiv:1711.04725.
+    .. [2] Reference implementation (Theano): https://github.com/lijingsdu/sessionRec_NARM
+
+    Examples
+    --------
+    >>> from sessrec.data.sessions import PrefixBatch, Sessions
+    >>> train = Sessions.from_lists([[0, 1, 2, 3], [1, 2, 3, 0]] * 20, n_items=4)
+    >>> model = NARM(embedding_dim=8, hidden_size=8, epochs=2, device="cpu", random_state=0).fit(train)
+    >>> model.score(PrefixBatch.from_lists([[0, 1], [2]])).shape
+    torch.Size([2, 4])
+    """
+
+    tags: ClassVar[dict[str, Any]] = {"oracle": "sequence", "deterministic": False}
+    test_params: ClassVar[dict[str, Any]] = {
+        "embedding_dim": 16,
+        "hidden_size": 16,
+        "batch_size": 64,
+        "lr": 0.01,
+        "epochs": 5,
+        "emb_dropout": 0.0,
+        "ct_dropout": 0.0,
+        "valid_split": None,
+    }
+
+    def __init__(
+        self,
+        *,
+        embedding_dim: int = 50,
+        hidden_size: int = 100,
+        lr: float = 0.001,
+        batch_size: int = 512,
+        emb_dropout: float = 0.25,
+        ct_dropout: float = 0.5,
+        epochs: int = 30,
+        max_len: int = 19,
+        truncate: Literal["first", "last"] = "first",
+        attention_norm: Literal["softmax", "none"] = "softmax",
+        attention_activation: Literal["hard_sigmoid", "sigmoid"] = "hard_sigmoid",
+        gru: Literal["torch", "authors"] = "torch",
+        training: Literal["sessions", "prefixes"] = "sessions",
+        valid_split: Literal["random_cases", "time"] | None = "random_cases",
+        valid_fraction: float = 0.1,
+        patience: int | None = None,
+        valid_cutoff: int = 20,
+        eval_batch_size: int = 1024,
+        device: str = "auto",
+        random_state: int | None = None,
+    ) -> None:
+        self.embedding_dim = embedding_dim
+        self.hidden_size = hidden_size
+        self.lr = lr
+        self.batch_size = batch_size
+        self.emb_dropout = emb_dropout
+        self.ct_dropout = ct_dropout
+        self.epochs = epochs
+        self.max_len = max_len
+        self.truncate = truncate
+        self.attention_norm = attention_norm
+        self.attention_activation = attention_activation
+        self.gru = gru
+        self.training = training
+        self.valid_split = valid_split
+        self.valid_fraction = valid_fraction
+        self.patience = patience
+        self.valid_cutoff = valid_cutoff
+        self.eval_batch_size = eval_batch_size
+        self.device = device
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ checks
+    def _check_params(self) -> None:
+        for name, choices in _CHOICES.items():
+            value = getattr(self, name)
+            if value not in choices:
+                raise ValueError(f"NARM: {name}={value!r} is not supported; choose one of {list(choices)}")
+        for name in ("embedding_dim", "hidden_size", "batch_size", "epochs", "max_len", "valid_cutoff"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"NARM: {name} must be a positive integer, got {value!r}")
+        for name in ("emb_dropout", "ct_dropout"):
+            value = getattr(self, name)
+            if not 0.0 <= value < 1.0:
+                raise ValueError(f"NARM: {name} must lie in [0, 1), got {value!r}")
+        if self.valid_split is not None and not 0.0 < self.valid_fraction < 1.0:
+            raise ValueError(
+                f"NARM: valid_fraction must lie in (0, 1) when valid_split={self.valid_split!r}, "
+                f"got {self.valid_fraction!r}; use valid_split=None to train without validation"
+            )
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, train: Sessions, *, valid: Sessions | None = None) -> Self:
+        """Train on ``train``; pick the best epoch on ``valid`` or on a split carved from ``train``.
+
+        Overrides :meth:`TorchModel.fit` only to carve the validation split
+        (``valid_split``) before the epoch loop of the base class runs: the held-out
+        ``"random_cases"`` stay in ``train`` as inputs but are excluded from the loss; the
+        held-out ``"time"`` sessions are removed from ``train``. A ``valid`` given here wins.
+        """
+        self._check_params()
+        self.valid_cases_ = np.zeros(0, dtype=np.int64)
+        self._loss_cases: np.ndarray | None = None  # bool mask over train cases, None = all
+        held_out: _HeldOutCases | Sessions | None = valid
+        fit_train = train
+        if valid is None and self.valid_split is not None and train.n_cases > 1:
+            split_rng = np.random.default_rng([self._seed(self.random_state), 1])
+            if self.valid_split == "random_cases":
+                n_valid = max(1, round(train.n_cases * self.valid_fraction))
+                self.valid_cases_ = np.sort(split_rng.permutation(train.n_cases)[:n_valid])
+                mask = np.ones(train.n_cases, dtype=bool)
+                mask[self.valid_cases_] = False
+                self._loss_cases = mask
+                held_out = _HeldOutCases(train, self.valid_cases_)
+            else:
+                ends = train.timestamps[np.maximum(train.offsets[1:] - 1, 0)]
+                order = np.argsort(ends, kind="stable")
+                n_valid = max(1, round(train.n_sessions * self.valid_fraction))
+                late = np.sort(order[len(order) - n_valid :])
+                early = np.sort(order[: len(order) - n_valid])
+                self.valid_cases_ = late.astype(np.int64)
+                fit_train = train.select(early)
+                late_sessions = train.select(late)
+                held_out = _HeldOutCases(late_sessions, np.arange(late_sessions.n_cases))
+            if fit_train.n_cases == 0:
+                raise ValueError(
+                    f"NARM: valid_split={self.valid_split!r} left no training case; "
+                    "use more data or valid_split=None"
+                )
+        try:
+            # the base loop only reads `.n_cases` of `valid` and hands it to `_validate`
+            super().fit(fit_train, valid=cast(Sessions, held_out))
+        finally:
+            del self._loss_cases
+        return self
+
+    def _validate(self, valid: Sessions) -> float:
+        held = cast(Any, valid)
+        if not isinstance(held, _HeldOutCases):
+            return super()._validate(valid)
+        hits = 0
+        for batch, targets in held.sessions.prefix_batches(self.eval_batch_size, cases=held.cases):
+            scores = self.score(batch)
+            target_scores = scores.gather(1, torch.as_tensor(targets, device=scores.device)[:, None])
+            ranks = (scores >= target_scores).sum(dim=1)  # conservative ties
+            hits += int((ranks <= self.valid_cutoff).sum())
+        return hits / max(held.n_cases, 1)
+
+    # ------------------------------------------------------------------ TorchModel hooks
+    def _build_network(self, train: Sessions) -> nn.Module:
+        return _NARMNetwork(
+            train.n_items,
+            self.embedding_dim,
+            self.hidden_size,
+            self.emb_dropout,
+            self.ct_dropout,
+            self.gru,
+            self.attention_activation,
+            self.attention_norm,
+        )
+
+    def _build_optimizer(self, network: nn.Module) -> torch.optim.Optimizer:
+        return torch.optim.Adam(network.parameters(), lr=self.lr)
+
+    def _train_epoch(
+        self, train: Sessions, optimizer: torch.optim.Optimizer, rng: np.random.Generator, generator: torch.Generator
+    ) -> float:
+        net = cast(_NARMNetwork, self.network_)
+        total, count = 0.0, 0
+        batches = self._session_batches(train, rng) if self.training == "sessions" else self._prefix_batches(train, rng)
+        for reps_fn, targets in batches:
+            reps = reps_fn(net)
+            logits = net.decode(reps)
+            loss = F.cross_entropy(logits, targets)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach()) * len(targets)
+            count += len(targets)
+        return total / max(count, 1)
+
+    # ------------------------------------------------------------------ batching
+    def _truncated(self, starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Start and length of every prefix ``items[starts : starts + lengths]`` after truncation."""
+        kept = np.minimum(lengths, self.max_len)
+        if self.truncate == "last":
+            starts = starts + lengths - kept
+        return starts, kept
+
+    def _prefix_batches(self, train: Sessions, rng: np.random.Generator) -> Any:
+        """``training="prefixes"``: ``batch_size`` random cases, each prefix encoded on its own."""
+        cases = np.arange(train.n_cases) if self._loss_cases is None else np.flatnonzero(self._loss_cases)
+        cases = rng.permutation(cases)
+        session, position = train.case_session(), train.case_positions()
+        dev = self.device_
+        for lo in range(0, len(cases), self.batch_size):
+            chosen = cases[lo : lo + self.batch_size]
+            starts = train.offsets[session[chosen]]
+            starts, kept = self._truncated(starts, position[chosen] - starts)
+            batch = PrefixBatch.from_ranges(train.items, starts, kept).to(dev)
+            targets = torch.from_numpy(train.items[position[chosen]]).to(dev)
+
+            def reps(net: _NARMNetwork, batch: PrefixBatch = batch) -> torch.Tensor:
+                return net.encode_last(batch.items, batch.lengths)
+
+            yield reps, targets
+
+    def _session_batches(self, train: Sessions, rng: np.random.Generator) -> Any:
+        """``training="sessions"``: whole sessions, about ``batch_size`` cases per batch, one causal pass each."""
+        n_cases = np.maximum(train.lengths - 1, 0)
+        case_offset = np.concatenate([[0], np.cumsum(n_cases)])
+        usable = np.flatnonzero(n_cases > 0)
+        if self._loss_cases is not None:
+            per_session = np.add.reduceat(self._loss_cases.astype(np.int64), case_offset[usable]) if len(usable) else []
+            usable = usable[np.asarray(per_session) > 0]
+        order = rng.permutation(usable)
+        cum = np.cumsum(n_cases[order])
+        cuts = np.searchsorted(cum, np.arange(self.batch_size, cum[-1] if len(cum) else 0, self.batch_size), "left")
+        bounds = np.unique(np.concatenate([[0], cuts + 1, [len(order)]]).clip(0, len(order)))
+        dev = self.device_
+        width_cap = self.max_len
+        for lo, hi in zip(bounds[:-1], bounds[1:]):
+            sess = order[lo:hi]
+            if len(sess) == 0:
+                continue
+            starts, cases_here = train.offsets[sess], n_cases[sess]
+            inputs = PrefixBatch.from_ranges(train.items, starts, np.minimum(cases_here, width_cap)).to(dev)
+            # every case: session row u, prefix length k in 1..n-1
+            u = np.repeat(np.arange(len(sess)), cases_here)
+            k = np.arange(len(u)) - np.repeat(np.cumsum(cases_here) - cases_here, cases_here) + 1
+            if self._loss_cases is not None:
+                keep = self._loss_cases[case_offset[sess][u] + k - 1]
+                u, k = u[keep], k[keep]
+            targets = torch.from_numpy(train.items[starts[u] + k]).to(dev)
+            if self.truncate == "first":
+                inner = (u, np.minimum(k, width_cap) - 1)
+                windows = None
+            else:
+                short = k <= width_cap
+                inner = (u[short], k[short] - 1)
+                long_u, long_k = u[~short], k[~short]
+                windows = None
+                if len(long_u):
+                    windows = PrefixBatch.from_ranges(
+                        train.items, starts[long_u] + long_k - width_cap, np.full(len(long_u), width_cap)
+                    ).to(dev)
+                # rows ordered: short cases first, then long ones; targets must follow
+                targets = torch.cat([targets[torch.from_numpy(short).to(dev)], targets[torch.from_numpy(~short).to(dev)]])
+            rows = torch.from_numpy(inner[0]).to(dev), torch.from_numpy(inner[1]).to(dev)
+
+            def reps(
+                net: _NARMNetwork,
+                inputs: PrefixBatch = inputs,
+                rows: tuple[torch.Tensor, torch.Tensor] = rows,
+                windows: PrefixBatch | None = windows,
+            ) -> torch.Tensor:
+                out = net.encode_all(inputs.items)[rows]
+                if windows is not None:
+                    out = torch.cat([out, net.encode_last(windows.items, windows.lengths)])
+                return out
+
+            yield reps, targets
+
+    # ------------------------------------------------------------------ scoring
+    def _scores(self, batch: PrefixBatch) -> torch.Tensor:
+        net = cast(_NARMNetwork, self.network_)
+        lengths = batch.lengths
+        kept = lengths.clamp(max=self.max_len)
+        width = min(batch.max_len, self.max_len)
+        if self.truncate == "first":
+            items = batch.items[:, :width]
+        else:
+            cols = (lengths - kept)[:, None] + torch.arange(width, device=lengths.device)[None, :]
+            items = batch.items.gather(1, cols.clamp(max=batch.max_len - 1))
+        return net.decode(net.encode_last(items, kept))
+
+    def score_sessions(self, batch: PrefixBatch) -> torch.Tensor:
+        """Scores after every prefix of whole sessions, in one causal pass.
+
+        Parameters
+        ----------
+        batch : PrefixBatch
+            Whole sessions (or any sequences), right-padded, shape (B, L).
+
+        Returns
+        -------
+        Tensor of shape (sum(batch.lengths), n_items)
+            Row for ``(b, t)``, ``t < lengths[b]``, in row-major order: the scores
+            :meth:`score` gives the prefix ``batch.items[b, :t+1]``, truncation included.
+            With ``truncate="first"`` a prefix longer than ``max_len`` is its first
+            ``max_len`` clicks, i.e. the representation at position ``max_len - 1``;
+            with ``truncate="last"`` such a prefix is a window the causal pass cannot give,
+            so those rows are encoded one window each.
+        """
+        self._check_fitted()
+        net = cast(_NARMNetwork, self.network_)
+        net.eval()
+        with torch.no_grad():
+            batch = batch.to(self.device_)
+            lengths = batch.lengths
+            dev = lengths.device
+            n_rows = int(lengths.sum())
+            b = torch.repeat_interleave(torch.arange(len(lengths), device=dev), lengths)
+            t = torch.arange(n_rows, device=dev) - torch.repeat_interleave(torch.cumsum(lengths, 0) - lengths, lengths)
+            width = min(batch.max_len, self.max_len)
+            states = net.encode_all(batch.items[:, :width])
+            if self.truncate == "first":
+                reps = states[b, t.clamp(max=self.max_len - 1)]
+            else:
+                long = t >= self.max_len
+                reps = states[b, t.clamp(max=self.max_len - 1)]
+                if bool(long.any()):
+                    lb, lt = b[long], t[long]
+                    cols = (lt - self.max_len + 1)[:, None] + torch.arange(self.max_len, device=dev)[None, :]
+                    windows = batch.items[lb[:, None], cols]
+                    full = torch.full((len(lb),), self.max_len, dtype=torch.long, device=dev)
+                    reps[long] = net.encode_last(windows, full)
+            return net.decode(reps)

@@ -1,0 +1,106 @@
+"""YOOCHOOSE (RecSys Challenge 2015): ``yoochoose-clicks.dat``, and its 1/64 and 1/4 variants.
+
+Layout (``,``-separated, no header; the category is not always numeric, e.g. ``S``)::
+
+    1,2014-04-07T10:51:09.277Z,214536502,0
+
+Event table: ``time`` = the click time in seconds (UTC, millisecond resolution); ``date`` =
+the time truncated to the second, the date SR-GNN's ``preprocess.py`` gives a session (from
+its last row in file order). The ``narm`` protocol keeps the file order inside sessions.
+
+``yoochoose-1-64`` / ``yoochoose-1-4``: the ``narm`` split of the full file, then only the most
+recent 1/64 (1/4) of the training cases (see :func:`sessrec.data.protocols.narm`); test cases
+and the item catalogue stay those of the full split (NARM Table 1: 37,483 items, 55,898 cases).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from sessrec.data.recipes.base import DatasetRecipe, RawFile, check_delimiter, parse_datetimes, parse_ids
+from sessrec.errors import DataError
+
+__all__ = ["Yoochoose", "Yoochoose14", "Yoochoose164"]
+
+_CHUNK = 4_000_000
+
+
+class Yoochoose(DatasetRecipe):
+    """YOOCHOOSE clicks; ``narm`` protocol with 1 test day by default.
+
+    Parameters
+    ----------
+    root : str or Path, optional
+        Data root; the file is ``<root>/yoochoose/yoochoose-clicks.dat``.
+    path : str or Path, optional
+        Read this file in place instead.
+    """
+
+    name = "yoochoose"
+    description = "YOOCHOOSE / RecSys Challenge 2015 clicks (real e-commerce sessions, 33 M clicks)"
+    folder = "yoochoose"
+    raw_files = (
+        RawFile(
+            "yoochoose-clicks.dat",
+            url="https://www.kaggle.com/datasets/chadgostopp/recsys-challenge-2015 (RecSys Challenge 2015)",
+            licence="released for the RecSys Challenge 2015; research use, check the terms before redistributing",
+            note="unpack yoochoose-data.7z",
+        ),
+    )
+    default_test_days: ClassVar[dict[str, float]] = {"narm": 1, "gru4rec": 1}
+    protocol_defaults: ClassVar[dict[str, dict[str, Any]]] = {"narm": {"keep_file_order": True}}
+
+    def read_events(self) -> pd.DataFrame:
+        path = self.raw_paths()[0]
+        check_delimiter(path, ",", 3)
+        parts = []
+        line = 1
+        try:
+            reader = pd.read_csv(
+                path,
+                sep=",",
+                header=None,
+                usecols=[0, 1, 2],
+                dtype=str,
+                keep_default_na=False,
+                na_filter=False,
+                chunksize=_CHUNK,
+                engine="c",
+            )
+            for chunk in reader:
+                sid = parse_ids(chunk[0], path, "session", line)
+                secs = parse_datetimes(chunk[1], path, "timestamp", line, "%Y-%m-%dT%H:%M:%S.%fZ")
+                item = parse_ids(chunk[2], path, "item", line)
+                parts.append((sid, item, secs))
+                line += len(chunk)
+        except pd.errors.ParserError as exc:
+            raise DataError(f"{path}: cannot parse as comma-separated session,timestamp,item,category: {exc}") from None
+        sid = np.concatenate([p[0] for p in parts])
+        item = np.concatenate([p[1] for p in parts])
+        time = np.concatenate([p[2] for p in parts])
+        return pd.DataFrame({"session_id": sid, "item_id": item, "time": time, "date": np.floor(time)})
+
+
+class Yoochoose164(Yoochoose):
+    """YOOCHOOSE 1/64: the most recent 1/64 of the ``narm`` training cases."""
+
+    name = "yoochoose-1-64"
+    description = "YOOCHOOSE, most recent 1/64 of the training cases (NARM/SR-GNN 'yoochoose1_64')"
+    protocols = ("narm",)
+    protocol_defaults: ClassVar[dict[str, dict[str, Any]]] = {
+        "narm": {"keep_file_order": True, "train_fraction": "1/64"}
+    }
+
+
+class Yoochoose14(Yoochoose):
+    """YOOCHOOSE 1/4: the most recent 1/4 of the ``narm`` training cases."""
+
+    name = "yoochoose-1-4"
+    description = "YOOCHOOSE, most recent 1/4 of the training cases (NARM/SR-GNN 'yoochoose1_4')"
+    protocols = ("narm",)
+    protocol_defaults: ClassVar[dict[str, dict[str, Any]]] = {
+        "narm": {"keep_file_order": True, "train_fraction": "1/4"}
+    }

@@ -1,0 +1,208 @@
+"""From scores to rankings: the rank of each case's target and deterministic top-K lists.
+
+Everything here is a pure function of tensors and runs on the tensors' device.
+
+Tie rules
+---------
+A model may give the target the same score as other items. Where the target lands among
+them is a choice, and published numbers depend on it, so it is a named parameter:
+
+=================  ====================================  ===========================================
+``ties``           rank of the target                    who it flatters
+=================  ====================================  ===========================================
+``conservative``   ``#{j : s_j >= s_target}``            nobody: the target is last of its tie group
+``optimistic``     ``#{j : s_j >  s_target} + 1``        models with many equal scores (first of group)
+``median``         mean of the two (may end in ``.5``)   the expected rank under a random tie break
+=================  ====================================  ===========================================
+
+Ranks are 1-based and count the target itself. ``-inf`` means "never": a target scored
+``-inf`` ties with every other ``-inf`` item, so its conservative rank is ``n_items`` when
+all scores are ``-inf``. ``NaN`` has no place in a ranking and raises.
+
+Worked example (one case, five items, target = item 2)::
+
+    scores = [0.9, 0.5, 0.5, 0.5, -inf]     s_target = 0.5
+    conservative = #{s >= 0.5} = 4
+    optimistic   = #{s >  0.5} + 1 = 2
+    median       = (4 + 2) / 2 = 3.0
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+
+__all__ = ["TIES", "Ties", "check_ties", "target_ranks", "top_k_items"]
+
+Ties = Literal["conservative", "optimistic", "median"]
+
+#: The valid values of the ``ties`` parameter.
+TIES: tuple[str, ...] = ("conservative", "optimistic", "median")
+
+
+def check_ties(ties: str) -> None:
+    """Raise ``ValueError`` listing the valid choices when ``ties`` is not one of :data:`TIES`."""
+    if ties not in TIES:
+        raise ValueError(f"ties must be one of {', '.join(repr(t) for t in TIES)}; got {ties!r}")
+
+
+def target_ranks(scores: torch.Tensor, targets: torch.Tensor, ties: str = "conservative") -> torch.Tensor:
+    """Rank of every case's target among all items (full ranking, 1-based).
+
+    Parameters
+    ----------
+    scores : Tensor of shape (n_cases, n_items), floating
+        Higher is better; finite or ``-inf``. ``+inf`` is ranked like any value; ``NaN`` raises.
+    targets : LongTensor of shape (n_cases,)
+        ``item_idx`` of each case's target, in ``[0, n_items)``.
+    ties : {"conservative", "optimistic", "median"}
+        Where the target lands among items with its score (see the module docstring).
+
+    Returns
+    -------
+    ranks : Tensor of shape (n_cases,)
+        int64 for ``conservative`` and ``optimistic``; float64 for ``median`` (exact
+        halves). On the device of ``scores``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> s = torch.tensor([[0.9, 0.5, 0.5, 0.5, float("-inf")]])
+    >>> t = torch.tensor([2])
+    >>> [target_ranks(s, t, ties=m).item() for m in ("conservative", "optimistic", "median")]
+    [4, 2, 3.0]
+    """
+    check_ties(ties)
+    if scores.dim() != 2:
+        raise ValueError(f"scores must have shape (n_cases, n_items), got shape {tuple(scores.shape)}")
+    if not scores.is_floating_point():
+        raise TypeError(f"scores must be a floating-point tensor, got {scores.dtype}")
+    targets = torch.as_tensor(targets, device=scores.device)
+    if targets.shape != (scores.shape[0],):
+        raise ValueError(f"targets must have shape ({scores.shape[0]},) to match scores, got {tuple(targets.shape)}")
+    if targets.dtype in (torch.bool,) or targets.is_floating_point() or targets.is_complex():
+        raise TypeError(f"targets must be integer item indices, got {targets.dtype}")
+    targets = targets.long()
+    n_items = scores.shape[1]
+    if len(targets) and (int(targets.min()) < 0 or int(targets.max()) >= n_items):
+        raise ValueError(
+            f"targets must lie in [0, {n_items}), found [{int(targets.min())}, {int(targets.max())}]"
+        )
+    nan_rows = torch.isnan(scores).any(dim=1)
+    if bool(nan_rows.any()):
+        rows = torch.nonzero(nan_rows).flatten()[:5].tolist()
+        raise ValueError(
+            f"scores contain NaN (rows {rows}{'...' if int(nan_rows.sum()) > 5 else ''}); "
+            "a ranking needs ordered values: use -inf for items that must never be recommended"
+        )
+    return _target_ranks_unchecked(scores, targets, ties)
+
+
+def _target_ranks_unchecked(scores: torch.Tensor, targets: torch.Tensor, ties: str) -> torch.Tensor:
+    """:func:`target_ranks` without validation (the evaluator validates once per chunk itself).
+
+    Counting is a single compare-and-sum pass per rule over the ``(n_cases, n_items)``
+    matrix; the sums are accumulated in int32 (exact: a rank never exceeds ``n_items``,
+    far below ``2**31``) and widened to int64 at the end.
+    """
+    target_scores = scores.gather(1, targets[:, None])
+    if ties == "conservative":
+        return torch.sum(scores >= target_scores, dim=1, dtype=torch.int32).long()
+    optimistic = torch.sum(scores > target_scores, dim=1, dtype=torch.int32).long() + 1
+    if ties == "optimistic":
+        return optimistic
+    # ties == "median": conservative = optimistic + #{j != target : s_j == s_target}
+    conservative = torch.sum(scores >= target_scores, dim=1, dtype=torch.int32).long()
+    return (conservative + optimistic).to(torch.float64) / 2.0
+
+
+def top_k_items(scores: torch.Tensor, k: int) -> torch.Tensor:
+    """The ``k`` best items of every row, in a documented deterministic order.
+
+    Order: higher score first; among equal scores, the lower ``item_idx`` first. This is
+    exactly the order of a stable sort by descending score, and it does not depend on
+    ``torch.topk``'s unspecified handling of ties, the device or the number of threads.
+
+    Parameters
+    ----------
+    scores : Tensor of shape (n_cases, n_items), floating, without NaN
+    k : int
+        List length; lists are ``min(k, n_items)`` long.
+
+    Returns
+    -------
+    items : LongTensor of shape (n_cases, min(k, n_items))
+        ``items[b, 0]`` is row ``b``'s best item.
+
+    Notes
+    -----
+    ``torch.topk`` fetches ``k + 1`` candidates. Where the ``k``-th and ``(k+1)``-th values
+    differ, the ``k`` candidates are exactly the items scoring at least the ``k``-th
+    value, so re-sorting them by (score desc, item_idx asc) gives the exact order. Rows
+    where the tie group crosses the cut (common with ``-inf`` or popularity-like scores)
+    take a vectorised exact route: all items above the ``k``-th value, then the lowest
+    indices among those equal to it.
+
+    Examples
+    --------
+    >>> import torch
+    >>> top_k_items(torch.tensor([[0.1, 0.7, 0.7, 0.3, 0.7]]), 2).tolist()
+    [[1, 2]]
+    """
+    if scores.dim() != 2:
+        raise ValueError(f"scores must have shape (n_cases, n_items), got shape {tuple(scores.shape)}")
+    if k < 1:
+        raise ValueError(f"k must be a positive integer, got {k}")
+    k_eff = min(int(k), scores.shape[1])
+    values, items = _top_k_candidates(scores, k_eff)
+    return _top_k_finish(scores, values, items, k_eff)
+
+
+def _top_k_candidates(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``torch.topk`` with ``k + 1`` candidates (fewer when the catalogue is smaller), sorted.
+
+    ``values[:, 0]`` is each row's maximum, NaN included (topk orders NaN above all
+    numbers), which the evaluator uses to validate scores without another pass.
+    """
+    fetch = min(k + 1, scores.shape[1])
+    if scores.shape[0] == 0 or fetch == 0:
+        empty = torch.zeros((scores.shape[0], fetch), dtype=torch.long, device=scores.device)
+        return empty.to(scores.dtype), empty
+    values, items = torch.topk(scores, fetch, dim=1, largest=True, sorted=True)
+    return values, items
+
+
+def _top_k_finish(scores: torch.Tensor, values: torch.Tensor, items: torch.Tensor, k: int) -> torch.Tensor:
+    """Exact, deterministically ordered top-``k`` from :func:`_top_k_candidates`' output."""
+    if scores.shape[0] == 0 or k == 0:
+        return items[:, :k]
+    crossing = values[:, k] == values[:, k - 1] if values.shape[1] > k else None
+    values, items = _sort_desc_then_index(values[:, :k], items[:, :k])
+    if crossing is not None and bool(crossing.any()):
+        rows = torch.nonzero(crossing).flatten()
+        items = items.clone()
+        items[rows] = _top_k_with_cut_ties(scores[rows], k)
+    return items
+
+
+def _sort_desc_then_index(values: torch.Tensor, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Reorder each row's (value, item) pairs by value descending, then item ascending."""
+    by_item = torch.argsort(items, dim=1)
+    values, items = values.gather(1, by_item), items.gather(1, by_item)
+    by_value = torch.sort(values, dim=1, descending=True, stable=True).indices
+    return values.gather(1, by_value), items.gather(1, by_value)
+
+
+def _top_k_with_cut_ties(scores: torch.Tensor, k: int) -> torch.Tensor:
+    """Exact top-``k`` for rows whose ``k``-th value ties with items beyond the cut."""
+    kth = torch.topk(scores, k, dim=1, largest=True, sorted=True).values[:, k - 1 : k]
+    above = scores > kth
+    equal = scores == kth
+    need = k - above.sum(dim=1, keepdim=True)
+    # equal items are taken in item_idx order: the first `need` of them per row
+    take = above | (equal & (torch.cumsum(equal, dim=1) <= need))
+    cols = torch.nonzero(take)[:, 1].view(scores.shape[0], k)  # row-major: ascending item_idx
+    vals = scores.gather(1, cols)
+    order = torch.sort(vals, dim=1, descending=True, stable=True).indices
+    return cols.gather(1, order)

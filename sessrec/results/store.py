@@ -1,0 +1,225 @@
+"""The study store: a folder of run records and per-case ranks.
+
+Layout of a study folder::
+
+    reports/<study>/
+      experiment.toml          the study's specification (optional, written by the CLI)
+      results.jsonl            one JSON record per finished run, appended atomically
+      ranks/<run_id>.npy       int32 rank of every test case, in case order
+      cases/<fingerprint>.npz  per test case of a prepared dataset: session, prefix length,
+                               target; and the training click count of every item
+
+A run's ranks are written (temp file + rename) *before* its record is appended, and a
+record is one ``write`` of one line followed by ``fsync``: a crash or Ctrl-C loses at most
+the run in flight, and a half-written last line is skipped (and reported) on reading.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["CaseTable", "StoreContents", "StudyStore"]
+
+#: Keys every run record carries.
+REQUIRED_KEYS = (
+    "run_id",
+    "model",
+    "params",
+    "dataset",
+    "protocol",
+    "fingerprint",
+    "seed",
+    "stats",
+    "metrics",
+    "fit_seconds",
+    "eval_seconds",
+    "peak_rss_mb",
+    "device",
+    "versions",
+)
+
+
+@dataclass
+class StoreContents:
+    """What :meth:`StudyStore.read` found: good records and the lines it skipped (with why)."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CaseTable:
+    """Per-test-case facts of one prepared dataset, aligned with every run's ranks.
+
+    Attributes
+    ----------
+    session : ndarray of shape (n_cases,), int32
+        Test session (position in the test split) of each case.
+    prefix_length : ndarray of shape (n_cases,), int32
+    target : ndarray of shape (n_cases,), int32
+        Target ``item_idx``.
+    item_counts : ndarray of shape (n_items,), int64
+        Training clicks per item.
+    """
+
+    session: np.ndarray
+    prefix_length: np.ndarray
+    target: np.ndarray
+    item_counts: np.ndarray
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"cannot store {type(obj).__name__} in a run record")
+
+
+def _atomic_write(path: Path, write: Any) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        write(fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+class StudyStore:
+    """Read and append the runs of one study folder."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    @property
+    def results_path(self) -> Path:
+        return self.path / "results.jsonl"
+
+    @property
+    def ranks_dir(self) -> Path:
+        return self.path / "ranks"
+
+    @property
+    def cases_dir(self) -> Path:
+        return self.path / "cases"
+
+    # ------------------------------------------------------------------ reading
+    def read(self) -> StoreContents:
+        """Every complete record; malformed lines are skipped and listed with their reason."""
+        out = StoreContents()
+        if not self.results_path.exists():
+            return out
+        raw = self.results_path.read_bytes()
+        lines = raw.split(b"\n")
+        complete_end = raw.endswith(b"\n")
+        for no, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            last = no == len(lines)
+            try:
+                rec = json.loads(line)
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                why = "incomplete last line (a run was interrupted while writing)" if last and not complete_end else (
+                    f"not valid JSON ({exc.msg} at column {getattr(exc, 'colno', '?')})"
+                    if isinstance(exc, json.JSONDecodeError)
+                    else "not UTF-8 text"
+                )
+                out.skipped.append((no, why))
+                continue
+            if not isinstance(rec, dict):
+                out.skipped.append((no, f"expected a JSON object, found {type(rec).__name__}"))
+                continue
+            missing = [k for k in REQUIRED_KEYS if k not in rec]
+            if missing:
+                out.skipped.append((no, f"record lacks {', '.join(missing)}"))
+                continue
+            out.records.append(rec)
+        return out
+
+    def completed_ids(self) -> set[str]:
+        """run_ids with a record and their ranks file."""
+        return {r["run_id"] for r in self.read().records if self.ranks_path(r["run_id"]).exists()}
+
+    def ranks_path(self, run_id: str) -> Path:
+        return self.ranks_dir / f"{run_id}.npy"
+
+    def load_ranks(self, run_id: str) -> np.ndarray:
+        path = self.ranks_path(run_id)
+        if not path.exists():
+            raise FileNotFoundError(f"no ranks for run {run_id} in {self.ranks_dir}")
+        return np.load(path)
+
+    def load_cases(self, fingerprint: str) -> CaseTable:
+        with np.load(self.cases_dir / f"{fingerprint}.npz") as z:
+            return CaseTable(z["session"], z["prefix_length"], z["target"], z["item_counts"])
+
+    # ------------------------------------------------------------------ writing
+    def save_cases(self, fingerprint: str, cases: CaseTable) -> None:
+        """Store the case table of a dataset once (idempotent)."""
+        path = self.cases_dir / f"{fingerprint}.npz"
+        if path.exists():
+            return
+        self.cases_dir.mkdir(parents=True, exist_ok=True)
+        arrays = {
+            "session": cases.session.astype(np.int32),
+            "prefix_length": cases.prefix_length.astype(np.int32),
+            "target": cases.target.astype(np.int32),
+            "item_counts": cases.item_counts.astype(np.int64),
+        }
+        _atomic_write(path, lambda fh: np.savez(fh, **arrays))
+
+    def append(self, record: dict[str, Any], ranks: np.ndarray | None = None) -> None:
+        """Write ``ranks`` (atomically), then append ``record`` as one line and fsync."""
+        missing = [k for k in REQUIRED_KEYS if k not in record]
+        if missing:
+            raise ValueError(f"run record lacks {', '.join(missing)}")
+        self.path.mkdir(parents=True, exist_ok=True)
+        if ranks is not None:
+            self.ranks_dir.mkdir(parents=True, exist_ok=True)
+            arr = np.ascontiguousarray(ranks)
+            _atomic_write(self.ranks_path(record["run_id"]), lambda fh: np.save(fh, arr))
+        line = json.dumps(record, default=_json_default, sort_keys=True, allow_nan=True) + "\n"
+        with open(self.results_path, "ab") as fh:
+            if fh.tell() > 0 and not _ends_with_newline(self.results_path):
+                fh.write(b"\n")  # seal a half-written line left by a crash
+            fh.write(line.encode())
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def drop(self, run_ids: Iterable[str]) -> None:
+        """Remove the records of ``run_ids`` (used by ``--force`` before rerunning them)."""
+        ids = set(run_ids)
+        if not ids or not self.results_path.exists():
+            return
+        kept = [
+            line
+            for line in self.results_path.read_bytes().split(b"\n")
+            if line.strip() and _record_id(line) not in ids
+        ]
+        data = b"".join(line + b"\n" for line in kept)
+        _atomic_write(self.results_path, lambda fh: fh.write(data))
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1) == b"\n"
+
+
+def _record_id(line: bytes) -> str | None:
+    try:
+        rec = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return rec.get("run_id") if isinstance(rec, dict) else None

@@ -1,0 +1,369 @@
+"""Running studies: the one path the CLI and notebooks share.
+
+A study is a list of :class:`RunSpec` (model + params, dataset + protocol parameters, seed,
+cutoffs, ties, device). A run is a pure function of its spec and the prepared data
+(:func:`run_one`); :func:`run_study` prepares each dataset once, skips runs whose
+``run_id`` is already in the store, and appends each finished run atomically, so a crash
+or Ctrl-C loses at most the run in flight. The executor seam (``executor=``) is where a
+cluster engine or a tuner plugs in: it receives ``(spec, prepared)`` pairs and returns
+``(record, ranks)``.
+
+Examples
+--------
+>>> from sessrec.runner import RunSpec
+>>> spec = RunSpec(model="pop", dataset="synthetic", seed=0)
+>>> len(spec.run_id)
+16
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from sessrec.errors import ConfigError, SessrecError
+from sessrec.progress import emit
+from sessrec.registry import load_model, models
+from sessrec.results.store import CaseTable, StudyStore
+
+__all__ = ["RunFailure", "RunSpec", "StudyOutcome", "run_one", "run_study"]
+
+TIES = ("conservative", "optimistic", "median")
+
+
+def _freeze(obj: Any) -> Any:
+    """A JSON-canonical copy (sorted keys, tuples as lists) used for hashing and records."""
+    return json.loads(json.dumps(obj, sort_keys=True, default=str))
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything that defines one run; its hash is the ``run_id``.
+
+    ``params`` are the model's hyperparameters (``random_state`` defaults to ``seed`` and
+    ``device`` to ``device`` when the model takes them). ``dataset_options`` go to the
+    dataset recipe (e.g. ``path``, ``keep_file_order``); ``protocol``, ``test_days`` and
+    ``valid_days`` override the recipe's defaults when not ``None``.
+    """
+
+    model: str
+    dataset: str = "synthetic"
+    params: Mapping[str, Any] = field(default_factory=dict)
+    dataset_options: Mapping[str, Any] = field(default_factory=dict)
+    protocol: str | None = None
+    test_days: float | None = None
+    valid_days: float | None = None
+    seed: int = 0
+    cutoffs: tuple[int, ...] = (5, 10, 20)
+    ties: str = "conservative"
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.ties not in TIES:
+            raise ConfigError(f"ties must be one of {', '.join(TIES)}, got {self.ties!r}")
+        cutoffs = tuple(int(k) for k in self.cutoffs)
+        if not cutoffs or min(cutoffs) < 1:
+            raise ConfigError(f"cutoffs must be positive integers, got {list(self.cutoffs)}")
+        object.__setattr__(self, "cutoffs", tuple(sorted(set(cutoffs))))
+
+    def data_key(self) -> dict[str, Any]:
+        """What identifies the prepared dataset (runs sharing it prepare it once)."""
+        return _freeze(
+            {
+                "dataset": self.dataset,
+                "options": dict(self.dataset_options),
+                "protocol": self.protocol,
+                "test_days": self.test_days,
+                "valid_days": self.valid_days,
+            }
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return _freeze(
+            {
+                "model": self.model,
+                "params": dict(self.params),
+                "seed": self.seed,
+                "cutoffs": list(self.cutoffs),
+                "ties": self.ties,
+                "device": self.device,
+                **self.data_key(),
+            }
+        )
+
+    @property
+    def run_id(self) -> str:
+        blob = json.dumps(self.as_dict(), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+@dataclass
+class RunFailure:
+    spec: RunSpec
+    error: str
+
+
+@dataclass
+class StudyOutcome:
+    ran: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: list[RunFailure] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------- measuring
+class _PeakRSS:
+    """Peak resident memory of this process while the ``with`` block runs (MB).
+
+    Samples ``/proc/self/statm`` from a thread every 20 ms (Linux); elsewhere falls back to
+    ``ru_maxrss``, which is the process's lifetime peak and says so in ``method``.
+    """
+
+    def __init__(self, interval: float = 0.02) -> None:
+        self.interval = interval
+        self.peak_mb = 0.0
+        self.method = "sampled /proc/self/statm"
+        self._stop = threading.Event()
+
+    @staticmethod
+    def _current_mb() -> float | None:
+        try:
+            with open("/proc/self/statm") as fh:
+                pages = int(fh.read().split()[1])
+            return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            cur = self._current_mb()
+            if cur is not None:
+                self.peak_mb = max(self.peak_mb, cur)
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> _PeakRSS:
+        if self._current_mb() is None:
+            import resource
+
+            scale = 1 if sys.platform == "darwin" else 1024
+            self.method = "ru_maxrss (process lifetime)"
+            self.peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
+            return self
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if hasattr(self, "_thread"):
+            self._stop.set()
+            self._thread.join()
+            cur = self._current_mb()
+            if cur is not None:
+                self.peak_mb = max(self.peak_mb, cur)
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def hardware() -> dict[str, Any]:
+    """The machine a run used: CPU, cores, torch threads, GPU."""
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {"cpu": _cpu_name(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(), "gpu": gpu}
+
+
+def _versions(model_name: str) -> dict[str, str | None]:
+    from sessrec import __version__
+
+    entry = models.entries().get(model_name)
+    plugin = f"{entry.distribution} {entry.version}" if entry is not None and entry.distribution else None
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "sessrec": __version__,
+        "plugin": plugin,
+    }
+
+
+# ---------------------------------------------------------------------- running
+def build_model(spec: RunSpec) -> Any:
+    """The unfitted model of ``spec``: its params, plus ``random_state``/``device`` defaults."""
+    cls = load_model(spec.model)
+    names_fn = getattr(cls, "_param_names", None)
+    names = list(names_fn()) if callable(names_fn) else []
+    params = dict(spec.params)
+    unknown = sorted(set(params) - set(names)) if names else []
+    if unknown:
+        raise ConfigError(
+            f"model {spec.model!r} has no parameter {', '.join(map(repr, unknown))}; "
+            f"valid parameters: {', '.join(names)}"
+        )
+    if "random_state" in names:
+        params.setdefault("random_state", spec.seed)
+    if "device" in names:
+        params.setdefault("device", spec.device)
+    try:
+        return cls(**params)
+    except TypeError as exc:
+        raise ConfigError(f"bad parameters for model {spec.model!r}: {exc}") from exc
+
+
+def run_one(spec: RunSpec, prepared: Any) -> tuple[dict[str, Any], np.ndarray]:
+    """Fit and evaluate one run; return its record and per-case ranks. Pure but for time."""
+    from sessrec.evaluation import evaluate
+
+    model = build_model(spec)
+    started = _dt.datetime.now(_dt.timezone.utc)
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+    with _PeakRSS() as mem:
+        t0 = time.perf_counter()
+        model.fit(prepared.train, valid=prepared.valid)
+        fit_seconds = time.perf_counter() - t0
+        result = evaluate(
+            model,
+            prepared.test,
+            cutoffs=spec.cutoffs,
+            ties=spec.ties,
+            item_popularity=prepared.train.item_counts(),
+        )
+    device = getattr(model, "device_", None)
+    record: dict[str, Any] = {
+        "run_id": spec.run_id,
+        "model": spec.model,
+        "params": _freeze(model.get_params() if hasattr(model, "get_params") else dict(spec.params)),
+        "dataset": spec.dataset,
+        "dataset_options": _freeze(dict(spec.dataset_options)),
+        "protocol": _freeze(prepared.protocol),
+        "fingerprint": prepared.fingerprint,
+        "seed": spec.seed,
+        "cutoffs": list(spec.cutoffs),
+        "ties": spec.ties,
+        "stats": _freeze(prepared.stats),
+        "metrics": {k: float(v) for k, v in result.metrics.items()},
+        "n_cases": int(result.n_cases),
+        "fit_seconds": fit_seconds,
+        "eval_seconds": float(result.seconds),
+        "used_fast_path": bool(getattr(result, "used_fast_path", False)),
+        "peak_rss_mb": round(mem.peak_mb, 1),
+        "peak_rss_method": mem.method,
+        "peak_gpu_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1) if torch.cuda.is_available() else None,
+        "device": str(device) if device is not None else "cpu",
+        "versions": _versions(spec.model),
+        "hardware": hardware(),
+        "git_commit": _git_commit(),
+        "started_at": started.isoformat(timespec="seconds"),
+        "finished_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "history": _freeze(getattr(model, "history_", [])),
+        "synthetic": bool(getattr(prepared, "synthetic", False)),
+        "data_source": _freeze(getattr(prepared, "source", None)),
+        "spec": spec.as_dict(),
+    }
+    ranks = result.ranks if result.ranks is not None else np.zeros(0, dtype=np.int32)
+    return record, ranks
+
+
+def _case_table(prepared: Any) -> CaseTable:
+    test = prepared.test
+    return CaseTable(
+        session=test.case_session(),
+        prefix_length=test.case_prefix_lengths(),
+        target=test.case_targets(),
+        item_counts=prepared.train.item_counts(),
+    )
+
+
+Executor = Callable[[Iterable[tuple[RunSpec, Any]]], Iterable[tuple[RunSpec, Any]]]
+
+
+def run_study(
+    specs: Iterable[RunSpec],
+    out_dir: str | os.PathLike[str],
+    *,
+    data_root: str | os.PathLike[str] | None = None,
+    force: bool = False,
+    prepare: Callable[..., Any] | None = None,
+) -> StudyOutcome:
+    """Run every spec not yet in the study at ``out_dir``; return what ran, skipped, failed.
+
+    A failing run (an exception inside a model) is recorded in the outcome and the study
+    goes on; user mistakes (:class:`~sessrec.errors.SessrecError`) and Ctrl-C stop it.
+    """
+    if prepare is None:
+        from sessrec.data import prepare
+    store = StudyStore(out_dir)
+    specs = list(specs)
+    ids = [s.run_id for s in specs]
+    if len(set(ids)) != len(ids):
+        raise ConfigError("the study lists the same run twice")
+    for spec in specs:  # fail early on unknown models or parameters, before any data work
+        build_model(spec)
+    if force:
+        store.drop(ids)
+    done = store.completed_ids()
+    outcome = StudyOutcome()
+    prepared_cache: dict[str, Any] = {}
+    for i, spec in enumerate(specs):
+        if spec.run_id in done:
+            outcome.skipped.append(spec.run_id)
+            emit("run", run_id=spec.run_id, model=spec.model, seed=spec.seed, state="skipped", index=i, total=len(specs))
+            continue
+        key = json.dumps(spec.data_key(), sort_keys=True)
+        if key not in prepared_cache:
+            emit("prepare", step=f"preparing {spec.dataset}")
+            prepared_cache[key] = prepare(
+                spec.dataset,
+                data_root=data_root,
+                protocol=spec.protocol,
+                test_days=spec.test_days,
+                valid_days=spec.valid_days,
+                **dict(spec.dataset_options),
+            )
+            emit("prepared", dataset=spec.dataset, stats=prepared_cache[key].stats,
+                 synthetic=bool(getattr(prepared_cache[key], "synthetic", False)))
+        prepared = prepared_cache[key]
+        emit("run", run_id=spec.run_id, model=spec.model, seed=spec.seed, state="started", index=i, total=len(specs))
+        try:
+            record, ranks = run_one(spec, prepared)
+        except (SessrecError, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            outcome.failed.append(RunFailure(spec, f"{type(exc).__name__}: {exc}"))
+            emit("run", run_id=spec.run_id, model=spec.model, seed=spec.seed, state="failed", error=str(exc))
+            continue
+        store.save_cases(prepared.fingerprint, _case_table(prepared))
+        store.append(record, ranks)
+        outcome.ran.append(spec.run_id)
+        emit("run", run_id=spec.run_id, model=spec.model, seed=spec.seed, state="finished", record=record)
+    return outcome

@@ -1,0 +1,169 @@
+"""NARM on the DIGINETICA benchmark split of issue 5: accuracy (3 seeds) and seconds per epoch.
+
+Split: ``train-item-views_combined.csv`` through the ``narm`` protocol with ``test_days=1``
+(5,519 items; 33,590 training and 4,804 test cases). Full ranking, conservative ties.
+
+Run from the repository root::
+
+    python tests/perf/narm_diginetica.py --seeds 0,1,2 --epochs 30
+    python tests/perf/narm_diginetica.py --seeds 0,1,2 --training prefixes
+    python tests/perf/narm_diginetica.py --seeds 0 --epochs 2 --param gru=authors   # any NARM keyword
+
+Prints, per run, median seconds per training epoch (validation excluded), fit and evaluation
+seconds, and the metrics; then mean +- std over seeds and the peak RSS of the process.
+Uses ``sessrec.data.prepare`` and ``sessrec.evaluation.evaluate`` when they exist; before they
+landed it used the small private loader/evaluator below (same protocol, same tie rule).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sessrec.data.sessions import PrefixBatch, Sessions
+from sessrec_baselines.narm import NARM
+
+RAW = Path(os.environ.get("SESSREC_SHARED", "/work/shared")) / "data/diginetica/train-item-views_combined.csv"
+CUTOFFS = (5, 10, 20)
+
+
+# ---------------------------------------------------------------------- data
+def _private_split(path: Path, test_days: int = 1) -> tuple[Sessions, Sessions]:
+    """The ``narm`` protocol (SR-GNN preprocess semantics), for use before ``prepare`` exists."""
+    import pandas as pd
+
+    df = pd.read_csv(path, sep=";")
+    df = df.reset_index(names="row")
+    date = df.groupby("sessionId", sort=False)["eventdate"].last()  # last row in file order
+    df = df.sort_values(["sessionId", "timeframe", "row"], kind="stable")
+    sessions = {sid: g["itemId"].tolist() for sid, g in df.groupby("sessionId", sort=False)}
+    sessions = {s: v for s, v in sessions.items() if len(v) > 1}
+    counts: dict[int, int] = {}
+    for v in sessions.values():
+        for i in v:
+            counts[i] = counts.get(i, 0) + 1
+    filtered = {}
+    for s, v in sessions.items():
+        kept = [i for i in v if counts[i] >= 5]
+        if len(kept) >= 2:
+            filtered[s] = kept
+    dates = pd.to_datetime(date[list(filtered)])
+    split = dates.max() - pd.Timedelta(days=test_days)
+    order = sorted(filtered, key=lambda s: dates[s])  # stable: first-appearance order within a date
+    train_ids = [s for s in order if dates[s] < split]
+    test_ids = [s for s in order if dates[s] > split]
+    index: dict[int, int] = {}
+    train = []
+    for s in train_ids:
+        train.append([index.setdefault(i, len(index)) for i in filtered[s]])
+    test = []
+    for s in test_ids:
+        seq = [index[i] for i in filtered[s] if i in index]
+        if len(seq) >= 2:
+            test.append(seq)
+    return Sessions.from_lists(train, n_items=len(index)), Sessions.from_lists(test, n_items=len(index))
+
+
+def load_split() -> tuple[Sessions, Sessions, str]:
+    try:
+        from sessrec.data import prepare  # type: ignore[attr-defined]
+    except ImportError:
+        train, test = _private_split(RAW)
+        return train, test, "private loader (narm protocol)"
+    ds = prepare("diginetica", path=str(RAW), test_days=1)
+    return ds.train, ds.test, f"sessrec.data.prepare (fingerprint {str(ds.fingerprint)[:12]})"
+
+
+# ---------------------------------------------------------------------- evaluation
+def _private_evaluate(model: NARM, test: Sessions, batch_sessions: int = 256) -> tuple[dict[str, float], float]:
+    """Conservative-tie full ranking through ``score_sessions``; before ``evaluate`` existed."""
+    t0 = time.perf_counter()
+    ranks = []
+    for lo in range(0, test.n_sessions, batch_sessions):
+        idx = np.arange(lo, min(lo + batch_sessions, test.n_sessions))
+        part = test.select(idx)
+        lengths = part.lengths - 1  # inputs: all clicks but the last
+        batch = PrefixBatch.from_ranges(part.items, part.offsets[:-1], lengths)
+        scores = model.score_sessions(batch)
+        targets = torch.from_numpy(part.case_targets()).to(scores.device)
+        ts = scores.gather(1, targets[:, None])
+        ranks.append((scores >= ts).sum(1).cpu())
+    r = torch.cat(ranks).double()
+    metrics = {}
+    for k in CUTOFFS:
+        metrics[f"recall@{k}"] = float((r <= k).double().mean())
+        metrics[f"mrr@{k}"] = float(torch.where(r <= k, 1.0 / r, torch.zeros_like(r)).mean())
+    return metrics, time.perf_counter() - t0
+
+
+def evaluate_model(model: NARM, test: Sessions) -> tuple[dict[str, float], float]:
+    try:
+        from sessrec.evaluation import evaluate  # type: ignore[attr-defined]
+    except ImportError:
+        return _private_evaluate(model, test)
+    res = evaluate(model, test, cutoffs=CUTOFFS, ties="conservative", keep_ranks=False)
+    return dict(res.metrics), float(res.seconds)
+
+
+# ---------------------------------------------------------------------- main
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--training", default="sessions", choices=["sessions", "prefixes"])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--param", action="append", default=[], help="extra NARM keyword, e.g. truncate=last")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    extra = {}
+    for p in args.param:
+        key, value = p.split("=", 1)
+        try:
+            extra[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            extra[key] = value
+
+    t0 = time.perf_counter()
+    train, test, source = load_split()
+    print(f"# data: {source}; {train.n_items} items, {train.n_cases} train cases, {test.n_cases} test cases "
+          f"({time.perf_counter() - t0:.1f} s)")
+    print(f"# host: {platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+          f"torch {torch.__version__}, {args.threads} threads, load average {os.getloadavg()[0]:.2f}")
+    print(f"# NARM(training={args.training!r}, epochs={args.epochs}, {extra})")
+    cols = ["R@5", "MRR@5", "R@10", "MRR@10", "R@20", "MRR@20"]
+    keys = ["recall@5", "mrr@5", "recall@10", "mrr@10", "recall@20", "mrr@20"]
+    print("| seed | " + " | ".join(cols) + " | s/epoch (median) | fit s | eval s | best epoch |")
+    print("|---" * (len(cols) + 5) + "|")
+    rows = []
+    for seed in [int(s) for s in args.seeds.split(",")]:
+        model = NARM(epochs=args.epochs, training=args.training, device="cpu", random_state=seed, **extra)
+        t1 = time.perf_counter()
+        model.fit(train)
+        fit_s = time.perf_counter() - t1
+        per_epoch = statistics.median(h["seconds"] for h in model.history_)
+        metrics, eval_s = evaluate_model(model, test)
+        rows.append((metrics, per_epoch, fit_s, eval_s))
+        print(f"| {seed} | " + " | ".join(f"{metrics[k]:.4f}" for k in keys)
+              + f" | {per_epoch:.2f} | {fit_s:.0f} | {eval_s:.2f} | {model.best_epoch_ + 1} |", flush=True)
+    if len(rows) > 1:
+        mean = " | ".join(
+            f"{np.mean([r[0][k] for r in rows]):.4f} ± {np.std([r[0][k] for r in rows], ddof=1):.4f}" for k in keys
+        )
+        print(f"| mean ± sd | {mean} | {np.median([r[1] for r in rows]):.2f} | "
+              f"{np.mean([r[2] for r in rows]):.0f} | {np.mean([r[3] for r in rows]):.2f} | |")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    print(f"# peak RSS {peak:.2f} GB; load average at end {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
