@@ -175,7 +175,7 @@ def _progress(quiet: bool) -> Iterator[None]:
 
 
 def _fail(exc: SessrecError) -> None:
-    err_console.print(f"[bold red]Error:[/] {exc}")
+    err_console.print(f"[bold red]Error:[/] {exc}", soft_wrap=True, markup=True, highlight=False)
     sys.exit(2)
 
 
@@ -188,8 +188,7 @@ class _Group(click.Group):
         except SessrecError as exc:
             _fail(exc)
         except FileNotFoundError as exc:
-            err_console.print(f"[bold red]Error:[/] {exc}")
-            sys.exit(2)
+            _fail(SessrecError(str(exc)))
         except KeyboardInterrupt:
             err_console.print("[yellow]Interrupted.[/] Finished runs are kept; rerun the same command to resume.")
             sys.exit(130)
@@ -388,18 +387,30 @@ def datasets(ctx: click.Context, data_dir: str | None) -> None:
     ctx.obj = {"data_dir": data_dir}
     if ctx.invoked_subcommand is not None:
         return
-    from sessrec.data import recipe_table
+    from sessrec.data import get_recipe, list_recipes, resolve_data_root
 
-    table = Table("name", "raw file", "present", "get it from", "default protocol")
-    for row in recipe_table(data_root=data_dir):
-        table.add_row(
-            row["name"],
-            row["raw_file"],
-            "[green]yes[/]" if row["present"] else "[dim]no[/]",
-            row["source"],
-            row["protocol"],
-        )
+    root = resolve_data_root(data_dir)
+    table = Table("name", "description", "raw file", "present", "get it from", "protocol (test days)")
+    for name in sorted(list_recipes()):
+        try:
+            cls = get_recipe(name)
+        except SessrecError as exc:
+            table.add_row(name, f"[red]{exc}[/]", "", "", "", "")
+            continue
+        files = cls.raw_files
+        where = ", ".join(str(root / (cls.folder or cls.name) / f.name) for f in files) or "(generated)"
+        present = all((root / (cls.folder or cls.name) / f.name).is_file() for f in files)
+        if cls.synthetic:
+            status = "[green]built in[/]"
+        elif not files:
+            where, status = "your file: -o path=FILE", "[dim]-[/]"
+        else:
+            status = "[green]yes[/]" if present else "[dim]no[/]"
+        days = cls.default_test_days.get(cls.default_protocol, "?")
+        table.add_row(name, cls.description, where, status, ", ".join(f.url for f in files if f.url),
+                      f"{cls.default_protocol} ({days:g})" if isinstance(days, (int, float)) else cls.default_protocol)
     console.print(table)
+    console.print(f"[dim]data root: {root}  (--data-dir, else $SESSREC_DATA, else ./datasets)[/]")
 
 
 @datasets.command("stats")

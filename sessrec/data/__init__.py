@@ -1,0 +1,44 @@
+"""Data: sessions, the item index, dataset recipes, protocols and prepared (cached) splits.
+
+``prepare(name, ...)`` is the entry point: a recipe reads the raw file into an event table,
+a protocol (``narm`` or ``gru4rec``) splits it into train/test(/valid) :class:`Sessions`
+over an :class:`ItemIndex`, and the result is cached under the data root.
+"""
+
+from sessrec.data.dataset import (
+    DATASET_GROUP,
+    PreparedDataset,
+    get_recipe,
+    list_recipes,
+    load_entry_points,
+    make_recipe,
+    prepare,
+    resolve_data_root,
+)
+from sessrec.data.index import ItemIndex
+from sessrec.data.protocols import EVENT_COLUMNS, PROTOCOLS, ProtocolResult, gru4rec, narm, run_protocol
+from sessrec.data.recipes.base import DatasetRecipe, RawFile
+from sessrec.data.sessions import PAD, PrefixBatch, Sessions
+
+__all__ = [
+    "DATASET_GROUP",
+    "EVENT_COLUMNS",
+    "PAD",
+    "PROTOCOLS",
+    "DatasetRecipe",
+    "ItemIndex",
+    "PrefixBatch",
+    "PreparedDataset",
+    "ProtocolResult",
+    "RawFile",
+    "Sessions",
+    "get_recipe",
+    "gru4rec",
+    "list_recipes",
+    "load_entry_points",
+    "make_recipe",
+    "narm",
+    "prepare",
+    "resolve_data_root",
+    "run_protocol",
+]

@@ -96,7 +96,7 @@ class ItemIndex:
             pos = np.searchsorted(self._sorted, ids[found])  # type: ignore[attr-defined]
             out[found] = self._sorter[pos]  # type: ignore[attr-defined]
         if missing == "raise" and not found.all():
-            raise KeyError(f"item id {ids[~found][0]!r} is not in the item index ({len(self)} items)")
+            raise KeyError(f"item id {ids[~found][0].item()!r} is not in the item index ({len(self)} items)")
         if missing not in ("raise", "ignore"):
             raise ValueError(f"missing must be 'raise' or 'ignore', got {missing!r}")
         return out

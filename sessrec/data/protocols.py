@@ -178,10 +178,10 @@ def _drop_unseen(
     keep = seen[s.items]
     click_sess = np.repeat(np.arange(s.n_sessions), s.lengths)[keep]
     sid = s.session_ids if s.session_ids is not None else np.arange(s.n_sessions)
-    out, kept, n_short, n_short_clicks = _assemble(
+    out, kept, _, n_short_clicks = _assemble(
         click_sess, s.items[keep], s.timestamps[keep], np.asarray(sid), s.n_items, min_length
     )
-    return out, keys[kept], int((~keep).sum()), n_short, n_short_clicks
+    return out, keys[kept], int((~keep).sum()), s.n_sessions - out.n_sessions, n_short_clicks
 
 
 def _case_fraction(train: Sessions, fraction: Fraction) -> tuple[Sessions, int]:
@@ -377,10 +377,10 @@ def narm(
     seen = te_items >= 0
     stats["dropped_test_unseen_clicks"] = int((~seen).sum())
     sess_ids_by_rank_test = uniq_sess[np.flatnonzero(is_test)[np.argsort(sess_date[is_test], kind="stable")]]
-    test, _, n_short, n_short_clicks = _assemble(
+    test, _, _, n_short_clicks = _assemble(
         te_rank[seen], te_items[seen], time[te_idx][seen], sess_ids_by_rank_test, n_items, min_session_length
     )
-    stats["dropped_test_short_sessions"] = n_short
+    stats["dropped_test_short_sessions"] = int(is_test.sum()) - test.n_sessions
     stats["dropped_test_short_session_clicks"] = n_short_clicks
 
     valid = None
@@ -568,10 +568,10 @@ def gru4rec(
     te_items = item_to_idx[it[te_pos]]
     seen = te_items >= 0
     stats["dropped_test_unseen_clicks"] = int((~seen).sum())
-    test, _, n_short, n_short_clicks = _assemble(
+    test, _, _, n_short_clicks = _assemble(
         te_rank[seen], te_items[seen], t[te_pos][seen], te_ids, n_items, min_session_length
     )
-    stats["dropped_test_short_sessions"] = n_short
+    stats["dropped_test_short_sessions"] = len(te_ids) - test.n_sessions
     stats["dropped_test_short_session_clicks"] = n_short_clicks
 
     valid = None

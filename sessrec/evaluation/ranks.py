@@ -178,11 +178,12 @@ def _top_k_finish(scores: torch.Tensor, values: torch.Tensor, items: torch.Tenso
     if scores.shape[0] == 0 or k == 0:
         return items[:, :k]
     crossing = values[:, k] == values[:, k - 1] if values.shape[1] > k else None
+    kth = values[:, k - 1 : k]
     values, items = _sort_desc_then_index(values[:, :k], items[:, :k])
     if crossing is not None and bool(crossing.any()):
         rows = torch.nonzero(crossing).flatten()
         items = items.clone()
-        items[rows] = _top_k_with_cut_ties(scores[rows], k)
+        items[rows] = _fill_cut_ties(scores, rows, kth[rows], items[rows])
     return items
 
 
@@ -194,15 +195,31 @@ def _sort_desc_then_index(values: torch.Tensor, items: torch.Tensor) -> tuple[to
     return values.gather(1, by_value), items.gather(1, by_value)
 
 
-def _top_k_with_cut_ties(scores: torch.Tensor, k: int) -> torch.Tensor:
-    """Exact top-``k`` for rows whose ``k``-th value ties with items beyond the cut."""
-    kth = torch.topk(scores, k, dim=1, largest=True, sorted=True).values[:, k - 1 : k]
-    above = scores > kth
-    equal = scores == kth
-    need = k - above.sum(dim=1, keepdim=True)
-    # equal items are taken in item_idx order: the first `need` of them per row
-    take = above | (equal & (torch.cumsum(equal, dim=1) <= need))
-    cols = torch.nonzero(take)[:, 1].view(scores.shape[0], k)  # row-major: ascending item_idx
-    vals = scores.gather(1, cols)
-    order = torch.sort(vals, dim=1, descending=True, stable=True).indices
-    return cols.gather(1, order)
+#: Bytes of int32 temporaries the tie-crossing route may hold at once (64 MiB).
+_TIE_BLOCK_BYTES = 64 * 2**20
+
+
+def _fill_cut_ties(scores: torch.Tensor, rows: torch.Tensor, kth: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+    """Exact top-``k`` for ``rows`` whose ``k``-th value ties with items beyond the cut.
+
+    ``items`` (shape (R, k)) is already sorted by (score desc, item_idx asc) over the
+    candidates, so its entries scoring above the ``k``-th value ``kth`` are right. The
+    remaining ``need`` places go to the ``need`` lowest ``item_idx`` among *all* items
+    scoring exactly ``kth``: a smallest-``k`` selection over the key
+    ``item_idx if score == kth else n_items`` (int32), done in row blocks so the
+    temporaries stay within ``_TIE_BLOCK_BYTES`` whatever the catalogue size.
+    """
+    n_rows, k = items.shape
+    n_items = scores.shape[1]
+    above = (scores[rows[:, None], items] > kth).sum(dim=1, keepdim=True)  # (R, 1): places already right
+    columns = torch.arange(n_items, dtype=torch.int32, device=scores.device)
+    absent = torch.tensor(n_items, dtype=torch.int32, device=scores.device)
+    block = max(1, _TIE_BLOCK_BYTES // (5 * n_items))
+    lowest_equal = torch.empty((n_rows, k), dtype=torch.long, device=scores.device)
+    for lo in range(0, n_rows, block):
+        sub = scores[rows[lo : lo + block]]
+        key = torch.where(sub == kth[lo : lo + block], columns, absent)
+        lowest_equal[lo : lo + block] = torch.topk(key, k, dim=1, largest=False, sorted=True).values.long()
+    place = torch.arange(k, device=scores.device)[None, :]
+    from_equal = lowest_equal.gather(1, (place - above).clamp(min=0))
+    return torch.where(place >= above, from_equal, items)

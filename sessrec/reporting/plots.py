@@ -60,6 +60,11 @@ def _save(fig: Figure, path: Path) -> Path:
     return path
 
 
+def _legend_outside(ax: Any) -> None:
+    """Legend to the right of the axes, so it never hides a line."""
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, borderaxespad=0.0)
+
+
 def _metric_label(metric: str) -> str:
     base, _, k = metric.partition("@")
     name = {"recall": "Recall", "mrr": "MRR", "ndcg": "NDCG"}.get(base, base)
@@ -83,13 +88,20 @@ def plot_cutoff_curves(
     metric : str
         ``"recall"`` or ``"mrr"`` (names the y axis).
     """
-    fig = Figure(figsize=(6.4, 4.2))
+    fig = Figure(figsize=(7.6, 4.2))
     ax = fig.add_subplot()
     n = max((len(c) for c in curves.values()), default=0)
     ks = np.arange(1, n + 1)
     for label, values in curves.items():
-        ax.plot(ks[: len(values)], 100 * np.asarray(values), label=label, markevery=5, markersize=5,
-                linewidth=1.4, **_line_kwargs(styles[label]))  # fmt: skip
+        ax.plot(
+            ks[: len(values)],
+            100 * np.asarray(values),
+            label=label,
+            markevery=5,
+            markersize=5,
+            linewidth=1.4,
+            **_line_kwargs(styles[label]),
+        )
     name = _metric_label(metric)
     ax.set_xlabel("K: length of the recommendation list (items)")
     ax.set_ylabel(f"{name}@K (% of test cases)" if metric == "recall" else f"{name}@K (%)")
@@ -97,7 +109,7 @@ def plot_cutoff_curves(
     ax.set_ylim(bottom=0)
     ax.grid(True, color="#dddddd", linewidth=0.6)
     ax.set_title(title or f"{name}@K for K = 1…{n}")
-    ax.legend(fontsize=8, loc="best", frameon=False)
+    _legend_outside(ax)
     fig.tight_layout()
     return _save(fig, path)
 
@@ -125,19 +137,22 @@ def plot_metric_bars(
     y = np.arange(len(labels))[::-1]
     for yi, label, v, ci in zip(y, labels, values, intervals):
         st = styles[label]
-        ax.barh(yi, 100 * v, height=0.6, color=st["color"], alpha=0.55, hatch=st["hatch"], edgecolor="black",
-                linewidth=0.8)  # fmt: skip
+        ax.barh(
+            yi, 100 * v, height=0.6, color=st["color"], alpha=0.55, hatch=st["hatch"], edgecolor="black", linewidth=0.8
+        )
         if ci is not None:
             lo, hi = 100 * ci[0], 100 * ci[1]
-            ax.errorbar(100 * v, yi, xerr=[[100 * v - lo], [hi - 100 * v]], fmt="none", ecolor="black", capsize=4,
-                        linewidth=1.2)  # fmt: skip
+            ax.errorbar(
+                100 * v, yi, xerr=[[100 * v - lo], [hi - 100 * v]], fmt="none", ecolor="black", capsize=4, linewidth=1.2
+            )
         right = 100 * (ci[1] if ci is not None else v)
-        ax.text(right, yi, f"  {100 * v:.2f}", va="center", ha="left", fontsize=8)
+        text = f"  {100 * v:.2f}" + ("" if ci is not None else " (no interval: no per-case ranks)")
+        ax.text(right, yi, text, va="center", ha="left", fontsize=8)
     ax.set_yticks(y, labels)
     name = _metric_label(metric)
     ax.set_xlabel(f"{name} (% of test cases)" if metric.startswith("recall") else f"{name} (%)")
     top = max([100 * (ci[1] if ci is not None else v) for v, ci in zip(values, intervals)], default=1.0)
-    ax.set_xlim(0, top * 1.18 + 1e-9)
+    ax.set_xlim(0, top * (1.18 if all(ci is not None for ci in intervals) else 1.6) + 1e-9)
     ax.grid(True, axis="x", color="#dddddd", linewidth=0.6)
     ax.set_axisbelow(True)
     ax.set_title(title or f"{name} with {round(100 * level)}% bootstrap intervals (test sessions resampled)")
@@ -163,12 +178,11 @@ def plot_by_prefix_length(
     counts : array of shape (10,)
         Test cases per bucket (shown under the tick labels).
     """
-    fig = Figure(figsize=(6.8, 4.4))
+    fig = Figure(figsize=(8.0, 4.4))
     ax = fig.add_subplot()
     x = np.arange(1, 11)
     for label, values in series.items():
-        ax.plot(x, 100 * np.asarray(values), label=label, markersize=5, linewidth=1.4,
-                **_line_kwargs(styles[label]))  # fmt: skip
+        ax.plot(x, 100 * np.asarray(values), label=label, markersize=5, linewidth=1.4, **_line_kwargs(styles[label]))
     ticks = [f"{i}\nn={int(c):,}" for i, c in zip(range(1, 10), counts[:9])] + [f"≥10\nn={int(counts[9]):,}"]
     ax.set_xticks(x, ticks, fontsize=7)
     name = _metric_label(metric)
@@ -177,7 +191,7 @@ def plot_by_prefix_length(
     ax.set_ylim(bottom=0)
     ax.grid(True, color="#dddddd", linewidth=0.6)
     ax.set_title(title or f"{name} by test-prefix length")
-    ax.legend(fontsize=8, loc="best", frameon=False)
+    _legend_outside(ax)
     fig.tight_layout()
     return _save(fig, path)
 
@@ -208,7 +222,7 @@ def plot_training_curves(
         return None
     valid_keys = sorted({key for hs in usable.values() for h in hs for e in h for key in e if key.startswith("valid_")})
     panels = 2 if valid_keys else 1
-    fig = Figure(figsize=(5.2 * panels, 4.0))
+    fig = Figure(figsize=(5.0 * panels + 1.4, 4.0))
     axes = [fig.add_subplot(1, panels, i + 1) for i in range(panels)]
     for label, hs in usable.items():
         kw = _line_kwargs(styles[label])
@@ -224,7 +238,7 @@ def plot_training_curves(
                         axes[1].plot(epochs, vals, label=tag, markersize=4, linewidth=1.2, **kw)
                         tag = None
     axes[0].set_xlabel("epoch")
-    axes[0].set_ylabel("training loss (as the model reports it)")
+    axes[0].set_ylabel("training loss (each model's own objective)")
     axes[0].set_title("training loss")
     if panels == 2:
         names = ", ".join(_metric_label(k.removeprefix("valid_")) for k in valid_keys)
@@ -234,7 +248,7 @@ def plot_training_curves(
     for ax in axes:
         ax.grid(True, color="#dddddd", linewidth=0.6)
         ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.legend(fontsize=8, loc="best", frameon=False)
+    _legend_outside(axes[-1])
     if title:
         fig.suptitle(title)
     fig.tight_layout()

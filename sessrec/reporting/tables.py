@@ -98,7 +98,7 @@ _LATEX_SPECIAL = {
     "~": r"\textasciitilde{}",
     "^": r"\textasciicircum{}",
 }
-_LATEX_SYMBOLS = {"±": r"$\pm$", "†": r"$^\dagger$", "≥": r"$\geq$", "–": "--", "×": r"$\times$"}
+_LATEX_SYMBOLS = {"±": r"$\pm$", "†": r"$^\dagger$", "≥": r"$\geq$", "–": "--", "—": "---", "×": r"$\times$"}
 
 
 def latex_escape(text: str) -> str:

@@ -29,7 +29,7 @@ import pandas as pd
 
 from sessrec.errors import ConfigError, DataError
 
-__all__ = ["DatasetRecipe", "RawFile", "file_sha256"]
+__all__ = ["DatasetRecipe", "RawFile", "file_sha256", "read_table"]
 
 
 @dataclass(frozen=True)
@@ -326,6 +326,24 @@ def parse_epoch(values: pd.Series, path: Path, column: str, line_offset: int, un
 
 def unit_name(unit: str) -> str:
     return {"s": "seconds", "ms": "milliseconds"}.get(unit, "seconds or milliseconds")
+
+
+def read_table(
+    path: Path, sep: str, *, header: bool, usecols: list[str] | list[int], int_columns: list[str] | list[int]
+) -> pd.DataFrame:
+    """Fast typed read (``int_columns`` as int64); on any parse failure fall back to
+    :func:`read_text_table`, whose text the ``parse_*`` helpers then diagnose by line."""
+    try:
+        return pd.read_csv(
+            path,
+            sep=sep,
+            header=0 if header else None,
+            usecols=usecols,
+            dtype=dict.fromkeys(int_columns, "int64"),
+            engine="c",
+        )
+    except (ValueError, OverflowError, TypeError, pd.errors.ParserError):
+        return read_text_table(path, sep, header=header, usecols=usecols)
 
 
 def read_text_table(path: Path, sep: str, *, header: bool, usecols: list[int] | None = None) -> pd.DataFrame:

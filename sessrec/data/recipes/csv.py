@@ -30,7 +30,7 @@ from sessrec.data.recipes.base import (
     parse_datetimes,
     parse_epoch,
     parse_ids,
-    read_text_table,
+    read_table,
     sniff_delimiter,
 )
 from sessrec.errors import ConfigError, DataError
@@ -123,7 +123,8 @@ class CsvLog(DatasetRecipe):
             sep = self.delimiter or sniff_delimiter(path)
             check_delimiter(path, sep, 3)
             cols = find_columns(path, header_of(path, sep), wanted)
-            df = read_text_table(path, sep, header=True, usecols=list(dict.fromkeys(cols.values())))
+            ints = [] if self.string_ids else [cols["session"], cols["item"]]
+            df = read_table(path, sep, header=True, usecols=list(dict.fromkeys(cols.values())), int_columns=ints)
             offset = 2
         if self.filter_column is not None:
             values = df[cols["filter"]].astype("string").to_numpy(dtype=str)

@@ -27,7 +27,7 @@ from sessrec.data.recipes.base import (
     header_of,
     parse_datetimes,
     parse_ids,
-    read_text_table,
+    read_table,
 )
 
 __all__ = ["Diginetica"]
@@ -75,7 +75,8 @@ class Diginetica(DatasetRecipe):
                 "eventdate": ("eventdate", "event_date"),
             },
         )
-        df = read_text_table(path, ";", header=True, usecols=list(cols.values()))
+        ints = [cols["session"], cols["item"], cols["timeframe"]]
+        df = read_table(path, ";", header=True, usecols=list(cols.values()), int_columns=ints)
         sid = parse_ids(df[cols["session"]], path, cols["session"], 2)
         item = parse_ids(df[cols["item"]], path, cols["item"], 2)
         timeframe = parse_ids(df[cols["timeframe"]], path, cols["timeframe"], 2)

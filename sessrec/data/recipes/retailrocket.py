@@ -26,7 +26,7 @@ from sessrec.data.recipes.base import (
     header_of,
     parse_epoch,
     parse_ids,
-    read_text_table,
+    read_table,
 )
 from sessrec.errors import ConfigError
 
@@ -85,7 +85,8 @@ class RetailRocket(DatasetRecipe):
             header_of(path, ","),
             {"timestamp": ("timestamp",), "visitor": ("visitorid",), "event": ("event",), "item": ("itemid",)},
         )
-        df = read_text_table(path, ",", header=True, usecols=list(cols.values()))
+        ints = [cols["timestamp"], cols["visitor"], cols["item"]]
+        df = read_table(path, ",", header=True, usecols=list(cols.values()), int_columns=ints)
         ts = parse_epoch(df[cols["timestamp"]], path, cols["timestamp"], 2, "ms")
         visitor = parse_ids(df[cols["visitor"]], path, cols["visitor"], 2)
         event = df[cols["event"]].to_numpy(dtype=str)

@@ -3,9 +3,10 @@
 The generative story (every step vectorised, so a million clicks take about a second)::
 
     items      Zipf-like popularity p_i ∝ (rank_i + 1) ** -zipf_exponent, ids shuffled
-    intents    K latent intents; intent k owns items_per_intent items drawn ∝ p_i (popular
-               items belong to many intents) and a sparse Markov chain over them: every
-               member has n_next successors, taken with probabilities next_probs
+    intents    K latent intents of items_per_intent members each: every item is a member of
+               one intent, the extra slots go to items drawn ∝ sqrt(p_i) (popular items belong
+               to several); each intent has a sparse Markov chain: every member has n_next
+               successors, drawn ∝ sqrt(p_i) among the members, taken with probabilities ∝ 2^-r
     session    intent z ~ mild Zipf over intents; length = 2 + floor(LogNormal) (mean ≈ 5,
                long tail, min 2, like DIGINETICA); first click a random member of z; then
                each step moves along z's chain; with probability noise the emitted click is
@@ -53,7 +54,8 @@ class Synthetic(DatasetRecipe):
         run in minutes on 2 CPU cores; 200,000 / 43,000 is DIGINETICA-sized (≈ 1 M clicks),
         1,600,000 / 30,000 YOOCHOOSE-1/4-sized (≈ 8 M clicks).
     n_intents : int, optional
-        Latent intents; default ``max(4, n_items // 25)``.
+        Latent intents; default ``max(4, ceil(1.5 * n_items / items_per_intent))``, so every
+        item belongs to an intent and popular items to several.
     items_per_intent, n_next : int
         Members of an intent, successors per member in its chain.
     noise : float
@@ -160,14 +162,26 @@ def generate_synthetic(
     if not 0 <= noise <= 1 or not mean_length >= 2.5 or not n_days > 0:
         raise ConfigError("synthetic needs 0 <= noise <= 1, mean_length >= 2.5 and n_days > 0")
     rng = np.random.default_rng(seed)
-    k = max(4, n_items // 25) if n_intents is None else int(n_intents)
     m = int(items_per_intent)
+    k = max(4, -(-3 * n_items // (2 * m))) if n_intents is None else int(n_intents)
 
     p_item = (np.arange(n_items) + 1.0) ** -zipf_exponent
     p_item /= p_item.sum()
     item_ids = rng.permutation(n_items).astype(np.int64) + 1  # popularity rank -> external id
-    members = rng.choice(n_items, size=(k, m), p=p_item)
-    successors = rng.integers(0, m, size=(k, m, n_next))
+    # every item belongs to an intent (while slots last); the extra slots go to popular items
+    slots = k * m
+    p_flat = np.sqrt(p_item)
+    p_flat /= p_flat.sum()
+    extra = rng.choice(n_items, size=max(slots - n_items, 0), p=p_flat)
+    members = rng.permutation(np.concatenate([rng.permutation(n_items), extra])[:slots]).reshape(k, m)
+    # each member's successors are drawn ∝ popularity inside the intent (per-row inverse CDF)
+    w = p_flat[members]  # flatter than p_i: a chain is not a popularity list
+    cdf = np.cumsum(w / w.sum(axis=1, keepdims=True), axis=1)
+    cdf[:, -1] = 1.0
+    cdf += np.arange(k)[:, None]
+    u = rng.random((k, m, n_next)) + np.arange(k)[:, None, None]
+    successors = (np.searchsorted(cdf.ravel(), u.ravel()).reshape(k, m, n_next) - (np.arange(k) * m)[:, None, None])
+    successors = np.clip(successors, 0, m - 1)
     next_probs = 0.5 ** np.arange(n_next)
     next_probs /= next_probs.sum()
     p_intent = (np.arange(k) + 1.0) ** -0.5

@@ -56,32 +56,41 @@ class Yoochoose(DatasetRecipe):
     def read_events(self) -> pd.DataFrame:
         path = self.raw_paths()[0]
         check_delimiter(path, ",", 3)
-        parts = []
-        line = 1
-        try:
-            reader = pd.read_csv(
-                path,
-                sep=",",
-                header=None,
-                usecols=[0, 1, 2],
-                dtype=str,
-                keep_default_na=False,
-                na_filter=False,
-                chunksize=_CHUNK,
-                engine="c",
-            )
-            for chunk in reader:
-                sid = parse_ids(chunk[0], path, "session", line)
-                secs = parse_datetimes(chunk[1], path, "timestamp", line, "%Y-%m-%dT%H:%M:%S.%fZ")
-                item = parse_ids(chunk[2], path, "item", line)
-                parts.append((sid, item, secs))
-                line += len(chunk)
-        except pd.errors.ParserError as exc:
-            raise DataError(f"{path}: cannot parse as comma-separated session,timestamp,item,category: {exc}") from None
+        try:  # fast typed read; a bad id sends us to the text read, which names the line
+            parts = _read_chunks(path, typed=True)
+        except (ValueError, OverflowError, TypeError) as exc:
+            if isinstance(exc, DataError):
+                raise
+            parts = _read_chunks(path, typed=False)
         sid = np.concatenate([p[0] for p in parts])
         item = np.concatenate([p[1] for p in parts])
         time = np.concatenate([p[2] for p in parts])
         return pd.DataFrame({"session_id": sid, "item_id": item, "time": time, "date": np.floor(time)})
+
+
+def _read_chunks(path: Any, *, typed: bool) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(session, item, seconds) per chunk of ``_CHUNK`` rows; bounded memory for 33 M rows."""
+    parts = []
+    line = 1
+    if typed:
+        kw: dict[str, Any] = {"dtype": {0: "int64", 1: str, 2: "int64"}}
+    else:
+        kw = {"dtype": str, "keep_default_na": False, "na_filter": False}
+    try:
+        with pd.read_csv(
+            path, sep=",", header=None, usecols=[0, 1, 2], chunksize=_CHUNK, engine="c", **kw
+        ) as reader:
+            for chunk in reader:
+                sid = parse_ids(chunk[0], path, "session", line)
+                secs = parse_datetimes(chunk[1], path, "timestamp", line, None)
+                item = parse_ids(chunk[2], path, "item", line)
+                parts.append((sid, item, secs))
+                line += len(chunk)
+    except pd.errors.ParserError as exc:
+        raise DataError(f"{path}: cannot parse as comma-separated session,timestamp,item,category: {exc}") from None
+    if not parts:
+        raise DataError(f"{path}: no rows (expected session,timestamp,item,category lines)")
+    return parts
 
 
 class Yoochoose164(Yoochoose):

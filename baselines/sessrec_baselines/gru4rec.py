@@ -1,0 +1,426 @@
+"""GRU4Rec (Hidasi et al., ICLR 2016; Hidasi & Karatzoglou, CIKM 2018), faithful to the official code.
+
+The estimator :class:`GRU4Rec` holds hyperparameters and the training loop; the network is
+:class:`~sessrec_baselines._gru4rec_network.GRU4RecNetwork`, the optimizer
+:class:`~sessrec_baselines._gru4rec_optim.AdagradM`, the session-parallel mini-batches and the
+negative-sample cache live in :mod:`sessrec_baselines._gru4rec_batches` and the losses in
+:mod:`sessrec_baselines._gru4rec_losses`.
+
+Tuned parameters of the official README are shipped as data (``paramfiles/gru4rec/*.toml``,
+each with its provenance): :func:`paramfile_names`, :func:`load_paramfile`,
+:meth:`GRU4Rec.from_paramfile`.
+"""
+
+from __future__ import annotations
+
+import sys
+from importlib import resources
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from sessrec.data.sessions import PrefixBatch, Sessions
+from sessrec.models.base import TorchModel
+
+from ._gru4rec_batches import SampleCache, SessionParallelPlan, build_plan
+from ._gru4rec_losses import bpr_max_loss, cross_entropy_loss, top1_max_loss
+from ._gru4rec_network import GRU4RecNetwork
+from ._gru4rec_optim import AdagradM
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+try:  # Python 3.11+
+    from typing import Self
+except ImportError:  # pragma: no cover - Python 3.10
+    from typing_extensions import Self
+
+__all__ = ["GRU4Rec", "load_paramfile", "paramfile_names"]
+
+LOSSES = ("cross-entropy", "bpr-max", "top1-max")
+
+
+def _paramfile_dir() -> Any:
+    return resources.files("sessrec_baselines") / "paramfiles" / "gru4rec"
+
+
+def paramfile_names() -> list[str]:
+    """Names of the shipped GRU4Rec parameter files, e.g. ``"diginetica-bprmax"``.
+
+    Examples
+    --------
+    >>> "diginetica-bprmax" in paramfile_names()
+    True
+    """
+    return sorted(p.name[: -len(".toml")] for p in _paramfile_dir().iterdir() if p.name.endswith(".toml"))
+
+
+def load_paramfile(name: str) -> dict[str, Any]:
+    """The parameter file ``name`` as ``{"params": {...}, "provenance": {...}}``.
+
+    ``params`` holds :class:`GRU4Rec` keyword arguments; ``provenance`` says where the values
+    come from (repository, file, commit, README table).
+    """
+    names = paramfile_names()
+    if name not in names:
+        raise ValueError(f"unknown GRU4Rec parameter file {name!r}; available: {', '.join(names)}")
+    with (_paramfile_dir() / f"{name}.toml").open("rb") as fh:
+        data = tomllib.load(fh)
+    params = dict(data["params"])
+    if "layers" in params:
+        params["layers"] = tuple(params["layers"])
+    return {"params": params, "provenance": dict(data.get("provenance", {}))}
+
+
+class GRU4Rec(TorchModel):
+    """GRU4Rec: a GRU over the session's clicks, trained with session-parallel mini-batches.
+
+    Parameters
+    ----------
+    layers : tuple of int
+        Hidden sizes of the stacked GRU layers (official ``layers``, default ``(100,)``).
+    loss : {"cross-entropy", "bpr-max", "top1-max"}
+        ``cross-entropy`` over a softmax of the sampled scores (optionally logQ-corrected),
+        ``bpr-max`` with score regularisation ``bpreg`` and optional ELU final activation,
+        ``top1-max`` (CIKM 2018; not in the official PyTorch release).
+    batch_size : int
+        Number of sessions trained in parallel.
+    dropout_p_embed, dropout_p_hidden : float
+        Dropout on the input embedding and on each GRU layer's output (carried state included).
+    learning_rate, momentum : float
+        Adagrad learning rate and (classical) momentum; item-indexed matrices are updated on the
+        touched rows only.
+    sample_alpha : float
+        Negatives are drawn ∝ ``count ** sample_alpha`` (training clicks per item).
+    n_sample : int
+        Extra negatives shared by the whole mini-batch (``0``: in-batch negatives only).
+    embedding : int or "layersize"
+        Input embedding size when ``constrained_embedding`` is False (``0``: one-hot input,
+        ``"layersize"``: the first layer's size).
+    constrained_embedding : bool
+        Shared embedding: the input embedding is the output item matrix (overrides ``embedding``).
+    bpreg : float
+        Score regularisation weight of BPR-max.
+    elu_param : float
+        ELU parameter of the final activation for BPR-max/TOP1-max (``0``: linear).
+    logq : float
+        Weight of the logQ correction of cross-entropy (``0``: none).
+    epochs : int
+        Training epochs (official ``n_epochs``).
+    sample_cache_max_size : int
+        Item indices drawn per refill of the negative-sample cache.
+    patience, valid_cutoff : int or None, int
+        Early stopping on a validation split, if one is given to :meth:`fit` (see TorchModel).
+    device : str
+        ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"``, ...
+    random_state : int or None
+        Seed of the initialisation, dropout and negative samples.
+
+    Attributes
+    ----------
+    network_ : GRU4RecNetwork
+    n_items_ : int
+    history_ : list of dict
+        Per epoch: mean step loss, seconds, and the validation metric if any.
+
+    Notes
+    -----
+    Training (per epoch, sessions in the given order, which the data layer makes time order):
+    ``batch_size`` slots each hold one session; every step feeds each slot's current item and
+    scores the batch's targets plus ``n_sample`` shared negatives; a slot whose session ends
+    takes the next session and its hidden state is zeroed; no BPTT. The loss of a step is
+    summed over rows and divided by ``batch_size``.
+
+    Scoring: :meth:`score` runs the GRU over every prefix from a zero state and scores all
+    items with ``h @ Wy.T + By`` (the raw output; ELU is monotone and does not change ranks).
+    :meth:`score_sessions` carries the state along whole sessions in one pass.
+
+    Deviations from the official implementation (hidasib/GRU4Rec_PyTorch_Official):
+
+    1. Initial weights are drawn from ``random_state``; the official ``compatibility_mode``
+       re-seeds NumPy's global generator with 42 (same init on every run). Same distribution:
+       U(±sqrt(6/(fan_in+fan_out))) per gate block, zero biases.
+    2. Item-indexed matrices are gathered as dense leaf copies of their unique touched rows and
+       handed to the optimizer as an already coalesced sparse gradient, instead of
+       ``nn.Embedding(sparse=True)`` plus ``coalesce``: the same update, less overhead.
+    3. The logQ correction of cross-entropy uses the true number of active rows at the end of
+       an epoch, where the official code keeps slicing at the configured ``batch_size``.
+    4. Cross-entropy uses ``log_softmax`` instead of ``log(softmax + 1e-24)`` (identical unless a
+       probability falls below ~1e-20).
+    5. Sessions shorter than 2 clicks are skipped (they hold no next-item event); the official
+       preprocessing removes them beforehand.
+    6. Sessions are taken in the order of the ``Sessions`` given to ``fit`` (the data layer
+       sorts them by time); the official code argsorts by each session's first timestamp.
+    7. ``top1-max`` is offered in addition (it is in the Theano original, not in the PyTorch port).
+
+    References
+    ----------
+    .. [1] B. Hidasi, A. Karatzoglou, L. Baltrunas, D. Tikk. "Session-based Recommendations with
+       Recurrent Neural Networks". ICLR 2016. arXiv:1511.06939.
+    .. [2] B. Hidasi, A. Karatzoglou. "Recurrent Neural Networks with Top-k Gains for
+       Session-based Recommendations". CIKM 2018. arXiv:1706.03847.
+    .. [3] B. Hidasi, Á. Czapp. "The Effect of Third Party Implementations on Reproducibility".
+       RecSys 2023. arXiv:2307.14956.
+    .. [4] hidasib/GRU4Rec_PyTorch_Official, ``gru4rec_pytorch.py`` and ``evaluation.py`` at commit
+       bf9179a8fb976ef49801f3dec168fc513366fe4a (also read at 4e7d23674cc3f1ea2fdee78246de11fbf6d47087,
+       which differs only in the one-hot layer), ``paramfiles/*.py``, README at
+       d1fc31105577665d2f105de1c8d9a38d223a9a22. Original Theano code: hidasib/GRU4Rec.
+
+    Examples
+    --------
+    >>> from sessrec.data.sessions import Sessions, PrefixBatch
+    >>> train = Sessions.from_lists([[0, 1, 2, 3]] * 20, n_items=4)
+    >>> model = GRU4Rec(layers=(8,), n_sample=0, epochs=2, random_state=0).fit(train)
+    >>> model.score(PrefixBatch.from_lists([[0, 1]])).shape
+    torch.Size([1, 4])
+    """
+
+    tags: ClassVar[dict[str, Any]] = {"oracle": "sequence", "deterministic": False}
+    test_params: ClassVar[dict[str, Any]] = {
+        "layers": (32,),
+        "batch_size": 16,
+        "n_sample": 16,
+        "epochs": 8,
+        "learning_rate": 0.1,
+        "sample_cache_max_size": 4096,
+        "device": "cpu",
+    }
+
+    def __init__(
+        self,
+        *,
+        layers: tuple[int, ...] = (100,),
+        loss: str = "cross-entropy",
+        batch_size: int = 64,
+        dropout_p_embed: float = 0.0,
+        dropout_p_hidden: float = 0.0,
+        learning_rate: float = 0.05,
+        momentum: float = 0.0,
+        sample_alpha: float = 0.5,
+        n_sample: int = 2048,
+        embedding: int | str = 0,
+        constrained_embedding: bool = True,
+        bpreg: float = 1.0,
+        elu_param: float = 0.5,
+        logq: float = 0.0,
+        epochs: int = 10,
+        sample_cache_max_size: int = 10_000_000,
+        patience: int | None = None,
+        valid_cutoff: int = 20,
+        device: str = "auto",
+        random_state: int | None = None,
+    ) -> None:
+        self.layers = layers
+        self.loss = loss
+        self.batch_size = batch_size
+        self.dropout_p_embed = dropout_p_embed
+        self.dropout_p_hidden = dropout_p_hidden
+        self.learning_rate = learning_rate
+        self.momentum = momentum
+        self.sample_alpha = sample_alpha
+        self.n_sample = n_sample
+        self.embedding = embedding
+        self.constrained_embedding = constrained_embedding
+        self.bpreg = bpreg
+        self.elu_param = elu_param
+        self.logq = logq
+        self.epochs = epochs
+        self.sample_cache_max_size = sample_cache_max_size
+        self.patience = patience
+        self.valid_cutoff = valid_cutoff
+        self.device = device
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_paramfile(cls, name: str, **overrides: Any) -> Self:
+        """A model with the tuned parameters of file ``name`` (see :func:`paramfile_names`).
+
+        Examples
+        --------
+        >>> GRU4Rec.from_paramfile("diginetica-bprmax", random_state=0).layers
+        (512,)
+        """
+        params = load_paramfile(name)["params"]
+        params.update(overrides)
+        return cls(**params)
+
+    def _layers(self) -> tuple[int, ...]:
+        layers = (self.layers,) if isinstance(self.layers, int) else tuple(int(n) for n in self.layers)
+        if not layers or min(layers) < 1:
+            raise ValueError(f"GRU4Rec: layers must be a non-empty sequence of positive sizes, got {self.layers!r}")
+        return layers
+
+    def _input_mode(self) -> tuple[str, int]:
+        if self.constrained_embedding:
+            return "shared", 0
+        emb = self._layers()[0] if self.embedding == "layersize" else int(self.embedding)
+        if emb < 0:
+            raise ValueError(f"GRU4Rec: embedding must be >= 0 or 'layersize', got {self.embedding!r}")
+        return ("separate", emb) if emb > 0 else ("onehot", 0)
+
+    def _check_params(self) -> None:
+        if self.loss not in LOSSES:
+            raise ValueError(f"GRU4Rec: unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}")
+        if int(self.batch_size) < 1:
+            raise ValueError(f"GRU4Rec: batch_size must be >= 1, got {self.batch_size}")
+        if int(self.n_sample) < 0:
+            raise ValueError(f"GRU4Rec: n_sample must be >= 0, got {self.n_sample}")
+        for name in ("dropout_p_embed", "dropout_p_hidden"):
+            p = getattr(self, name)
+            if not 0.0 <= p < 1.0:
+                raise ValueError(f"GRU4Rec: {name} must be in [0, 1), got {p}")
+        self._layers()
+        self._input_mode()
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, train: Sessions, *, valid: Sessions | None = None) -> Self:
+        """Train on ``train`` (sessions in time order); ``valid`` enables early stopping."""
+        self._check_params()
+        try:
+            super().fit(train, valid=valid)
+        finally:
+            for name in ("_plan", "_plan_tensors", "_sample_cache", "_log_pop", "_counts"):
+                self.__dict__.pop(name, None)
+        return self
+
+    def _build_network(self, train: Sessions) -> nn.Module:
+        mode, emb = self._input_mode()
+        net = GRU4RecNetwork(
+            train.n_items, self._layers(), mode, emb, float(self.dropout_p_embed), float(self.dropout_p_hidden)
+        )
+        # The epoch's slot schedule is the same every epoch: compute it once.
+        min_rows = 2 if int(self.n_sample) == 0 else 1
+        self._plan: SessionParallelPlan = build_plan(train.items, train.offsets, int(self.batch_size), min_rows=min_rows)
+        counts = train.item_counts().astype(np.float64)
+        self._counts = counts
+        return net
+
+    def _build_optimizer(self, network: nn.Module) -> torch.optim.Optimizer:
+        return AdagradM(network.parameters(), lr=float(self.learning_rate), momentum=float(self.momentum))
+
+    def _prepare_epochs(self, generator: torch.Generator) -> None:
+        """Device copies of the plan and the sample cache (first epoch only)."""
+        dev = self.device_
+        plan = self._plan
+        self._plan_tensors = {
+            "inputs": torch.from_numpy(plan.inputs).to(dev),
+            "targets": torch.from_numpy(plan.targets).to(dev),
+            "keep": {k: torch.from_numpy(v).to(dev) for k, v in plan.keep.items()},
+            "reset": {k: torch.from_numpy(v).to(dev) for k, v in plan.reset.items()},
+        }
+        counts = self._counts
+        if int(self.n_sample) > 0:
+            self._sample_cache = SampleCache(
+                counts ** float(self.sample_alpha), int(self.n_sample), int(self.sample_cache_max_size), generator, dev
+            )
+        if self.loss == "cross-entropy" and self.logq > 0:
+            with np.errstate(divide="ignore"):
+                self._log_pop = torch.from_numpy(np.log(counts)).to(dev, torch.float32)
+
+    def _step_loss(self, scores: torch.Tensor, cols: torch.Tensor, n_rows: int) -> torch.Tensor:
+        if self.loss == "cross-entropy":
+            log_q = None
+            if self.logq > 0:
+                lp = self._log_pop.index_select(0, cols)
+                if len(cols) > n_rows:  # sampled columns follow count**alpha
+                    lp = torch.cat([lp[:n_rows], lp[n_rows:] * float(self.sample_alpha)])
+                log_q = float(self.logq) * lp
+            return cross_entropy_loss(scores, log_q)
+        if self.loss == "bpr-max":
+            return bpr_max_loss(scores, float(self.bpreg), float(self.elu_param))
+        return top1_max_loss(scores, float(self.elu_param))
+
+    def _train_epoch(
+        self,
+        train: Sessions,
+        optimizer: torch.optim.Optimizer,
+        rng: np.random.Generator,
+        generator: torch.Generator,
+        hidden_hook: Any = None,
+    ) -> float:
+        """One epoch over the precomputed plan; returns the mean loss per step.
+
+        ``hidden_hook(step, hidden)``, if given, sees the states entering every step after the
+        resets (used by the tests to check the reset at session boundaries).
+        """
+        if not hasattr(self, "_plan_tensors"):
+            self._prepare_epochs(generator)
+        net: GRU4RecNetwork = self.network_  # type: ignore[assignment]
+        plan, pt = self._plan, self._plan_tensors
+        offsets = plan.step_offsets.tolist()
+        inputs, targets, keep, reset = pt["inputs"], pt["targets"], pt["keep"], pt["reset"]
+        hidden = net.init_hidden(int(offsets[1] - offsets[0]) if plan.n_steps else 0, self.device_)
+        total = torch.zeros((), device=self.device_)
+        scale = 1.0 / float(self.batch_size)
+        cache = getattr(self, "_sample_cache", None)
+        for k in range(plan.n_steps):
+            lo, hi = offsets[k], offsets[k + 1]
+            if k in keep:
+                idx = keep[k]
+                hidden = [h.index_select(0, idx) for h in hidden]
+            if k in reset:
+                idx = reset[k]
+                hidden = [h.index_fill(0, idx, 0.0) for h in hidden]
+            if hidden_hook is not None:
+                hidden_hook(k, [h.clone() for h in hidden])
+            x, y = inputs[lo:hi], targets[lo:hi]
+            cols = torch.cat([y, cache.next()]) if cache is not None else y
+            optimizer.zero_grad(set_to_none=True)
+            scores = net.train_step(x, cols, hidden)
+            loss = self._step_loss(scores, cols, hi - lo) * scale
+            loss.backward()
+            net.sparse_grads()
+            optimizer.step()
+            hidden = [h.detach() for h in hidden]
+            total += loss.detach()
+        return float(total) / max(plan.n_steps, 1)
+
+    # ------------------------------------------------------------------ scoring
+    def _run_prefixes(self, batch: PrefixBatch, collect: bool) -> torch.Tensor:
+        """Last-layer states after each position ((B, L, H) if ``collect``) or after each prefix (B, H)."""
+        net: GRU4RecNetwork = self.network_  # type: ignore[assignment]
+        items, lengths = batch.items, batch.lengths
+        n, width = items.shape
+        hidden = net.init_hidden(n, items.device)
+        outs = []
+        for t in range(width):
+            active = (lengths > t)[:, None]
+            new = list(hidden)
+            net.step(items[:, t].clamp(min=0), new)
+            hidden = [torch.where(active, hn, h) for hn, h in zip(new, hidden)]
+            if collect:
+                outs.append(hidden[-1])
+        if collect:
+            return torch.stack(outs, dim=1) if outs else torch.zeros(n, 0, net.layers[-1], device=items.device)
+        return hidden[-1]
+
+    def _scores(self, batch: PrefixBatch) -> torch.Tensor:
+        net: GRU4RecNetwork = self.network_  # type: ignore[assignment]
+        return net.score_all(self._run_prefixes(batch, collect=False))
+
+    def score_sessions(self, batch: PrefixBatch) -> torch.Tensor:
+        """Scores after every position of every session in one pass.
+
+        Parameters
+        ----------
+        batch : PrefixBatch
+            Whole sessions (or prefixes), right-padded.
+
+        Returns
+        -------
+        Tensor of shape (sum(batch.lengths), n_items)
+            Row for ``(b, t)``, ``t < lengths[b]``, in row-major order: the scores after
+            ``batch.items[b, :t+1]``, with the hidden state carried along the session.
+        """
+        self._check_fitted()
+        net: GRU4RecNetwork = self.network_  # type: ignore[assignment]
+        net.eval()
+        batch = batch.to(self.device_)
+        with torch.no_grad():
+            states = self._run_prefixes(batch, collect=True)
+            return net.score_all(states[batch.mask])

@@ -1,0 +1,386 @@
+"""Prepared datasets: recipe + protocol -> cached train/test(/valid) splits.
+
+::
+
+    prepare("diginetica", data_root="datasets", test_days=1)
+      1. recipe      entry point "diginetica" of group sessrec.datasets -> Diginetica(root, **options)
+      2. cache key   sha256 of {recipe, recipe options, protocol name + every parameter,
+                     raw-file sha256, cache format}   -> <data_root>/.cache/<name>-<key>.npz
+      3. hit         load the arrays (a changed raw file or parameter gives another key)
+         miss        recipe.load_events() -> protocol -> PreparedDataset -> atomic write
+
+The data root is the ``data_root`` argument, else ``$SESSREC_DATA``, else ``./datasets``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import inspect
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sessrec.data.index import ItemIndex
+from sessrec.data.protocols import PROTOCOLS, protocol_params, run_protocol
+from sessrec.data.recipes.base import DatasetRecipe
+from sessrec.data.sessions import Sessions
+from sessrec.errors import ConfigError, DataError
+from sessrec.progress import emit
+
+__all__ = [
+    "DATASET_GROUP",
+    "PreparedDataset",
+    "get_recipe",
+    "list_recipes",
+    "load_entry_points",
+    "make_recipe",
+    "prepare",
+    "resolve_data_root",
+]
+
+#: Entry-point group of dataset recipes.
+DATASET_GROUP = "sessrec.datasets"
+#: Bump when the cache layout or the protocols' output changes.
+CACHE_FORMAT = 1
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedDataset:
+    """A dataset split by a protocol, ready for models and the evaluator.
+
+    Attributes
+    ----------
+    name : str
+        Recipe name (``diginetica``, ``synthetic``, ...).
+    train, test : Sessions
+        Over ``item_index``; ``train`` is the train part when ``valid`` is set.
+    valid : Sessions or None
+        Validation sessions carved from train by the protocol's time rule.
+    item_index : ItemIndex
+        Raw ``item_id`` <-> ``item_idx``; ``len(item_index) == train.n_items``.
+    fingerprint : str
+        sha256 of the prepared arrays (identical splits, identical fingerprint).
+    protocol : dict
+        ``{"name": ..., "params": {...}}`` with every parameter, defaults included.
+    stats : dict
+        ``clicks``, ``n_items``, ``train_sessions``, ``train_cases``, ``test_sessions``,
+        ``test_cases``, ``valid_sessions``, ``valid_cases``, ``avg_length`` and the
+        ``dropped_*`` counts of every protocol rule.
+    synthetic : bool
+        True for generated data.
+    raw_files : list of dict
+        ``{"path": ..., "sha256": ...}`` of the raw file(s) read (empty for synthetic).
+    options : dict
+        Recipe options.
+    description : str
+        The recipe's one-line description.
+    """
+
+    name: str
+    train: Sessions
+    test: Sessions
+    valid: Sessions | None
+    item_index: ItemIndex
+    fingerprint: str
+    protocol: dict[str, Any]
+    stats: dict[str, Any]
+    synthetic: bool = False
+    raw_files: list[dict[str, str]] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_index)
+
+    def __repr__(self) -> str:
+        s = self.stats
+        tag = " SYNTHETIC" if self.synthetic else ""
+        return (
+            f"PreparedDataset({self.name!r}{tag}, protocol={self.protocol['name']}, n_items={s['n_items']}, "
+            f"train={s['train_sessions']} sessions/{s['train_cases']} cases, "
+            f"test={s['test_sessions']} sessions/{s['test_cases']} cases, fingerprint={self.fingerprint[:12]})"
+        )
+
+
+# ---------------------------------------------------------------------------------- entry points
+def load_entry_points(group: str) -> dict[str, EntryPoint]:
+    """Entry points of ``group`` by name (not loaded; loading is each caller's business)."""
+    return {ep.name: ep for ep in entry_points(group=group)}
+
+
+def list_recipes() -> dict[str, EntryPoint]:
+    """Installed dataset recipes (group ``sessrec.datasets``), sorted by name."""
+    eps = load_entry_points(DATASET_GROUP)
+    return {name: eps[name] for name in sorted(eps)}
+
+
+def get_recipe(name: str) -> type[DatasetRecipe]:
+    """The recipe class registered as ``name``; unknown names list the valid ones."""
+    eps = list_recipes()
+    if name not in eps:
+        close = difflib.get_close_matches(name, list(eps), n=3)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise ConfigError(f"unknown dataset {name!r}.{hint} Valid datasets: {', '.join(eps)}")
+    try:
+        cls = eps[name].load()
+    except Exception as exc:  # noqa: BLE001 - a broken plugin must not hide the others
+        raise ConfigError(f"dataset {name!r} ({eps[name].value}) failed to load: {type(exc).__name__}: {exc}") from exc
+    if not (isinstance(cls, type) and issubclass(cls, DatasetRecipe)):
+        raise ConfigError(f"dataset entry point {name!r} -> {eps[name].value} is not a DatasetRecipe subclass")
+    return cls
+
+
+def resolve_data_root(data_root: str | Path | None = None) -> Path:
+    """``data_root``, else ``$SESSREC_DATA``, else ``./datasets``."""
+    if data_root is not None:
+        return Path(data_root)
+    env = os.environ.get("SESSREC_DATA")
+    return Path(env) if env else Path("datasets")
+
+
+def _recipe_kwargs(cls: type[DatasetRecipe]) -> tuple[str, ...]:
+    sig = inspect.signature(cls.__init__)
+    return tuple(p.name for p in sig.parameters.values() if p.kind is p.KEYWORD_ONLY)
+
+
+def make_recipe(name: str, data_root: str | Path | None = None, **options: Any) -> DatasetRecipe:
+    """Instantiate recipe ``name`` with the data root and its own options."""
+    cls = get_recipe(name)
+    valid = _recipe_kwargs(cls)
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise ConfigError(f"dataset {name!r} has no option {', '.join(unknown)}; valid: {', '.join(valid)}")
+    return cls(resolve_data_root(data_root), **options)
+
+
+# ---------------------------------------------------------------------------------- prepare
+def prepare(
+    name_or_recipe: str | DatasetRecipe,
+    *,
+    data_root: str | Path | None = None,
+    protocol: str | None = None,
+    test_days: float | None = None,
+    valid_days: float | None = None,
+    cache: bool = True,
+    **options: Any,
+) -> PreparedDataset:
+    """Read, split and cache a dataset.
+
+    Parameters
+    ----------
+    name_or_recipe : str or DatasetRecipe
+        A recipe name (see :func:`list_recipes`) or an instance.
+    data_root : str or Path, optional
+        See :func:`resolve_data_root`. The cache lives in ``<data_root>/.cache/``.
+    protocol : {"narm", "gru4rec"}, optional
+        Default: the recipe's (``narm`` for all built-ins).
+    test_days, valid_days : float, optional
+        Override the recipe's default test days; carve a validation split (default none).
+    cache : bool
+        Reuse and write the on-disk cache.
+    **options
+        Recipe options (e.g. ``path=``, ``seed=``, ``session=``) and protocol parameters
+        (e.g. ``keep_file_order=``, ``min_item_support=``). Unknown names raise
+        :class:`ConfigError` listing the valid ones.
+
+    Returns
+    -------
+    PreparedDataset
+
+    Examples
+    --------
+    >>> ds = prepare("synthetic", n_sessions=300, n_items=60, cache=False)
+    >>> ds.synthetic, ds.train.n_items == len(ds.item_index)
+    (True, True)
+    """
+    root = resolve_data_root(data_root)
+    proto_names = set(PROTOCOLS)
+    if isinstance(name_or_recipe, DatasetRecipe):
+        recipe = name_or_recipe
+        proto_opts = dict(options)
+    else:
+        cls = get_recipe(name_or_recipe)
+        recipe_keys = set(_recipe_kwargs(cls))
+        all_proto = {p for n in proto_names for p in protocol_params(n)}
+        unknown = sorted(set(options) - recipe_keys - all_proto)
+        if unknown:
+            raise ConfigError(
+                f"unknown option {', '.join(unknown)} for dataset {name_or_recipe!r}; recipe options: "
+                f"{', '.join(sorted(recipe_keys))}; protocol parameters: {', '.join(sorted(all_proto))}"
+            )
+        recipe = cls(root, **{k: v for k, v in options.items() if k in recipe_keys})
+        proto_opts = {k: v for k, v in options.items() if k not in recipe_keys}
+    if recipe.root is None:
+        recipe.root = root
+
+    pname = protocol or recipe.default_protocol
+    if pname not in PROTOCOLS:
+        raise ConfigError(f"unknown protocol {pname!r}; valid protocols: {', '.join(sorted(PROTOCOLS))}")
+    if pname not in recipe.protocols:
+        raise ConfigError(
+            f"dataset {recipe.name!r} is defined only under protocol(s) {', '.join(recipe.protocols)}, "
+            f"not {pname!r}"
+        )
+    valid_params = protocol_params(pname)
+    bad = sorted(set(proto_opts) - set(valid_params))
+    if bad:
+        raise ConfigError(f"protocol {pname!r} has no parameter {', '.join(bad)}; valid: {', '.join(valid_params)}")
+    params = dict(recipe.protocol_defaults.get(pname, {}))
+    params.update(proto_opts)
+    params["test_days"] = recipe.default_test_days.get(pname, 7) if test_days is None else test_days
+    if valid_days is not None:
+        params["valid_days"] = valid_days
+    full_params = _full_params(pname, params)
+
+    emit("prepare", step=f"{recipe.name}: checksum")
+    checksum = recipe.checksum()
+    raw = [{"path": str(p), "sha256": checksum} for p in recipe.raw_paths()]
+    key_blob = json.dumps(
+        {
+            "format": CACHE_FORMAT,
+            "recipe": recipe.name,
+            "options": recipe.options(),
+            "protocol": pname,
+            "params": full_params,
+            "raw_sha256": checksum,
+        },
+        sort_keys=True,
+        default=str,
+    )
+    key = hashlib.sha256(key_blob.encode()).hexdigest()[:24]
+    cache_file = root / ".cache" / f"{recipe.name}-{key}.npz"
+    if cache and cache_file.is_file():
+        emit("prepare", step=f"{recipe.name}: cached")
+        try:
+            return _load(cache_file, raw)
+        except (OSError, ValueError, KeyError):
+            pass  # unreadable cache: rebuild it below
+
+    emit("prepare", step=f"{recipe.name}: reading {', '.join(p['path'] for p in raw) or 'generator'}")
+    events = recipe.load_events()
+    emit("prepare", step=f"{recipe.name}: protocol {pname}")
+    result = run_protocol(pname, events, **params)
+    ds = PreparedDataset(
+        name=recipe.name,
+        train=result.train,
+        test=result.test,
+        valid=result.valid,
+        item_index=result.item_index,
+        fingerprint=_fingerprint(result.train, result.test, result.valid, result.item_index),
+        protocol={"name": pname, "params": result.params},
+        stats=result.stats,
+        synthetic=recipe.synthetic,
+        raw_files=raw,
+        options=recipe.options(),
+        description=recipe.description,
+    )
+    if cache:
+        _save(cache_file, ds)
+    return ds
+
+
+def _full_params(pname: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Every parameter of protocol ``pname`` with its default filled in (for the cache key)."""
+    sig = inspect.signature(PROTOCOLS[pname])
+    out = {p.name: p.default for p in sig.parameters.values() if p.kind is p.KEYWORD_ONLY}
+    out.update(params)
+    for k, v in out.items():
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            out[k] = float(v)
+    return out
+
+
+# ---------------------------------------------------------------------------------- fingerprint & cache
+_PARTS = ("train", "test", "valid")
+
+
+def _session_arrays(prefix: str, s: Sessions | None) -> dict[str, np.ndarray]:
+    if s is None:
+        return {}
+    out = {f"{prefix}_items": s.items, f"{prefix}_offsets": s.offsets, f"{prefix}_timestamps": s.timestamps}
+    if s.session_ids is not None:
+        out[f"{prefix}_session_ids"] = np.asarray(s.session_ids)
+    return out
+
+
+def _fingerprint(train: Sessions, test: Sessions, valid: Sessions | None, index: ItemIndex) -> str:
+    """sha256 over the prepared arrays (items, offsets, timestamps, session ids, item ids)."""
+    h = hashlib.sha256()
+    arrays = {**_session_arrays("train", train), **_session_arrays("test", test), **_session_arrays("valid", valid)}
+    arrays["item_ids"] = index.ids
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}:{a.dtype.str}:{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _save(path: Path, ds: PreparedDataset) -> None:
+    """Write atomically: a temp file in the same folder, then ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "name": ds.name,
+        "fingerprint": ds.fingerprint,
+        "protocol": ds.protocol,
+        "stats": ds.stats,
+        "synthetic": ds.synthetic,
+        "options": ds.options,
+        "description": ds.description,
+        "n_items": ds.n_items,
+    }
+    arrays = {
+        **_session_arrays("train", ds.train),
+        **_session_arrays("test", ds.test),
+        **_session_arrays("valid", ds.valid),
+        **ds.item_index.to_arrays(),
+        "meta": np.array(json.dumps(meta, default=str)),
+    }
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _load(path: Path, raw: list[dict[str, str]]) -> PreparedDataset:
+    with np.load(path, allow_pickle=False) as z:
+        meta = json.loads(str(z["meta"]))
+        n_items = int(meta["n_items"])
+        parts: dict[str, Sessions | None] = {}
+        for part in _PARTS:
+            if f"{part}_items" not in z:
+                parts[part] = None
+                continue
+            sid = z[f"{part}_session_ids"] if f"{part}_session_ids" in z else None
+            parts[part] = Sessions(
+                z[f"{part}_items"], z[f"{part}_offsets"], z[f"{part}_timestamps"], n_items, sid
+            )
+        index = ItemIndex.from_arrays(z)
+    train, test = parts["train"], parts["test"]
+    if train is None or test is None:
+        raise DataError(f"{path}: cache file lacks the train or test split")
+    return PreparedDataset(
+        name=meta["name"],
+        train=train,
+        test=test,
+        valid=parts["valid"],
+        item_index=index,
+        fingerprint=meta["fingerprint"],
+        protocol=meta["protocol"],
+        stats=meta["stats"],
+        synthetic=bool(meta["synthetic"]),
+        raw_files=raw,
+        options=meta["options"],
+        description=meta["description"],
+    )
