@@ -164,7 +164,9 @@ def _progress(quiet: bool) -> Iterator[None]:
             if "epochs" not in tasks:
                 task("epochs", "  epochs", info.get("epochs"))
             valid = [f"{k} {v:.4f}" for k, v in info.items() if k.startswith("valid_")]
-            progress.update(tasks["epochs"], completed=info.get("epoch"), info=f"loss {info.get('loss', 0):.4f} " + " ".join(valid))
+            progress.update(
+                tasks["epochs"], completed=info.get("epoch"), info=f"loss {info.get('loss', 0):.4f} " + " ".join(valid)
+            )
         elif kind == "eval":
             if "eval" not in tasks:
                 task("eval", "  evaluating", info.get("total"))
@@ -342,8 +344,13 @@ def _report(study_dir: Path, formats: tuple[str, ...], quiet: bool) -> None:
 
 @main.command()
 @click.argument("study_dir", required=False, type=click.Path(file_okay=False))
-@click.option("--format", "formats", multiple=True, type=click.Choice(["md", "latex", "csv", "json"]),
-              help="Extra table formats (markdown is always written).")
+@click.option(
+    "--format",
+    "formats",
+    multiple=True,
+    type=click.Choice(["md", "latex", "csv", "json"]),
+    help="Extra table formats (markdown is always written).",
+)
 @click.option("--quiet", is_flag=True, help="Do not print the main table.")
 def report(study_dir: str | None, formats: tuple[str, ...], quiet: bool) -> None:
     """Write DIR/report.md and DIR/figures from a study folder (trains nothing)."""
@@ -407,8 +414,14 @@ def datasets(ctx: click.Context, data_dir: str | None) -> None:
         else:
             status = "[green]yes[/]" if present else "[dim]no[/]"
         days = cls.default_test_days.get(cls.default_protocol, "?")
-        table.add_row(name, cls.description, where, status, ", ".join(f.url for f in files if f.url),
-                      f"{cls.default_protocol} ({days:g})" if isinstance(days, (int, float)) else cls.default_protocol)
+        table.add_row(
+            name,
+            cls.description,
+            where,
+            status,
+            ", ".join(f.url for f in files if f.url),
+            f"{cls.default_protocol} ({days:g})" if isinstance(days, (int, float)) else cls.default_protocol,
+        )
     console.print(table)
     console.print(f"[dim]data root: {root}  (--data-dir, else $SESSREC_DATA, else ./datasets)[/]")
 
@@ -421,19 +434,33 @@ def datasets(ctx: click.Context, data_dir: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
 def datasets_stats(
-    ctx: click.Context, name: str, protocol: str | None, test_days: float | None, options: tuple[str, ...], as_json: bool
+    ctx: click.Context,
+    name: str,
+    protocol: str | None,
+    test_days: float | None,
+    options: tuple[str, ...],
+    as_json: bool,
 ) -> None:
     """Statistics papers print (clicks, sessions, cases, items, average length) and what was dropped."""
     from sessrec.data import prepare
 
     with _progress(as_json):
         prepared = prepare(
-            name, data_root=ctx.obj["data_dir"], protocol=protocol, test_days=test_days, **_key_values(options, "--option")
+            name,
+            data_root=ctx.obj["data_dir"],
+            protocol=protocol,
+            test_days=test_days,
+            **_key_values(options, "--option"),
         )
     stats = dict(prepared.stats)
     if as_json:
-        click.echo(json.dumps({"dataset": name, "protocol": prepared.protocol, "fingerprint": prepared.fingerprint,
-                               "stats": stats}, indent=2, default=str))
+        click.echo(
+            json.dumps(
+                {"dataset": name, "protocol": prepared.protocol, "fingerprint": prepared.fingerprint, "stats": stats},
+                indent=2,
+                default=str,
+            )
+        )
         return
     title = f"{name} — protocol {prepared.protocol['name']} {prepared.protocol.get('params', {})}"
     if getattr(prepared, "synthetic", False):
@@ -460,8 +487,9 @@ def check(model: str, checks: str | None, param_pairs: tuple[str, ...]) -> None:
     def show(res: Any) -> None:
         err_console.print(f"[{colours[res.status]}]{res.status:>7}[/] {res.check} ({res.seconds:.1f}s)")
 
-    results = check_model(model, params=_key_values(param_pairs, "--params") or None,
-                          checks=_csv_list(checks) or None, on_result=show)
+    results = check_model(
+        model, params=_key_values(param_pairs, "--params") or None, checks=_csv_list(checks) or None, on_result=show
+    )
     for res in results:
         table.add_row(res.check, f"[{colours[res.status]}]{res.status}[/]", f"{res.seconds:.1f}", res.message)
     console.print(table)

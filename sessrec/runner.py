@@ -177,9 +177,7 @@ class _PeakRSS:
 
 def _git_commit() -> str | None:
     try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
-        )
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
@@ -337,7 +335,9 @@ def run_study(
     for i, spec in enumerate(specs):
         if spec.run_id in done:
             outcome.skipped.append(spec.run_id)
-            emit("run", run_id=spec.run_id, model=spec.model, seed=spec.seed, state="skipped", index=i, total=len(specs))
+            emit(
+                "run", run_id=spec.run_id, model=spec.model, seed=spec.seed, state="skipped", index=i, total=len(specs)
+            )
             continue
         key = json.dumps(spec.data_key(), sort_keys=True)
         if key not in prepared_cache:
@@ -350,8 +350,12 @@ def run_study(
                 valid_days=spec.valid_days,
                 **dict(spec.dataset_options),
             )
-            emit("prepared", dataset=spec.dataset, stats=prepared_cache[key].stats,
-                 synthetic=bool(getattr(prepared_cache[key], "synthetic", False)))
+            emit(
+                "prepared",
+                dataset=spec.dataset,
+                stats=prepared_cache[key].stats,
+                synthetic=bool(getattr(prepared_cache[key], "synthetic", False)),
+            )
         prepared = prepared_cache[key]
         emit("run", run_id=spec.run_id, model=spec.model, seed=spec.seed, state="started", index=i, total=len(specs))
         try:

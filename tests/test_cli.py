@@ -90,8 +90,20 @@ def test_csv_recipe_runs_pop_and_spop_on_retailrocket(runner, tmp_path):
     path = SHARED / "retailrocket" / "retailrocket_sessions_2015-09-10_2015-09-18.csv"
     if not path.exists():
         pytest.skip("shared data not available")
-    opts = ["-o", f"path={path}", "-o", "session=SessionId", "-o", "item=ItemId", "-o", "time=Time",
-            "-o", "filter_column=Type", "-o", "keep_values=view"]
+    opts = [
+        "-o",
+        f"path={path}",
+        "-o",
+        "session=SessionId",
+        "-o",
+        "item=ItemId",
+        "-o",
+        "time=Time",
+        "-o",
+        "filter_column=Type",
+        "-o",
+        "keep_values=view",
+    ]
     res = runner.invoke(main, ["run", "--models", "pop,spop", "--dataset", "csv", "--quiet", *opts])
     assert res.exit_code == 0, res.output
     records = StudyStore(tmp_path / "reports" / "csv").read().records

@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from reference_protocol import narm_reference
 
 from sessrec.data import prepare
-from reference_protocol import narm_reference
 
 DATA = Path("/work/shared/data/diginetica")
 SAMPLE = DATA / "train-item-views_sample.csv"

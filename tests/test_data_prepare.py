@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from sessrec.data import PreparedDataset, list_recipes, prepare, resolve_data_root
 from sessrec.data.recipes.synthetic import Synthetic
@@ -35,7 +34,13 @@ def digi_file(path: Path, n_sessions: int, shift: int = 0) -> Path:
 
 def test_recipes_are_listed_via_entry_points():
     assert set(list_recipes()) >= {
-        "diginetica", "yoochoose", "yoochoose-1-64", "yoochoose-1-4", "retailrocket", "csv", "synthetic",
+        "diginetica",
+        "yoochoose",
+        "yoochoose-1-64",
+        "yoochoose-1-4",
+        "retailrocket",
+        "csv",
+        "synthetic",
     }
 
 

@@ -206,3 +206,26 @@ def test_protocols_do_not_modify_input():
     narm(ev, test_days=2, min_item_support=2)
     gru4rec(ev, test_days=2, min_item_support=1)
     pd.testing.assert_frame_equal(ev, before)
+
+
+def test_session_order_equals_stable_lexsort():
+    from sessrec.data.protocols import _session_order
+
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        code = rng.integers(0, 5, size=int(rng.integers(0, 30)))
+        t = rng.integers(0, 4, size=len(code)).astype(float)
+        for c in (code, np.sort(code)):
+            np.testing.assert_array_equal(_session_order(c, t), np.lexsort((t, c)))
+            np.testing.assert_array_equal(_session_order(c), np.argsort(c, kind="stable"))
+
+
+def test_parameters_from_a_command_line_are_coerced_or_rejected():
+    ev = events(NARM_ROWS)
+    a = narm(ev, test_days="2", min_item_support="2", keep_file_order="false")
+    b = narm(ev, test_days=2, min_item_support=2, keep_file_order=False)
+    assert a.params == b.params and ids(a, "train") == ids(b, "train")
+    with pytest.raises(ConfigError, match="keep_file_order must be true or false"):
+        narm(ev, test_days=2, keep_file_order="maybe")
+    with pytest.raises(ConfigError, match="min_item_support must be an integer"):
+        gru4rec(ev, test_days=2, min_item_support="five")

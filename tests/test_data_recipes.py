@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from reference_protocol import recent_cases
 
 from sessrec.data import get_recipe, prepare
 from sessrec.data.recipes.csv import CsvLog
@@ -14,7 +15,6 @@ from sessrec.data.recipes.diginetica import Diginetica
 from sessrec.data.recipes.retailrocket import RetailRocket
 from sessrec.data.recipes.yoochoose import Yoochoose
 from sessrec.errors import ConfigError, DataError
-from reference_protocol import recent_cases
 
 RR_STAGED = Path("/work/shared/data/retailrocket/retailrocket_sessions_2015-09-10_2015-09-18.csv")
 
@@ -71,7 +71,11 @@ def test_yoochoose_1_64_cut(tmp_path):
     expected = recent_cases(train, 64)
     assert len(expected) == n_cases // 64 == cut.stats["train_cases"] > 0
     to_ids = cut.item_index.to_ids
-    got = [(tuple(to_ids(seq[:i]).tolist()), int(to_ids(seq[i : i + 1])[0])) for seq in cut.train for i in range(1, len(seq))]
+    got = [
+        (tuple(to_ids(seq[:i]).tolist()), int(to_ids(seq[i : i + 1])[0]))
+        for seq in cut.train
+        for i in range(1, len(seq))
+    ]
     assert sorted(got) == sorted(expected)
     # the test cases and the ranked catalogue are those of the full split
     assert cut.test.items.tolist() == full.test.items.tolist()
@@ -122,17 +126,31 @@ def test_retailrocket_sessions_split_at_30_minutes(tmp_path):
 # ---------------------------------------------------------------------------------- csv
 @pytest.mark.skipif(not RR_STAGED.is_file(), reason="staged RetailRocket file not present")
 def test_csv_recipe_loads_staged_retailrocket(tmp_path):
-    recipe = CsvLog(path=RR_STAGED, session="SessionId", item="ItemId", time="Time", filter_column="Type", keep_values=["view"])
+    recipe = CsvLog(
+        path=RR_STAGED, session="SessionId", item="ItemId", time="Time", filter_column="Type", keep_values=["view"]
+    )
     ev = recipe.load_events()
     # PROVENANCE.md: Type == view only, as staged: 43,291 events, 14,588 sessions
     assert len(ev) == 43_291 and ev["session_id"].nunique() == 14_588
     ds = prepare(
-        "csv", data_root=tmp_path, path=RR_STAGED, session="SessionId", item="ItemId", time="Time",
-        filter_column="Type", keep_values=["view"], test_days=1,
+        "csv",
+        data_root=tmp_path,
+        path=RR_STAGED,
+        session="SessionId",
+        item="ItemId",
+        time="Time",
+        filter_column="Type",
+        keep_values=["view"],
+        test_days=1,
     )
     s = ds.stats
     # PROVENANCE.md, "Type == view only, filtered" (same one-pass filter): 19,149 events, 6,470 sessions
-    kept = s["raw_clicks"] - s["dropped_length1_clicks"] - s["dropped_rare_item_clicks"] - s["dropped_short_session_clicks"]
+    kept = (
+        s["raw_clicks"]
+        - s["dropped_length1_clicks"]
+        - s["dropped_rare_item_clicks"]
+        - s["dropped_short_session_clicks"]
+    )
     sessions = s["raw_sessions"] - s["dropped_length1_sessions"] - s["dropped_short_sessions"]
     assert (kept, sessions) == (19_149, 6_470)
     assert ds.train.n_cases > 0 and ds.test.n_cases > 0
@@ -170,7 +188,9 @@ DIGI = "sessionId;userId;itemId;timeframe;eventdate\n1;NA;81766;526309;2016-05-0
 
 def test_diginetica_header_spellings(tmp_path):
     a = Diginetica(path=write(tmp_path / "a.csv", DIGI)).load_events()
-    b = Diginetica(path=write(tmp_path / "b.csv", DIGI.replace("sessionId;userId;itemId", "session_id;user_id;item_id"))).load_events()
+    b = Diginetica(
+        path=write(tmp_path / "b.csv", DIGI.replace("sessionId;userId;itemId", "session_id;user_id;item_id"))
+    ).load_events()
     assert a.equals(b)
     assert a["time"].tolist() == [1462752000 + 526.309, 1462752000 + 1031.018]
 
@@ -180,9 +200,15 @@ def test_diginetica_header_spellings(tmp_path):
     [
         (DIGI.replace(";", ","), r"line 1: expected 5 semicolon-separated .* comma-separated"),
         (DIGI.replace(";timeframe", ";tf"), r"line 1: missing column\(s\) timeframe"),
-        (DIGI.replace("2016-05-09\n1", "2016-13-45\n1"), r"line 2: column 'eventdate' expected a timestamp like '2016-05-09', found '2016-13-45'"),
+        (
+            DIGI.replace("2016-05-09\n1", "2016-13-45\n1"),
+            r"line 2: column 'eventdate' expected a timestamp like '2016-05-09', found '2016-13-45'",
+        ),
         (DIGI.replace("31331", "3x1"), r"line 3: column 'itemId' expected an integer id, found '3x1'"),
-        (DIGI.replace("1;NA;31331", ";NA;31331"), r"line 3: column 'sessionId' expected an integer id, found an empty value"),
+        (
+            DIGI.replace("1;NA;31331", ";NA;31331"),
+            r"line 3: column 'sessionId' expected an integer id, found an empty value",
+        ),
         ("", r"the file is empty"),
     ],
 )
@@ -209,7 +235,7 @@ def test_nothing_left_after_filtering(tmp_path):
 
 
 def test_unknown_recipe_and_option(tmp_path):
-    with pytest.raises(ConfigError, match=r"unknown dataset 'diginetca'. Did you mean diginetica\?.*synthetic"):
+    with pytest.raises(ConfigError, match=r"unknown dataset 'diginetca'; installed datasets: .*synthetic.*Did you mean 'diginetica'\?"):
         get_recipe("diginetca")
     with pytest.raises(ConfigError, match=r"unknown option colour .*recipe options: path"):
         prepare("diginetica", data_root=tmp_path, colour="red")
@@ -217,3 +243,8 @@ def test_unknown_recipe_and_option(tmp_path):
         prepare("synthetic", data_root=tmp_path, protocol="sasrec", n_sessions=50, n_items=20)
     with pytest.raises(ConfigError, match="protocol 'gru4rec' has no parameter keep_file_order"):
         prepare("synthetic", data_root=tmp_path, protocol="gru4rec", keep_file_order=True)
+
+
+def test_missing_path_argument_file(tmp_path):
+    with pytest.raises(DataError, match=r"nope\.csv \(given as path=\) not found"):
+        prepare("csv", path=tmp_path / "nope.csv", data_root=tmp_path)

@@ -116,9 +116,7 @@ def test_worked_example_by_hand(model_cls):
 @st.composite
 def session_sets(draw):
     n_items = draw(st.integers(2, 9))
-    sessions = draw(
-        st.lists(st.lists(st.integers(0, n_items - 1), min_size=1, max_size=9), min_size=1, max_size=8)
-    )
+    sessions = draw(st.lists(st.lists(st.integers(0, n_items - 1), min_size=1, max_size=9), min_size=1, max_size=8))
     if all(len(s) < 2 for s in sessions):
         sessions.append([0, 1])
     return n_items, sessions
@@ -298,3 +296,18 @@ def test_cuda_gives_the_cpu_ranks():
     assert gpu.device.startswith("cuda")
     np.testing.assert_array_equal(gpu.ranks, cpu.ranks)
     assert_metrics_close(gpu.metrics, cpu.metrics)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_bad_values_found_in_large_catalogues(bad):
+    class Spiky:
+        def score(self, batch):
+            s = torch.linspace(0, 1, 10_000).repeat(batch.batch_size, 1)
+            s[1, 4321] = bad  # not the row maximum's block, not the last block
+            return s
+
+    test = Sessions.from_lists([[0, 1, 2, 3]], n_items=10_000)
+    with pytest.raises(
+        InvalidScoresError, match=r"Spiky\.score returned (NaN|\+inf) scores for 1 test case\(s\) \(first: case 1\)"
+    ):
+        evaluate(Spiky(), test)

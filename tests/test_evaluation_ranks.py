@@ -154,3 +154,19 @@ def test_bad_inputs(scores, targets, exc, match):
 def test_unknown_tie_rule_lists_choices():
     with pytest.raises(ValueError, match="'conservative', 'optimistic', 'median'.*'random'"):
         target_ranks(torch.zeros(1, 2), torch.tensor([0]), ties="random")
+
+
+@pytest.mark.parametrize("n_items", [64 * 84, 7001])  # two-stage selection, with and without a partial block
+@pytest.mark.parametrize("k", [1, 5, 20])
+def test_top_k_on_large_catalogues_with_ties_and_minus_inf(n_items, k):
+    rng = np.random.default_rng(n_items + k)
+    s = rng.normal(size=(24, n_items)).astype(np.float32)
+    s[:8] = np.round(s[:8] * 2)  # a handful of values: ties cross every cut
+    s[8:12, rng.random(n_items) < 0.999] = -np.inf  # fewer finite items than k for some rows
+    s[12:14] = -np.inf
+    s[14, -3:] = 10.0  # the best items in the partial block
+    s[15, :64] = 10.0  # a whole block tied at the top
+    s[16, ::97] = 10.0  # ties spread over many blocks
+    top = top_k_items(torch.from_numpy(s), k).numpy()
+    order = np.lexsort((np.broadcast_to(np.arange(n_items), s.shape), -s), axis=1)[:, :k]
+    np.testing.assert_array_equal(top, order)

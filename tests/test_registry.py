@@ -41,8 +41,10 @@ def test_broken_plugin_fails_alone():
     reg = Registry("sessrec.test-group", "model")
     good = metadata.EntryPoint("good", "sessrec.registry:Registry", "sessrec.test-group")
     bad = metadata.EntryPoint("bad", "sessrec_no_such_module:X", "sessrec.test-group")
-    reg._cache = {"good": Entry("good", good.value, "dist-a", "1.0", _entry_point=good),
-                  "bad": Entry("bad", bad.value, "dist-b", "2.0", _entry_point=bad)}
+    reg._cache = {
+        "good": Entry("good", good.value, "dist-a", "1.0", _entry_point=good),
+        "bad": Entry("bad", bad.value, "dist-b", "2.0", _entry_point=bad),
+    }
     assert reg.load("good") is Registry
     with pytest.raises(ConfigError, match=r"'bad' \(distribution dist-b 2.0\) failed to load"):
         reg.load("bad")

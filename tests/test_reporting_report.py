@@ -86,8 +86,15 @@ def _record(model, seed, dataset="tiny", fingerprint=FP_TINY, **over):
         "seed": seed,
         "cutoffs": [5, 20],
         "ties": "conservative",
-        "stats": {"clicks": 15, "n_items": 100, "train_sessions": 4, "train_cases": 9, "test_sessions": 3,
-                  "test_cases": 6, "avg_length": 3.0},  # fmt: skip
+        "stats": {
+            "clicks": 15,
+            "n_items": 100,
+            "train_sessions": 4,
+            "train_cases": 9,
+            "test_sessions": 3,
+            "test_cases": 6,
+            "avg_length": 3.0,
+        },
         "metrics": {"coverage@20": 0.25, "popularity@20": 0.125},
         "fit_seconds": 2.0 + seed,
         "eval_seconds": 0.5,
@@ -268,7 +275,9 @@ def test_other_sections_summary_and_notes(rendered):
     assert "## other" in report
     assert "no case table cases/" + FP_OTHER + ".npz" in report
     assert "run other-delta-0 (delta, seed 0) has no ranks file" in report
-    other = _rows("\n".join(line for line in result.main_table.split("### other")[1].splitlines() if line.startswith("|")))
+    other = _rows(
+        "\n".join(line for line in result.main_table.split("### other")[1].splitlines() if line.startswith("|"))
+    )
     # alpha on "other": ranks 1, 30, 2 -> Recall@20 = 2/3 ; delta from its stored metrics (0.5)
     assert other["alpha"][2].startswith("**66.67** [")
     assert other["delta"][2] == "50.00"  # no interval, no test without ranks
@@ -347,7 +356,7 @@ def test_broken_results_file_reports_what_it_can(tmp_path):
 
 
 def test_errors_are_clear(tmp_path):
-    with pytest.raises(SessrecError, match="expected .*results.jsonl"):
+    with pytest.raises(SessrecError, match=r"expected .*results\.jsonl"):
         write_report(tmp_path)
     StudyStore(tmp_path).append(_record("alpha", 0))
     with pytest.raises(ConfigError, match="unknown report format 'pdf'"):

@@ -11,7 +11,7 @@ from torch import nn
 
 from sessrec.data.sessions import PrefixBatch, Sessions
 from sessrec.models.base import TorchModel
-from sessrec_baselines.bprmf import _other_items, mean_item_factors, running_mean_item_factors
+from sessrec_baselines.bprmf import SparseSGD, _other_items, mean_item_factors, running_mean_item_factors
 
 __all__ = ["FPMC"]
 
@@ -156,11 +156,11 @@ class FPMC(TorchModel):
     def _build_network(self, train: Sessions) -> nn.Module:
         return _FPMCNetwork(train.n_items, int(self.n_factors), float(self.sigma))
 
-    def _build_optimizer(self, network: nn.Module) -> torch.optim.Optimizer:
-        return torch.optim.SGD(network.parameters(), lr=float(self.lr))
+    def _build_optimizer(self, network: nn.Module) -> SparseSGD:  # type: ignore[override]  # duck-typed
+        return SparseSGD(network.parameters(), lr=float(self.lr))
 
-    def _train_epoch(
-        self, train: Sessions, optimizer: torch.optim.Optimizer, rng: np.random.Generator, generator: torch.Generator
+    def _train_epoch(  # type: ignore[override]  # SparseSGD instead of a torch optimiser
+        self, train: Sessions, optimizer: SparseSGD, rng: np.random.Generator, generator: torch.Generator
     ) -> float:
         net = self.network_
         dev = self.device_

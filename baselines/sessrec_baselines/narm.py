@@ -97,6 +97,30 @@ class _AuthorsGRU(nn.Module):
         return torch.stack(outputs, dim=1), h[None]
 
 
+#: Upper ends (exclusive) of the length groups that :meth:`_NARMNetwork.encode_prefixes` and
+#: :meth:`_NARMNetwork.encode_sessions` encode separately; few groups keep per-call overhead low.
+_BUCKET_EDGES = np.array([3, 5, 8, 12])
+
+
+def _length_buckets(lengths: torch.Tensor) -> list[torch.Tensor]:
+    """Row positions grouped by length (``_BUCKET_EDGES``), each group a LongTensor on ``lengths``' device."""
+    group = np.searchsorted(_BUCKET_EDGES, lengths.cpu().numpy(), side="right")
+    order = np.argsort(group, kind="stable")
+    cuts = np.cumsum(np.bincount(group, minlength=len(_BUCKET_EDGES) + 1))[:-1]
+    return [torch.from_numpy(rows).to(lengths.device) for rows in np.split(order, cuts) if len(rows)]
+
+
+def _unpermute(parts: list[torch.Tensor], order: list[torch.Tensor]) -> torch.Tensor:
+    """Rows ``parts[g][i]`` belong at position ``order[g][i]``; return them in position order."""
+    if len(parts) == 1:
+        values, positions = parts[0], order[0]
+    else:
+        values, positions = torch.cat(parts), torch.cat(order)
+    inverse = torch.empty_like(positions)
+    inverse[positions] = torch.arange(len(positions), device=positions.device)
+    return values[inverse]
+
+
 class _NARMNetwork(nn.Module):
     """NARM's encoder-decoder; the estimator :class:`NARM` holds hyperparameters and training.
 
@@ -169,8 +193,17 @@ class _NARMNetwork(nn.Module):
         h, _ = self.gru(x)
         return h
 
-    def _activation(self, x: torch.Tensor) -> torch.Tensor:
-        return _hard_sigmoid(x) if self.attention_activation == "hard_sigmoid" else torch.sigmoid(x)
+    def _attention_scores(self, pre: torch.Tensor) -> torch.Tensor:
+        """``v^T sigma(pre)`` over the last axis of ``pre`` (..., H) -> (...).
+
+        The hard sigmoid is applied as ``0.2 * hardtanh(pre, -2.5, 2.5) + 0.5``, so that
+        ``v^T sigma(pre) = 0.2 v^T hardtanh(pre) + 0.5 sum(v)``: one fused element-wise op on
+        the largest tensor of the model instead of four.
+        """
+        if self.attention_activation == "hard_sigmoid":
+            weight = self.v.weight
+            return 0.2 * self.v(F.hardtanh(pre, -2.5, 2.5)).squeeze(-1) + 0.5 * weight.sum()
+        return self.v(torch.sigmoid(pre)).squeeze(-1)
 
     def _normalise(self, scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         if self.attention_norm == "softmax":
@@ -185,7 +218,7 @@ class _NARMNetwork(nn.Module):
         h = self.states(items)
         rows = torch.arange(h.shape[0], device=h.device)
         h_t = h[rows, lengths - 1]  # (N, H)
-        scores = self.v(self._activation(self.a1(h_t)[:, None, :] + self.a2(h))).squeeze(-1)  # (N, T)
+        scores = self._attention_scores(self.a1(h_t)[:, None, :] + self.a2(h))  # (N, T)
         mask = torch.arange(h.shape[1], device=h.device)[None, :] < lengths[:, None]
         alpha = self._normalise(scores, mask)
         c_l = torch.bmm(alpha[:, None, :], h).squeeze(1)
@@ -200,12 +233,38 @@ class _NARMNetwork(nn.Module):
         """
         h = self.states(items)
         query, key = self.a1(h), self.a2(h)  # (N, T, H) each
-        scores = self.v(self._activation(query[:, :, None, :] + key[:, None, :, :])).squeeze(-1)  # (N, T, T)
+        scores = self._attention_scores(query[:, :, None, :] + key[:, None, :, :])  # (N, T, T)
         width = h.shape[1]
         causal = torch.ones(width, width, dtype=torch.bool, device=h.device).tril()
         alpha = self._normalise(scores, causal[None])
         c_l = torch.bmm(alpha, h)
         return torch.cat([h, c_l], dim=2)
+
+    def encode_prefixes(self, items: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """:meth:`encode_last` (N, 2H) with rows grouped by length, so short prefixes skip the padding."""
+        parts, order = [], []
+        for rows in _length_buckets(lengths):
+            width = int(lengths[rows].max())
+            parts.append(self.encode_last(items[rows, :width], lengths[rows]))
+            order.append(rows)
+        return _unpermute(parts, order)
+
+    def encode_sessions(self, items: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """:meth:`encode_all` at every real position: (sum(lengths), 2H), rows ``(n, t)`` in row-major order.
+
+        Rows are grouped by length first: the attention tensor of a group is
+        (rows, T, T, H) with T the group's longest row, not the batch's.
+        """
+        first_row = torch.cumsum(lengths, 0) - lengths
+        parts, order = [], []
+        for rows in _length_buckets(lengths):
+            group_lengths = lengths[rows]
+            width = int(group_lengths.max())
+            reps = self.encode_all(items[rows, :width])  # (n, width, 2H)
+            mask = torch.arange(width, device=items.device)[None, :] < group_lengths[:, None]
+            parts.append(reps[mask])
+            order.append((first_row[rows][:, None] + torch.arange(width, device=items.device)[None, :])[mask])
+        return _unpermute(parts, order)
 
     def decode(self, reps: torch.Tensor) -> torch.Tensor:
         """Scores (N, n_items) ``S = E B c`` of representations ``reps`` (N, 2H)."""
@@ -539,7 +598,7 @@ class NARM(TorchModel):
             targets = torch.from_numpy(train.items[position[chosen]]).to(dev)
 
             def reps(net: _NARMNetwork, batch: PrefixBatch = batch) -> torch.Tensor:
-                return net.encode_last(batch.items, batch.lengths)
+                return net.encode_prefixes(batch.items, batch.lengths)
 
             yield reps, targets
 
@@ -569,32 +628,33 @@ class NARM(TorchModel):
             if self._loss_cases is not None:
                 keep = self._loss_cases[case_offset[sess][u] + k - 1]
                 u, k = u[keep], k[keep]
-            targets = torch.from_numpy(train.items[starts[u] + k]).to(dev)
+            kept = np.minimum(cases_here, width_cap)
+            first_row = np.cumsum(kept) - kept
+            short = k <= width_cap  # always all of them with truncate="first"
             if self.truncate == "first":
-                inner = (u, np.minimum(k, width_cap) - 1)
+                row = first_row[u] + np.minimum(k, width_cap) - 1
                 windows = None
             else:
-                short = k <= width_cap
-                inner = (u[short], k[short] - 1)
+                row = first_row[u[short]] + k[short] - 1
                 long_u, long_k = u[~short], k[~short]
                 windows = None
                 if len(long_u):
                     windows = PrefixBatch.from_ranges(
                         train.items, starts[long_u] + long_k - width_cap, np.full(len(long_u), width_cap)
                     ).to(dev)
-                # rows ordered: short cases first, then long ones; targets must follow
-                targets = torch.cat([targets[torch.from_numpy(short).to(dev)], targets[torch.from_numpy(~short).to(dev)]])
-            rows = torch.from_numpy(inner[0]).to(dev), torch.from_numpy(inner[1]).to(dev)
+                u, k = np.concatenate([u[short], long_u]), np.concatenate([k[short], long_k])  # rows' order
+            targets = torch.from_numpy(train.items[starts[u] + k]).to(dev)
+            rows = torch.from_numpy(row).to(dev)
 
             def reps(
                 net: _NARMNetwork,
                 inputs: PrefixBatch = inputs,
-                rows: tuple[torch.Tensor, torch.Tensor] = rows,
+                rows: torch.Tensor = rows,
                 windows: PrefixBatch | None = windows,
             ) -> torch.Tensor:
-                out = net.encode_all(inputs.items)[rows]
+                out = net.encode_sessions(inputs.items, inputs.lengths)[rows]
                 if windows is not None:
-                    out = torch.cat([out, net.encode_last(windows.items, windows.lengths)])
+                    out = torch.cat([out, net.encode_prefixes(windows.items, windows.lengths)])
                 return out
 
             yield reps, targets
@@ -610,7 +670,7 @@ class NARM(TorchModel):
         else:
             cols = (lengths - kept)[:, None] + torch.arange(width, device=lengths.device)[None, :]
             items = batch.items.gather(1, cols.clamp(max=batch.max_len - 1))
-        return net.decode(net.encode_last(items, kept))
+        return net.decode(net.encode_prefixes(items, kept))
 
     def score_sessions(self, batch: PrefixBatch) -> torch.Tensor:
         """Scores after every prefix of whole sessions, in one causal pass.
@@ -641,16 +701,16 @@ class NARM(TorchModel):
             b = torch.repeat_interleave(torch.arange(len(lengths), device=dev), lengths)
             t = torch.arange(n_rows, device=dev) - torch.repeat_interleave(torch.cumsum(lengths, 0) - lengths, lengths)
             width = min(batch.max_len, self.max_len)
-            states = net.encode_all(batch.items[:, :width])
-            if self.truncate == "first":
-                reps = states[b, t.clamp(max=self.max_len - 1)]
-            else:
+            kept = lengths.clamp(max=self.max_len)
+            states = net.encode_sessions(batch.items[:, :width], kept)  # (sum(kept), 2H)
+            first_row = torch.cumsum(kept, 0) - kept
+            reps = states[first_row[b] + t.clamp(max=self.max_len - 1)]
+            if self.truncate == "last":
                 long = t >= self.max_len
-                reps = states[b, t.clamp(max=self.max_len - 1)]
                 if bool(long.any()):
                     lb, lt = b[long], t[long]
                     cols = (lt - self.max_len + 1)[:, None] + torch.arange(self.max_len, device=dev)[None, :]
                     windows = batch.items[lb[:, None], cols]
                     full = torch.full((len(lb),), self.max_len, dtype=torch.long, device=dev)
-                    reps[long] = net.encode_last(windows, full)
+                    reps[long] = net.encode_prefixes(windows, full)
             return net.decode(reps)

@@ -6,11 +6,9 @@ over an :class:`ItemIndex`, and the result is cached under the data root.
 """
 
 from sessrec.data.dataset import (
-    DATASET_GROUP,
     PreparedDataset,
     get_recipe,
     list_recipes,
-    load_entry_points,
     make_recipe,
     prepare,
     resolve_data_root,
@@ -21,7 +19,6 @@ from sessrec.data.recipes.base import DatasetRecipe, RawFile
 from sessrec.data.sessions import PAD, PrefixBatch, Sessions
 
 __all__ = [
-    "DATASET_GROUP",
     "EVENT_COLUMNS",
     "PAD",
     "PROTOCOLS",
@@ -35,7 +32,6 @@ __all__ = [
     "get_recipe",
     "gru4rec",
     "list_recipes",
-    "load_entry_points",
     "make_recipe",
     "narm",
     "prepare",

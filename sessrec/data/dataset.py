@@ -14,19 +14,18 @@ The data root is the ``data_root`` argument, else ``$SESSREC_DATA``, else ``./da
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import inspect
 import json
 import os
 import tempfile
 from dataclasses import dataclass, field
-from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from sessrec import registry
 from sessrec.data.index import ItemIndex
 from sessrec.data.protocols import PROTOCOLS, protocol_params, run_protocol
 from sessrec.data.recipes.base import DatasetRecipe
@@ -35,20 +34,17 @@ from sessrec.errors import ConfigError, DataError
 from sessrec.progress import emit
 
 __all__ = [
-    "DATASET_GROUP",
     "PreparedDataset",
     "get_recipe",
     "list_recipes",
-    "load_entry_points",
     "make_recipe",
     "prepare",
     "resolve_data_root",
 ]
 
 #: Entry-point group of dataset recipes.
-DATASET_GROUP = "sessrec.datasets"
 #: Bump when the cache layout or the protocols' output changes.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,30 +107,16 @@ class PreparedDataset:
 
 
 # ---------------------------------------------------------------------------------- entry points
-def load_entry_points(group: str) -> dict[str, EntryPoint]:
-    """Entry points of ``group`` by name (not loaded; loading is each caller's business)."""
-    return {ep.name: ep for ep in entry_points(group=group)}
-
-
-def list_recipes() -> dict[str, EntryPoint]:
-    """Installed dataset recipes (group ``sessrec.datasets``), sorted by name."""
-    eps = load_entry_points(DATASET_GROUP)
-    return {name: eps[name] for name in sorted(eps)}
+def list_recipes() -> list[str]:
+    """Names of the installed dataset recipes (entry-point group ``sessrec.datasets``), sorted."""
+    return registry.datasets.names()
 
 
 def get_recipe(name: str) -> type[DatasetRecipe]:
     """The recipe class registered as ``name``; unknown names list the valid ones."""
-    eps = list_recipes()
-    if name not in eps:
-        close = difflib.get_close_matches(name, list(eps), n=3)
-        hint = f" Did you mean {', '.join(close)}?" if close else ""
-        raise ConfigError(f"unknown dataset {name!r}.{hint} Valid datasets: {', '.join(eps)}")
-    try:
-        cls = eps[name].load()
-    except Exception as exc:  # noqa: BLE001 - a broken plugin must not hide the others
-        raise ConfigError(f"dataset {name!r} ({eps[name].value}) failed to load: {type(exc).__name__}: {exc}") from exc
+    cls = registry.datasets.load(name)
     if not (isinstance(cls, type) and issubclass(cls, DatasetRecipe)):
-        raise ConfigError(f"dataset entry point {name!r} -> {eps[name].value} is not a DatasetRecipe subclass")
+        raise ConfigError(f"dataset entry point {name!r} -> {registry.datasets.get(name).value} is not a DatasetRecipe")
     return cls
 
 
@@ -226,8 +208,7 @@ def prepare(
         raise ConfigError(f"unknown protocol {pname!r}; valid protocols: {', '.join(sorted(PROTOCOLS))}")
     if pname not in recipe.protocols:
         raise ConfigError(
-            f"dataset {recipe.name!r} is defined only under protocol(s) {', '.join(recipe.protocols)}, "
-            f"not {pname!r}"
+            f"dataset {recipe.name!r} is defined only under protocol(s) {', '.join(recipe.protocols)}, not {pname!r}"
         )
     valid_params = protocol_params(pname)
     bad = sorted(set(proto_opts) - set(valid_params))
@@ -363,9 +344,7 @@ def _load(path: Path, raw: list[dict[str, str]]) -> PreparedDataset:
                 parts[part] = None
                 continue
             sid = z[f"{part}_session_ids"] if f"{part}_session_ids" in z else None
-            parts[part] = Sessions(
-                z[f"{part}_items"], z[f"{part}_offsets"], z[f"{part}_timestamps"], n_items, sid
-            )
+            parts[part] = Sessions(z[f"{part}_items"], z[f"{part}_offsets"], z[f"{part}_timestamps"], n_items, sid)
         index = ItemIndex.from_arrays(z)
     train, test = parts["train"], parts["test"]
     if train is None or test is None:

@@ -140,6 +140,21 @@ def _columns(events: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     return sid, item, time, date
 
 
+def _session_order(code: np.ndarray, time: np.ndarray | None = None) -> np.ndarray:
+    """Click positions grouped by session code (stable), and by time inside when ``time`` is given.
+
+    Equals ``np.lexsort((time, code))`` (stable), but skips the sorts a file that is already
+    grouped and time-ordered does not need.
+    """
+    n = len(code)
+    order = np.arange(n) if n < 2 or bool(np.all(code[1:] >= code[:-1])) else np.argsort(code, kind="stable")
+    if time is not None and n > 1:
+        c, t = code[order], time[order]
+        if bool(np.any((c[1:] == c[:-1]) & (t[1:] < t[:-1]))):
+            order = np.lexsort((time, code))
+    return order
+
+
 def _assemble(
     sess: np.ndarray,
     items: np.ndarray,
@@ -191,8 +206,7 @@ def _case_fraction(train: Sessions, fraction: Fraction) -> tuple[Sessions, int]:
     keep_cases = total * fraction.numerator // fraction.denominator
     if keep_cases <= 0:
         raise DataError(
-            f"train_fraction={fraction} of {total} training cases keeps none; "
-            "use a larger fraction or more data"
+            f"train_fraction={fraction} of {total} training cases keeps none; use a larger fraction or more data"
         )
     cum = np.cumsum(cases)
     cut = total - keep_cases  # listing positions >= cut are kept
@@ -230,6 +244,27 @@ def _summary(stats: dict[str, Any], train: Sessions, test: Sessions, valid: Sess
 
 def _iso(t: float) -> str:
     return pd.Timestamp(t, unit="s", tz="UTC").isoformat()
+
+
+def _flag(name: str, value: Any) -> bool:
+    """A boolean parameter; the strings of a command line ("true", "0", ...) are accepted."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("true", "1", "yes", "false", "0", "no"):
+        return value.strip().lower() in ("true", "1", "yes")
+    if isinstance(value, (int, np.integer)) and value in (0, 1):
+        return bool(value)
+    raise ConfigError(f"{name} must be true or false, got {value!r}")
+
+
+def _count(name: str, value: Any, minimum: int) -> int:
+    try:
+        v = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}") from None
+    if v < minimum or (isinstance(value, float) and v != value):
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return v
 
 
 def _check_days(name: str, value: float | None, *, allow_none: bool) -> float | None:
@@ -295,30 +330,30 @@ def narm(
     fraction = _parse_fraction(train_fraction)
     params: dict[str, Any] = {
         "test_days": test_days,
-        "keep_file_order": bool(keep_file_order),
-        "min_item_support": int(min_item_support),
-        "min_session_length": int(min_session_length),
+        "keep_file_order": _flag("keep_file_order", keep_file_order),
+        "min_item_support": _count("min_item_support", min_item_support, 1),
+        "min_session_length": _count("min_session_length", min_session_length, 2),
         "train_fraction": None if fraction is None else str(fraction),
         "valid_days": valid_days,
     }
+    min_item_support, min_session_length = params["min_item_support"], params["min_session_length"]
     sid, item, time, date = _columns(events)
     n = len(sid)
     emit("prepare", step="narm: grouping sessions")
     code, uniq_sess = pd.factorize(sid)
     n_sess = len(uniq_sess)
-    by_sess = np.argsort(code, kind="stable")  # grouped by first appearance, file order inside
+    by_sess = _session_order(code)  # grouped by first appearance, file order inside
     lengths = np.bincount(code, minlength=n_sess)
     ends = np.cumsum(lengths)
     sess_date = date[by_sess[ends - 1]]  # date of each session's last row in file order
-    order = by_sess if keep_file_order else np.lexsort((time, code))  # lexsort is stable
+    order = by_sess if params["keep_file_order"] else _session_order(code, time)
 
-    stats: dict[str, Any] = {"raw_clicks": n, "raw_sessions": n_sess}
+    icode, uniq_items = pd.factorize(item)
+    stats: dict[str, Any] = {"raw_clicks": n, "raw_sessions": n_sess, "raw_items": len(uniq_items)}
     # rule 2: length-1 sessions, rare items, short sessions (one pass)
     keep_sess = lengths > 1
     stats["dropped_length1_sessions"] = int((~keep_sess).sum())
     stats["dropped_length1_clicks"] = int(lengths[~keep_sess].sum())
-    icode, uniq_items = pd.factorize(item)
-    stats["raw_items"] = len(uniq_items)
     click_keep = keep_sess[code]
     counts = np.bincount(icode[click_keep], minlength=len(uniq_items))
     rare = (counts > 0) & (counts < min_item_support)
@@ -408,7 +443,9 @@ def _carve_valid_by_date(
     stats["dropped_valid_split_date_clicks"] = int(train.lengths[~part & ~val].sum())
     train_part = train.select(part)
     if train_part.n_sessions == 0:
-        raise DataError(f"no training session is dated before the validation split {_iso(vsplit)}; use fewer valid_days")
+        raise DataError(
+            f"no training session is dated before the validation split {_iso(vsplit)}; use fewer valid_days"
+        )
     seen = train_part.item_counts() > 0
     valid, _, n_unseen, n_short, n_short_clicks = _drop_unseen(
         train.select(val), seen, np.arange(int(val.sum())), min_length
@@ -474,22 +511,23 @@ def gru4rec(
     valid_days = _check_days("valid_days", valid_days, allow_none=True)
     params: dict[str, Any] = {
         "test_days": test_days,
-        "remove_repeats": bool(remove_repeats),
-        "min_item_support": int(min_item_support),
-        "min_session_length": int(min_session_length),
+        "remove_repeats": _flag("remove_repeats", remove_repeats),
+        "min_item_support": _count("min_item_support", min_item_support, 1),
+        "min_session_length": _count("min_session_length", min_session_length, 2),
         "valid_days": valid_days,
     }
+    min_item_support, min_session_length = params["min_item_support"], params["min_session_length"]
     sid, item, time, _ = _columns(events)
     emit("prepare", step="gru4rec: grouping sessions")
     code, uniq_sess = pd.factorize(sid)
     n_sess = len(uniq_sess)
-    order = np.lexsort((time, code))
+    order = _session_order(code, time)
     s, t = code[order], time[order]
     icode, uniq_items = pd.factorize(item)
     it = icode[order]
     stats: dict[str, Any] = {"raw_clicks": len(sid), "raw_sessions": n_sess, "raw_items": len(uniq_items)}
     keep = np.ones(len(s), dtype=bool)
-    if remove_repeats:
+    if params["remove_repeats"]:
         rep = np.r_[False, (s[1:] == s[:-1]) & (it[1:] == it[:-1])]
         keep &= ~rep
     stats["dropped_repeat_clicks"] = int((~keep).sum())
@@ -513,8 +551,8 @@ def gru4rec(
             break
     stats["filter_rounds"] = rounds
     stats["dropped_filter_clicks"] = n_clicks_start - len(s)
-    stats["dropped_filter_sessions"] = n_sess_start - len(np.unique(s))
-    stats["dropped_filter_items"] = n_items_start - len(np.unique(it))
+    stats["dropped_filter_sessions"] = n_sess_start - int((np.bincount(s, minlength=n_sess) > 0).sum())
+    stats["dropped_filter_items"] = n_items_start - int((np.bincount(it, minlength=len(uniq_items)) > 0).sum())
     if len(s) == 0:
         raise DataError(
             f"nothing is left after filtering: {len(sid)} clicks, none in sessions of >= {min_session_length} "
@@ -524,7 +562,8 @@ def gru4rec(
     t_max = float(t.max())
     split = t_max - test_days * DAY
     start = np.full(n_sess, np.inf)
-    np.minimum.at(start, s, t)
+    heads = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])  # clicks are sorted by (session, time)
+    start[s[heads]] = t[heads]
     is_test_sess = start >= split
     stats["last_time"] = _iso(t_max)
     stats["split_time"] = _iso(split)
@@ -535,7 +574,7 @@ def gru4rec(
     def by_start(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Click positions of ``mask`` ordered by session start (stable), and session rank."""
         ss = s[mask]
-        sess = np.unique(ss)
+        sess = np.flatnonzero(np.bincount(ss, minlength=n_sess) > 0)
         sess = sess[np.argsort(start[sess], kind="stable")]
         rank = np.full(n_sess, -1, dtype=np.int64)
         rank[sess] = np.arange(len(sess))

@@ -79,9 +79,7 @@ class Sessions:
         if items.ndim != 1 or offsets.ndim != 1 or timestamps.ndim != 1:
             raise ValueError("Sessions arrays must be one-dimensional")
         if not np.issubdtype(items.dtype, np.integer) or not np.issubdtype(offsets.dtype, np.integer):
-            raise TypeError(
-                f"Sessions.items and offsets must be integer arrays, got {items.dtype} and {offsets.dtype}"
-            )
+            raise TypeError(f"Sessions.items and offsets must be integer arrays, got {items.dtype} and {offsets.dtype}")
         items = items.astype(np.int64, copy=False)
         offsets = offsets.astype(np.int64, copy=False)
         if len(offsets) == 0 or offsets[0] != 0 or offsets[-1] != len(items):
@@ -95,9 +93,7 @@ class Sessions:
             raise ValueError(f"Sessions.timestamps has {len(timestamps)} entries, items has {len(items)}")
         n_items = int(self.n_items)
         if len(items) and (items.min() < 0 or items.max() >= n_items):
-            raise ValueError(
-                f"Sessions.items must lie in [0, {n_items}), found [{items.min()}, {items.max()}]"
-            )
+            raise ValueError(f"Sessions.items must lie in [0, {n_items}), found [{items.min()}, {items.max()}]")
         object.__setattr__(self, "items", _readonly(items))
         object.__setattr__(self, "offsets", _readonly(offsets))
         object.__setattr__(self, "timestamps", _readonly(timestamps))

@@ -124,9 +124,7 @@ class MetricAccumulator:
             raise ValueError("update() needs top_items when the accumulator tracks coverage/popularity")
         top = torch.as_tensor(top_items).detach().to("cpu", torch.long)
         if top.dim() != 2 or top.shape[0] != len(r) or top.shape[1] < self.list_length:
-            raise ValueError(
-                f"top_items must have shape ({len(r)}, >= {self.list_length}), got {tuple(top.shape)}"
-            )
+            raise ValueError(f"top_items must have shape ({len(r)}, >= {self.list_length}), got {tuple(top.shape)}")
         top = top[:, : self.list_length]
         positions = torch.arange(self.list_length).expand_as(top)
         self.best_position.scatter_reduce_(0, top.reshape(-1), positions.reshape(-1), reduce="amin")

@@ -35,7 +35,7 @@ import torch
 
 from sessrec.data.sessions import PrefixBatch, Sessions
 from sessrec.evaluation.accumulator import MetricAccumulator, check_cutoffs
-from sessrec.evaluation.ranks import _target_ranks_unchecked, _top_k_finish, _top_k_candidates, check_ties
+from sessrec.evaluation.ranks import _target_ranks_unchecked, _top_k_candidates, _top_k_finish, check_ties
 from sessrec.progress import emit
 
 __all__ = ["SCORE_BUDGET_BYTES", "EvaluationResult", "InvalidScoresError", "default_batch_size", "evaluate"]

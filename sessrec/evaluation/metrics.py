@@ -170,9 +170,7 @@ def normalised_popularity(item_popularity: torch.Tensor | np.ndarray, n_items: i
     """``pop / max(pop)`` as float64, after checking shape and values."""
     pop = torch.as_tensor(np.asarray(item_popularity) if not torch.is_tensor(item_popularity) else item_popularity)
     if pop.shape != (n_items,):
-        raise ValueError(
-            f"item_popularity must have shape ({n_items},), one count per item; got {tuple(pop.shape)}"
-        )
+        raise ValueError(f"item_popularity must have shape ({n_items},), one count per item; got {tuple(pop.shape)}")
     pop = pop.to(torch.float64)
     if not bool(torch.isfinite(pop).all()) or bool((pop < 0).any()):
         raise ValueError("item_popularity must be finite and non-negative (e.g. training click counts)")

@@ -86,9 +86,7 @@ def target_ranks(scores: torch.Tensor, targets: torch.Tensor, ties: str = "conse
     targets = targets.long()
     n_items = scores.shape[1]
     if len(targets) and (int(targets.min()) < 0 or int(targets.max()) >= n_items):
-        raise ValueError(
-            f"targets must lie in [0, {n_items}), found [{int(targets.min())}, {int(targets.max())}]"
-        )
+        raise ValueError(f"targets must lie in [0, {n_items}), found [{int(targets.min())}, {int(targets.max())}]")
     nan_rows = torch.isnan(scores).any(dim=1)
     if bool(nan_rows.any()):
         rows = torch.nonzero(nan_rows).flatten()[:5].tolist()
@@ -159,17 +157,47 @@ def top_k_items(scores: torch.Tensor, k: int) -> torch.Tensor:
     return _top_k_finish(scores, values, items, k_eff)
 
 
-def _top_k_candidates(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``torch.topk`` with ``k + 1`` candidates (fewer when the catalogue is smaller), sorted.
+#: Block width of the two-stage selection in :func:`_top_k_candidates`.
+_BLOCK = 64
 
-    ``values[:, 0]`` is each row's maximum, NaN included (topk orders NaN above all
+
+def _top_k_candidates(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``k + 1`` largest values of every row (fewer when the catalogue is smaller), sorted.
+
+    Returns ``(values, items)`` as ``torch.topk(scores, k + 1)`` would, up to the order of
+    equal values (which :func:`_top_k_finish` fixes). ``values[:, 0]`` is each row's
+    maximum, NaN included (NaN propagates through ``amax`` and ``topk`` orders it above all
     numbers), which the evaluator uses to validate scores without another pass.
+
+    Large catalogues take a two-stage selection that reads the scores once instead of
+    running a full-row ``topk``: each row is cut into blocks of :data:`_BLOCK` items, the
+    ``k + 1`` blocks with the largest maxima are kept, and ``topk`` runs over their items
+    (plus the last, partial block). Let ``tau`` be the ``(k+1)``-th largest block maximum.
+    Every item scoring above ``tau`` lies in a kept block (at most ``k`` blocks have a
+    larger maximum), and the kept blocks hold at least ``k + 1`` items scoring ``>= tau``.
+    Hence the candidates' ``i``-th largest value equals the row's for every ``i <= k + 1``
+    (values equal to ``tau`` may come from other blocks, which is why the caller treats a
+    tie between the ``k``-th and ``(k+1)``-th value with the exact full-row route).
     """
-    fetch = min(k + 1, scores.shape[1])
-    if scores.shape[0] == 0 or fetch == 0:
-        empty = torch.zeros((scores.shape[0], fetch), dtype=torch.long, device=scores.device)
+    n_rows, n_items = scores.shape
+    fetch = min(k + 1, n_items)
+    if n_rows == 0 or fetch == 0:
+        empty = torch.zeros((n_rows, fetch), dtype=torch.long, device=scores.device)
         return empty.to(scores.dtype), empty
-    values, items = torch.topk(scores, fetch, dim=1, largest=True, sorted=True)
+    n_blocks = n_items // _BLOCK
+    if n_blocks < 4 * fetch:
+        values, items = torch.topk(scores, fetch, dim=1, largest=True, sorted=True)
+        return values, items
+    full = n_blocks * _BLOCK
+    blocks = scores[:, :full].reshape(n_rows, n_blocks, _BLOCK)
+    best = torch.topk(blocks.amax(dim=2), fetch, dim=1, largest=True, sorted=False).indices  # (R, fetch)
+    candidates = blocks.gather(1, best[:, :, None].expand(n_rows, fetch, _BLOCK)).reshape(n_rows, fetch * _BLOCK)
+    if full < n_items:
+        candidates = torch.cat([candidates, scores[:, full:]], dim=1)
+    values, position = torch.topk(candidates, fetch, dim=1, largest=True, sorted=True)
+    in_blocks = position < fetch * _BLOCK
+    block_of = best.gather(1, torch.div(position, _BLOCK, rounding_mode="floor").clamp(max=fetch - 1))
+    items = torch.where(in_blocks, block_of * _BLOCK + position % _BLOCK, position - fetch * _BLOCK + full)
     return values, items
 
 

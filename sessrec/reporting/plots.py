@@ -221,7 +221,7 @@ def plot_training_curves(
     if not usable:
         return None
     valid_keys = sorted({key for hs in usable.values() for h in hs for e in h for key in e if key.startswith("valid_")})
-    panels = 2 if valid_keys else 1
+    panels = 1 + len(valid_keys)  # the loss, then one panel per validation metric
     fig = Figure(figsize=(5.0 * panels + 1.4, 4.0))
     axes = [fig.add_subplot(1, panels, i + 1) for i in range(panels)]
     for label, hs in usable.items():
@@ -229,26 +229,31 @@ def plot_training_curves(
         for seed_pos, h in enumerate(hs):
             epochs = [e.get("epoch", i + 1) for i, e in enumerate(h)]
             loss = [e.get("loss", np.nan) for e in h]
-            tag = label if seed_pos == 0 else None
-            axes[0].plot(epochs, loss, label=tag, markersize=4, linewidth=1.2, **kw)
-            if panels == 2:
-                for vk in valid_keys:
-                    vals = [100 * e[vk] if e.get(vk) is not None else np.nan for e in h]
-                    if not np.all(np.isnan(vals)):
-                        axes[1].plot(epochs, vals, label=tag, markersize=4, linewidth=1.2, **kw)
-                        tag = None
+            axes[0].plot(epochs, loss, label=label if seed_pos == 0 else None, markersize=4, linewidth=1.2, **kw)
+            for ax, vk in zip(axes[1:], valid_keys):
+                vals = [100 * e[vk] if e.get(vk) is not None else np.nan for e in h]
+                if not np.all(np.isnan(vals)):
+                    ax.plot(epochs, vals, markersize=4, linewidth=1.2, **kw)
+    losses = np.array([e.get("loss", np.nan) for hs in usable.values() for h in hs for e in h], dtype=np.float64)
+    losses = losses[np.isfinite(losses)]
+    log_scale = losses.size > 0 and losses.min() > 0 and losses.max() / losses.min() > 20
+    if log_scale:  # models' objectives differ in scale (e.g. cross-entropy vs BPR-max): keep all readable
+        axes[0].set_yscale("log")
     axes[0].set_xlabel("epoch")
-    axes[0].set_ylabel("training loss (each model's own objective)")
+    axes[0].set_ylabel("training loss (each model's own objective)" + (", log scale" if log_scale else ""))
     axes[0].set_title("training loss")
-    if panels == 2:
-        names = ", ".join(_metric_label(k.removeprefix("valid_")) for k in valid_keys)
-        axes[1].set_xlabel("epoch")
-        axes[1].set_ylabel(f"validation {names} (%)")
-        axes[1].set_title(f"validation {names}")
+    for ax, vk in zip(axes[1:], valid_keys):
+        name = _metric_label(vk.removeprefix("valid_"))
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(f"validation {name} (%)")
+        ax.set_title(f"validation {name}")
     for ax in axes:
         ax.grid(True, color="#dddddd", linewidth=0.6)
         ax.xaxis.get_major_locator().set_params(integer=True)
-    _legend_outside(axes[-1])
+    handles, labels = axes[0].get_legend_handles_labels()  # every model plots its loss
+    axes[-1].legend(
+        handles, labels, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, borderaxespad=0.0
+    )
     if title:
         fig.suptitle(title)
     fig.tight_layout()

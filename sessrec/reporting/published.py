@@ -168,6 +168,8 @@ def _stated(record: dict[str, Any], key: str) -> Any:
 def _fmt(v: Any) -> str:
     if isinstance(v, bool):
         return str(v).lower()
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
     if isinstance(v, int):
         return f"{v:,}"
     return str(v)
@@ -190,7 +192,7 @@ def _check(record: dict[str, Any], setting: PublishedSetting) -> list[str]:
         if actual != expected:
             reasons.append(f"{key} = {_fmt(actual)} (source: {_fmt(expected)})")
     if setting.raw_files:
-        source_path = (record.get("data_source") or {}).get("path")
+        source_path = (record.get("data_source") or {}).get("path") or (record.get("dataset_options") or {}).get("path")
         if not source_path:
             reasons.append(f"raw file not recorded (source: {' or '.join(setting.raw_files)})")
         else:

@@ -61,6 +61,9 @@ _FORMAT_ALIASES = {"markdown": "md", "tex": "latex"}
 #: Largest K of the Recall@K / MRR@K curves.
 CURVE_MAX_K = 50
 _METRIC_NAMES = {"recall": "Recall", "mrr": "MRR", "ndcg": "NDCG"}
+#: Parameters that vary between runs of one configuration (the seed goes to ``random_state``;
+#: ``device`` is where it ran, shown in the cost table): ignored when grouping runs into rows.
+_NOT_CONFIG = frozenset({"random_state", "seed", "device"})
 _TIES = {
     "conservative": "rank = number of items scoring at least the target's score",
     "optimistic": "rank = number of items scoring above the target, plus one",
@@ -251,9 +254,10 @@ def _analyse(
     groups: dict[tuple[str, str, str], _Row] = {}
     for rec in records:
         ties = str(rec.get("ties") or "conservative")
-        key = (str(rec["model"]), _canon(rec.get("params") or {}), ties)
+        params = {k: v for k, v in (rec.get("params") or {}).items() if k not in _NOT_CONFIG}
+        key = (str(rec["model"]), _canon(params), ties)
         if key not in groups:
-            groups[key] = _Row(key, str(rec["model"]), dict(rec.get("params") or {}), ties, [])
+            groups[key] = _Row(key, str(rec["model"]), params, ties, [])
         groups[key].records.append(rec)
     rows = list(groups.values())
     for row in rows:
@@ -361,9 +365,16 @@ def _fmt_num(v: Any) -> str:
 def _fmt_params(params: dict[str, Any] | None) -> str:
     if not params:
         return "none"
-    return ", ".join(
-        f"{k}={_fmt_num(v) if not isinstance(v, int) or isinstance(v, bool) else v}" for k, v in sorted(params.items())
-    )
+    return ", ".join(f"{k}={_fmt_value(v)}" for k, v in sorted(params.items()))
+
+
+def _fmt_value(v: Any) -> str:
+    """A parameter value as written in a config (no thousands separators)."""
+    if isinstance(v, bool) or v is None:
+        return str(v).lower() if v is not None else "none"
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
 
 
 def _source_refs(sec: _Section) -> dict[str, int]:
@@ -446,29 +457,26 @@ def _mean_std(values: Sequence[Any], digits: int) -> str:
 
 
 def _cost_table(sec: _Section) -> Table:
-    table = Table(
-        ["Model", "Seeds", "Fit (s)", "Evaluation (s)", "Peak RSS (MB)", "Device", "Epochs", "Plugin"],
-        [],
-        align="lrrrrlrl",
-    )
+    gpu = any(isinstance(r.get("peak_gpu_mb"), (int, float)) for r in sec.records)
+    columns = ["Model", "Seeds", "Fit (s)", "Evaluation (s)", "Peak RSS (MB)"]
+    columns += ["Peak GPU (MB)"] if gpu else []
+    table = Table([*columns, "Device", "Epochs", "Plugin"], [], align="lr" + "r" * (len(columns) - 2) + "lrl")
     for row in sec.rows:
         recs = row.records
         devices = ", ".join(sorted({str(r.get("device")) for r in recs}))
         epochs = [len(r.get("history") or []) for r in recs]
         epochs_text = "–" if not any(epochs) else ", ".join(str(e) for e in epochs)
         plugin = ", ".join(sorted({str((r.get("versions") or {}).get("plugin") or "–") for r in recs}))
-        table.rows.append(
-            [
-                row.label,
-                str(len(recs)),
-                _mean_std([r.get("fit_seconds") for r in recs], 2),
-                _mean_std([r.get("eval_seconds") for r in recs], 2),
-                _mean_std([r.get("peak_rss_mb") for r in recs], 0),
-                devices,
-                epochs_text,
-                plugin,
-            ]
-        )
+        cells = [
+            row.label,
+            str(len(recs)),
+            _mean_std([r.get("fit_seconds") for r in recs], 2),
+            _mean_std([r.get("eval_seconds") for r in recs], 2),
+            _mean_std([r.get("peak_rss_mb") for r in recs], 0),
+        ]
+        if gpu:
+            cells.append(_mean_std([r.get("peak_gpu_mb") for r in recs], 0))
+        table.rows.append([*cells, devices, epochs_text, plugin])
     return table
 
 
@@ -569,7 +577,9 @@ def _section_md(
     out = [f"## {sec.label}", ""]
     if any(r.get("synthetic") for r in sec.records):
         out += ["> **Synthetic data.** These numbers say nothing about real recommendation quality.", ""]
-    source = rep.get("data_source") or {}
+    source = dict(rep.get("data_source") or {})
+    if not source.get("path") and (rep.get("dataset_options") or {}).get("path"):
+        source["path"] = rep["dataset_options"]["path"]
     out += [
         f"* Dataset recipe: `{rep.get('dataset')}`; options: {_fmt_params(rep.get('dataset_options'))}",
         f"* Protocol: `{proto.get('name')}`; parameters: {_fmt_params(proto.get('params'))}",
@@ -582,10 +592,12 @@ def _section_md(
     stats = rep.get("stats") or {}
     known = [(k, name) for k, name in _STAT_ORDER if k in stats]
     extra = sorted(k for k in stats if k not in dict(_STAT_ORDER))
-    if known or extra:
-        out += ["| " + " | ".join([name for _, name in known] + extra) + " |"]
-        out += ["|" + "|".join(["--:"] * (len(known) + len(extra))) + "|"]
-        out += ["| " + " | ".join(_fmt_num(stats[k]) for k, _ in known + [(e, e) for e in extra]) + " |", ""]
+    if known:
+        out += ["| " + " | ".join(name for _, name in known) + " |"]
+        out += ["|" + "|".join(["--:"] * len(known)) + "|"]
+        out += ["| " + " | ".join(_fmt_num(stats[k]) for k, _ in known) + " |", ""]
+    if extra:
+        out += ["Preparation: " + ", ".join(f"{k} {_fmt_num(stats[k])}" for k in extra) + ".", ""]
     # main table
     out += [f"### Main table (rows ordered by {_metric_header(main_metric)})", ""]
     out += [to_markdown(_main_table(sec)), ""]
@@ -603,9 +615,13 @@ def _section_md(
     matched = [m for m in sec.published if m.matched]
     unmatched = [m for m in sec.published if not m.matched]
     if matched:
-        out += ["Published rows (dataset, protocol and statistics match the source's; see the checks below):", ""]
+        out += [
+            "Published rows: the recipe, the protocol and its parameters, the raw file and (where the source "
+            "gives them) the dataset statistics match the source's.",
+            "",
+        ]
         for m in matched:
-            out.append(f"* [{refs[m.source.key]}] {m.source.citation}. <{m.source.url}>. {m.source.note}")
+            out.append(f"* [{refs[m.source.key]}] {m.source.citation}. <{m.source.url}>. {m.source.note}".rstrip())
             if m.setting.caveat:
                 out.append(f"  Not checked: {m.setting.caveat}")
         out.append("")

@@ -130,10 +130,14 @@ class StudyStore:
             try:
                 rec = json.loads(line)
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                why = "incomplete last line (a run was interrupted while writing)" if last and not complete_end else (
-                    f"not valid JSON ({exc.msg} at column {getattr(exc, 'colno', '?')})"
-                    if isinstance(exc, json.JSONDecodeError)
-                    else "not UTF-8 text"
+                why = (
+                    "incomplete last line (a run was interrupted while writing)"
+                    if last and not complete_end
+                    else (
+                        f"not valid JSON ({exc.msg} at column {getattr(exc, 'colno', '?')})"
+                        if isinstance(exc, json.JSONDecodeError)
+                        else "not UTF-8 text"
+                    )
                 )
                 out.skipped.append((no, why))
                 continue
@@ -203,9 +207,7 @@ class StudyStore:
         if not ids or not self.results_path.exists():
             return
         kept = [
-            line
-            for line in self.results_path.read_bytes().split(b"\n")
-            if line.strip() and _record_id(line) not in ids
+            line for line in self.results_path.read_bytes().split(b"\n") if line.strip() and _record_id(line) not in ids
         ]
         data = b"".join(line + b"\n" for line in kept)
         _atomic_write(self.results_path, lambda fh: fh.write(data))

@@ -175,8 +175,10 @@ def check_score_contract(name: str, ctx: _Context) -> None:
 def check_batch_invariance(name: str, ctx: _Context) -> None:
     batch = ctx.batch(24)
     whole = _scores(ctx.fitted, batch)
-    pieces = [_scores(ctx.fitted, batch.select(list(range(lo, min(lo + 5, batch.batch_size)))))
-              for lo in range(0, batch.batch_size, 5)]
+    pieces = [
+        _scores(ctx.fitted, batch.select(list(range(lo, min(lo + 5, batch.batch_size)))))
+        for lo in range(0, batch.batch_size, 5)
+    ]
     alone = [_scores(ctx.fitted, batch.select([i])) for i in range(batch.batch_size)]
     _close(whole, torch.cat(pieces), "scores in one batch vs in batches of 5")
     _close(whole, torch.cat(alone), "scores in one batch vs each row alone")
@@ -211,7 +213,9 @@ def check_degenerate(name: str, ctx: _Context) -> None:
     batch = PrefixBatch.from_lists([[0], [5], [11, 7], [1, 0, 1, 0]])
     s = _scores(model, batch)
     if tuple(s.shape) != (4, n_items):
-        raise AssertionError(f"after fitting on one session, scores have shape {tuple(s.shape)}, expected (4, {n_items})")
+        raise AssertionError(
+            f"after fitting on one session, scores have shape {tuple(s.shape)}, expected (4, {n_items})"
+        )
     if torch.isnan(s).any() or torch.isposinf(s).any():
         raise AssertionError("scores for never-seen items contain NaN or +inf")
 
@@ -263,7 +267,9 @@ def check_fast_path(name: str, ctx: _Context) -> None:
     starts = sessions.offsets[:-1]
     batch = PrefixBatch.from_ranges(sessions.items, starts[keep > 0], keep[keep > 0])
     fast = model.score_sessions(batch).detach().to("cpu", torch.float64)
-    prefixes = [sessions.items[s : s + t + 1].tolist() for s, n in zip(starts[keep > 0], keep[keep > 0]) for t in range(n)]
+    prefixes = [
+        sessions.items[s : s + t + 1].tolist() for s, n in zip(starts[keep > 0], keep[keep > 0]) for t in range(n)
+    ]
     slow = _scores(model, PrefixBatch.from_lists(prefixes))
     _close(fast, slow, "score_sessions() vs score() on every prefix")
 

@@ -115,7 +115,11 @@ class DatasetRecipe:
 
     def require_files(self) -> None:
         """Raise :class:`DataError` saying where each missing raw file goes and where it comes from."""
-        for p, f in zip(self.raw_paths(), self.raw_files or (RawFile(self.raw_paths()[0].name, "", ""),)):
+        if self.path is not None:
+            if not self.path.is_file():
+                raise DataError(f"{self.name}: raw file {self.path} (given as path=) not found or not a file")
+            return
+        for p, f in zip(self.raw_paths(), self.raw_files):
             if not p.is_file():
                 where = f" Get it from {f.url}" if f.url else ""
                 note = f" ({f.note})" if f.note else ""

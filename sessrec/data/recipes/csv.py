@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from sessrec.data.protocols import _flag
 from sessrec.data.recipes.base import (
     DatasetRecipe,
     RawFile,
@@ -104,7 +105,7 @@ class CsvLog(DatasetRecipe):
             "time_unit": self.time_unit,
             "filter_column": self.filter_column,
             "keep_values": keep_list,
-            "string_ids": bool(self.string_ids),
+            "string_ids": _flag("string_ids", self.string_ids),
         }
 
     def read_events(self) -> pd.DataFrame:
@@ -123,7 +124,7 @@ class CsvLog(DatasetRecipe):
             sep = self.delimiter or sniff_delimiter(path)
             check_delimiter(path, sep, 3)
             cols = find_columns(path, header_of(path, sep), wanted)
-            ints = [] if self.string_ids else [cols["session"], cols["item"]]
+            ints = [] if opts["string_ids"] else [cols["session"], cols["item"]]
             df = read_table(path, sep, header=True, usecols=list(dict.fromkeys(cols.values())), int_columns=ints)
             offset = 2
         if self.filter_column is not None:
@@ -137,7 +138,7 @@ class CsvLog(DatasetRecipe):
             offset = 0  # line numbers no longer follow the file after filtering
         line = offset if offset else 1
         where = "" if offset else " (row after filtering)"
-        if self.string_ids:
+        if opts["string_ids"]:
             sid = pd.factorize(df[cols["session"]].astype("string"))[0].astype(np.int64)
             item = df[cols["item"]].astype("string").to_numpy(dtype=str)
             if (item == "").any() or df[cols["item"]].isna().any():
@@ -168,7 +169,7 @@ class CsvLog(DatasetRecipe):
             df = pd.read_parquet(path)
         except ImportError:
             raise ConfigError("reading Parquet needs pyarrow: pip install 'sessrec[parquet]'") from None
-        except Exception as exc:  # noqa: BLE001 - any reader failure is a data problem here
+        except Exception as exc:  # any reader failure is a data problem here
             raise DataError(f"{path}: cannot read as Parquet ({type(exc).__name__}: {exc})") from None
         cols = find_columns(path, [str(c) for c in df.columns], wanted)
         return df.reset_index(drop=True), cols, 1

@@ -53,9 +53,10 @@ class Diginetica(DatasetRecipe):
     raw_files = (
         RawFile(
             "train-item-views.csv",
-            url="https://competitions.codalab.org/competitions/11161 (CIKM Cup 2016 track 2, 'dataset-train-diginetica')",
-            licence="released by DIGINETICA for the CIKM Cup 2016; no licence text found - research use, do not redistribute",
-            note="unzip dataset-train-diginetica.zip and keep train-item-views.csv",
+            url="https://competitions.codalab.org/competitions/11161 (CIKM Cup 2016 track 2)",
+            licence="released by DIGINETICA for the CIKM Cup 2016; no licence text found: research use only, "
+            "do not redistribute",
+            note="unzip dataset-train-diginetica.zip, keep train-item-views.csv",
         ),
     )
     default_test_days: ClassVar[dict[str, float]] = {"narm": 7, "gru4rec": 7}
@@ -82,6 +83,4 @@ class Diginetica(DatasetRecipe):
         timeframe = parse_ids(df[cols["timeframe"]], path, cols["timeframe"], 2)
         day = parse_datetimes(df[cols["eventdate"]], path, cols["eventdate"], 2, "%Y-%m-%d", few_unique=True)
         first_day = pd.Series(day).groupby(sid).transform("min").to_numpy(dtype=np.float64)
-        return pd.DataFrame(
-            {"session_id": sid, "item_id": item, "time": first_day + timeframe / 1000.0, "date": day}
-        )
+        return pd.DataFrame({"session_id": sid, "item_id": item, "time": first_day + timeframe / 1000.0, "date": day})

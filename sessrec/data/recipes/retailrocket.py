@@ -73,7 +73,8 @@ class RetailRocket(DatasetRecipe):
         self.events = events
 
     def options(self) -> dict[str, Any]:
-        return {"session_gap": float(self.session_gap), "events": sorted(self.events)}
+        events = [self.events] if isinstance(self.events, str) else list(self.events)
+        return {"session_gap": float(self.session_gap), "events": sorted(events)}
 
     def read_events(self) -> pd.DataFrame:
         if not float(self.session_gap) > 0:
@@ -94,7 +95,7 @@ class RetailRocket(DatasetRecipe):
         v, t = visitor[order], ts[order]
         new = np.r_[True, (v[1:] != v[:-1]) | (t[1:] - t[:-1] > float(self.session_gap))]
         session = np.cumsum(new)
-        keep = np.isin(event[order], list(self.events))
+        keep = np.isin(event[order], self.options()["events"])
         rows = order[keep]
         item = parse_ids(df[cols["item"]], path, cols["item"], 2)[rows]
         sess, time = session[keep], t[keep]

@@ -77,9 +77,7 @@ def _read_chunks(path: Any, *, typed: bool) -> list[tuple[np.ndarray, np.ndarray
     else:
         kw = {"dtype": str, "keep_default_na": False, "na_filter": False}
     try:
-        with pd.read_csv(
-            path, sep=",", header=None, usecols=[0, 1, 2], chunksize=_CHUNK, engine="c", **kw
-        ) as reader:
+        with pd.read_csv(path, sep=",", header=None, usecols=[0, 1, 2], chunksize=_CHUNK, engine="c", **kw) as reader:
             for chunk in reader:
                 sid = parse_ids(chunk[0], path, "session", line)
                 secs = parse_datetimes(chunk[1], path, "timestamp", line, None)

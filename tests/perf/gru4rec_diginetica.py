@@ -1,0 +1,107 @@
+"""GRU4Rec on the DIGINETICA benchmark split of issue 4: accuracy (3 seeds) and seconds per epoch.
+
+Split: ``train-item-views_combined.csv`` through the ``narm`` protocol with ``test_days=1``
+(5,519 items; 10,835 training sessions / 33,590 cases; 4,804 test cases), training sessions
+in the prepared (date) order. Full ranking, conservative ties, through
+``sessrec.evaluation.evaluate`` (which uses ``GRU4Rec.score_sessions``).
+
+Parameters: the official Diginetica BPR-max file (``GRU4Rec.from_paramfile("diginetica-bprmax")``:
+BPR-max, shared embedding, 512 units, batch 128, 2048 negatives, 10 epochs).
+
+Reference (issue 4): the official hidasib/GRU4Rec_PyTorch_Official on this split, 2 CPU cores,
+3 runs: R@20 0.6153 ± 0.0056, MRR@20 0.1938 ± 0.0023; median 8.1 s/epoch (≈ 4,400 events/s).
+
+Run from the repository root::
+
+    python tests/perf/gru4rec_diginetica.py --seeds 0,1,2
+    python tests/perf/gru4rec_diginetica.py --seeds 0 --param epochs=2 --threads 1
+
+Prints, per seed, the metrics, median seconds per epoch, training events per second, fit and
+evaluation seconds; then mean ± std over seeds, the peak RSS of the process and the load average
+(the machine may be shared: compare speeds only with runs made under the same load).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sessrec.data import prepare
+from sessrec.evaluation import evaluate
+from sessrec_baselines.gru4rec import GRU4Rec
+
+RAW = Path(os.environ.get("SESSREC_SHARED", "/work/shared")) / "data/diginetica/train-item-views_combined.csv"
+CUTOFFS = (5, 10, 20)
+OFFICIAL = {"recall@20": (0.6153, 0.0056), "mrr@20": (0.1938, 0.0023)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--paramfile", default="diginetica-bprmax")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--data-root", default=None, help="sessrec data root (cache of the prepared split)")
+    ap.add_argument("--param", action="append", default=[], help="GRU4Rec keyword override, e.g. epochs=2")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    extra = {}
+    for p in args.param:
+        key, value = p.split("=", 1)
+        try:
+            extra[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            extra[key] = value
+
+    t0 = time.perf_counter()
+    ds = prepare("diginetica", data_root=args.data_root, path=str(RAW), test_days=1)
+    train, test = ds.train, ds.test
+    print(f"# data: prepare('diginetica', test_days=1), fingerprint {str(ds.fingerprint)[:12]}; {train.n_items} items, "
+          f"{train.n_sessions} train sessions / {train.n_cases} cases, {test.n_cases} test cases "
+          f"({time.perf_counter() - t0:.1f} s)")
+    print(f"# host: {platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+          f"torch {torch.__version__}, {args.threads} threads, load average {os.getloadavg()[0]:.2f}")
+    probe = GRU4Rec.from_paramfile(args.paramfile, device="cpu", **extra)
+    print(f"# {probe!r}")
+    cols = ["R@5", "MRR@5", "R@10", "MRR@10", "R@20", "MRR@20"]
+    keys = ["recall@5", "mrr@5", "recall@10", "mrr@10", "recall@20", "mrr@20"]
+    print("| seed | " + " | ".join(cols) + " | s/epoch (median) | events/s | fit s | eval s | load |")
+    print("|---" * (len(cols) + 6) + "|")
+    rows = []
+    for seed in [int(s) for s in args.seeds.split(",")]:
+        model = GRU4Rec.from_paramfile(args.paramfile, device="cpu", random_state=seed, **extra)
+        t1 = time.perf_counter()
+        model.fit(train)
+        fit_s = time.perf_counter() - t1
+        per_epoch = statistics.median(h["seconds"] for h in model.history_)
+        events_s = train.n_cases / per_epoch
+        res = evaluate(model, test, cutoffs=CUTOFFS, ties="conservative", keep_ranks=False)
+        metrics, eval_s = dict(res.metrics), float(res.seconds)
+        rows.append((metrics, per_epoch, fit_s, eval_s, events_s))
+        print(f"| {seed} | " + " | ".join(f"{metrics[k]:.4f}" for k in keys)
+              + f" | {per_epoch:.2f} | {events_s:,.0f} | {fit_s:.0f} | {eval_s:.2f} | {os.getloadavg()[0]:.1f} |",
+              flush=True)
+    if len(rows) > 1:
+        mean = " | ".join(
+            f"{np.mean([r[0][k] for r in rows]):.4f} ± {np.std([r[0][k] for r in rows], ddof=1):.4f}" for k in keys
+        )
+        print(f"| mean ± sd | {mean} | {np.median([r[1] for r in rows]):.2f} | {np.median([r[4] for r in rows]):,.0f} | "
+              f"{np.mean([r[2] for r in rows]):.0f} | {np.mean([r[3] for r in rows]):.2f} | |")
+    for key, (ref, _) in OFFICIAL.items():
+        ours = float(np.mean([r[0][key] for r in rows]))
+        print(f"# {key}: ours {ours:.4f} vs official {ref:.4f} -> {100 * (ours / ref - 1):+.1f}% (target within ±3%)")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    print(f"# peak RSS {peak:.2f} GB; load average at end {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
