@@ -335,7 +335,7 @@ def _report(study_dir: Path, formats: tuple[str, ...], quiet: bool) -> None:
 
     result = write_report(study_dir, formats=formats)
     if not quiet:
-        console.print(result.main_table)
+        console.print(result.main_table, markup=False, highlight=False, soft_wrap=True)
     for path in result.paths:
         err_console.print(f"[dim]wrote {path}[/]")
     for line_no, why in result.skipped:

@@ -285,11 +285,21 @@ def run_one(spec: RunSpec, prepared: Any) -> tuple[dict[str, Any], np.ndarray]:
         "finished_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "history": _freeze(getattr(model, "history_", [])),
         "synthetic": bool(getattr(prepared, "synthetic", False)),
-        "data_source": _freeze(getattr(prepared, "source", None)),
+        "data_source": _data_source(prepared),
         "spec": spec.as_dict(),
     }
     ranks = result.ranks if result.ranks is not None else np.zeros(0, dtype=np.int32)
     return record, ranks
+
+
+def _data_source(prepared: Any) -> dict[str, Any] | None:
+    """``{path, checksum}`` of the raw file a run read (``None`` for generated data)."""
+    files = list(getattr(prepared, "raw_files", []) or [])
+    if not files:
+        return None
+    if len(files) == 1:
+        return {"path": str(files[0].get("path")), "checksum": files[0].get("sha256")}
+    return {"path": [str(f.get("path")) for f in files], "checksum": [f.get("sha256") for f in files]}
 
 
 def _case_table(prepared: Any) -> CaseTable:

@@ -22,7 +22,6 @@ class FakePrepared:
     protocol: dict = field(default_factory=lambda: {"name": "narm", "params": {"test_days": 1}})
     stats: dict = field(default_factory=lambda: {"n_items": 30})
     synthetic: bool = True
-    source: dict = field(default_factory=lambda: {"path": None, "checksum": None})
 
 
 TRAIN, TEST = sequence_oracle(seed=3)
