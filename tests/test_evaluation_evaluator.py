@@ -147,7 +147,8 @@ def test_fast_path_equals_per_prefix_for_any_batch_size(data, seed, ties, bs_a, 
     test = Sessions.from_lists(sessions, n_items=n_items)
     slow = evaluate(SessionTransitions(table), test, ties=ties, batch_size=bs_a, use_fast_path=False)
     fast = evaluate(SessionTransitions(table), test, ties=ties, batch_size=bs_b)
-    assert not slow.used_fast_path and fast.used_fast_path
+    assert not slow.used_fast_path
+    assert fast.used_fast_path == any(1 <= len(s) - 1 <= bs_b for s in sessions)  # longer ones: per prefix
     np.testing.assert_array_equal(fast.ranks, slow.ranks)
     assert_metrics_close(fast.metrics, slow.metrics)
 
@@ -269,7 +270,7 @@ def test_bad_arguments():
         evaluate(PrefixTransitions(TABLE), test, batch_size=0)
     with pytest.raises(ValueError, match="cutoffs"):
         evaluate(PrefixTransitions(TABLE), test, cutoffs=(0,))
-    with pytest.raises(ValueError, match="fitted on a catalogue of 4 items.*n_items=5"):
+    with pytest.raises(ValueError, match=r"fitted on a catalogue of 4 items.*n_items=5"):
         evaluate(PrefixTransitions(TABLE), Sessions.from_lists([[0, 1]], n_items=5))
 
 
@@ -311,3 +312,11 @@ def test_bad_values_found_in_large_catalogues(bad):
         InvalidScoresError, match=r"Spiky\.score returned (NaN|\+inf) scores for 1 test case\(s\) \(first: case 1\)"
     ):
         evaluate(Spiky(), test)
+
+
+def test_no_cases_gives_nan_metrics_and_empty_ranks():
+    test = Sessions.from_lists([[1], [2]], n_items=4)
+    r = evaluate(SessionTransitions(TABLE), test, cutoffs=(2,))
+    assert r.n_cases == 0 and r.ranks.shape == (0,) and not r.used_fast_path
+    assert set(r.metrics) == {"recall@2", "mrr@2", "ndcg@2", "coverage@2"}
+    assert all(math.isnan(v) for v in r.metrics.values())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -96,7 +97,7 @@ def test_monotone_in_k(ranks, halves):
     m = rank_metrics(r, cutoffs=range(1, 65))
     for name in ("recall", "mrr", "ndcg"):
         values = [m[f"{name}@{k}"] for k in range(1, 65)]
-        assert all(b >= a for a, b in zip(values, values[1:]))
+        assert all(b >= a for a, b in itertools.pairwise(values))
     assert all(m[f"mrr@{k}"] <= m[f"ndcg@{k}"] <= m[f"recall@{k}"] for k in range(1, 65))
 
 

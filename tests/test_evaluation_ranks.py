@@ -152,7 +152,7 @@ def test_bad_inputs(scores, targets, exc, match):
 
 
 def test_unknown_tie_rule_lists_choices():
-    with pytest.raises(ValueError, match="'conservative', 'optimistic', 'median'.*'random'"):
+    with pytest.raises(ValueError, match=r"'conservative', 'optimistic', 'median'.*'random'"):
         target_ranks(torch.zeros(1, 2), torch.tensor([0]), ties="random")
 
 

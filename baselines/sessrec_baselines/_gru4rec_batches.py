@@ -70,9 +70,7 @@ class SessionParallelPlan:
         return len(self.inputs)
 
 
-def build_plan(
-    items: np.ndarray, offsets: np.ndarray, batch_size: int, *, min_rows: int = 1
-) -> SessionParallelPlan:
+def build_plan(items: np.ndarray, offsets: np.ndarray, batch_size: int, *, min_rows: int = 1) -> SessionParallelPlan:
     """Precompute the session-parallel mini-batches of one epoch.
 
     Parameters
@@ -124,7 +122,7 @@ def build_plan(
         n_round = int((end - start).min()) - 1
         pos = start[None, :] + np.arange(n_round, dtype=np.int64)[:, None]  # (n_round, n_slots)
         in_chunks.append(pos.ravel())
-        sess_chunks.append(np.broadcast_to(slot_session, pos.shape).ravel())
+        sess_chunks.append(np.tile(slot_session, n_round))  # a copy: slot_session changes below
         step_sizes.append(np.full(n_round, len(start), dtype=np.int64))
         n_steps += n_round
         start = start + n_round
@@ -204,6 +202,10 @@ class SampleCache:
         u = torch.rand(self.n_batches * self.n_sample, dtype=torch.float64, generator=self.generator)
         idx = torch.searchsorted(self.cdf, u, right=True).clamp_(max=len(self.cdf) - 1)
         self._chunk = idx.view(self.n_batches, self.n_sample).to(self.device)
+        self._pointer = 0
+
+    def rewind(self) -> None:
+        """Hand out the current chunk again from its first mini-batch."""
         self._pointer = 0
 
     def next(self) -> torch.Tensor:

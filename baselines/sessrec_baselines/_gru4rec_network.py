@@ -96,8 +96,13 @@ class GRU4RecNetwork(nn.Module):
     """
 
     def __init__(
-        self, n_items: int, layers: tuple[int, ...], mode: str, embedding: int,
-        dropout_p_embed: float, dropout_p_hidden: float,
+        self,
+        n_items: int,
+        layers: tuple[int, ...],
+        mode: str,
+        embedding: int,
+        dropout_p_embed: float,
+        dropout_p_hidden: float,
     ) -> None:
         super().__init__()
         self.n_items = n_items

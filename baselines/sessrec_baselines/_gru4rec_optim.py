@@ -49,15 +49,18 @@ class AdagradM(Optimizer):
     --------
     >>> w = torch.nn.Parameter(torch.zeros(4, 2))
     >>> opt = AdagradM([w], lr=0.1, momentum=0.5)
-    >>> w.grad = torch.sparse_coo_tensor([[1]], [[2.0, -2.0]], (4, 2))
+    >>> w.grad = torch.sparse_coo_tensor([[1]], [[2.0, -2.0]], (4, 2), check_invariants=True)
     >>> _ = opt.step()
     >>> [round(v, 4) for v in w.detach()[1].tolist()], w.detach()[0].tolist()  # -0.1 g / sqrt(g**2 + 1e-6)
     ([-0.1, 0.1], [0.0, 0.0])
     """
 
     def __init__(
-        self, params: Iterable[torch.Tensor] | Iterable[dict[str, Any]], lr: float = 0.05,
-        momentum: float = 0.0, eps: float = 1e-6,
+        self,
+        params: Iterable[torch.Tensor] | Iterable[dict[str, Any]],
+        lr: float = 0.05,
+        momentum: float = 0.0,
+        eps: float = 1e-6,
     ) -> None:
         if not lr > 0.0:
             raise ValueError(f"AdagradM: learning rate must be > 0, got {lr}")
@@ -97,7 +100,7 @@ class AdagradM(Optimizer):
     ) -> None:
         acc = state["acc"]
         acc.addcmul_(grad, grad)
-        denom = (acc + eps).sqrt_()
+        denom = acc.add(eps).sqrt_()
         if momentum > 0:
             mom = state["mom"]
             mom.mul_(momentum).addcdiv_(grad, denom, value=-lr)
@@ -115,9 +118,10 @@ class AdagradM(Optimizer):
         values = grad.values()
         acc_rows = state["acc"].index_select(0, rows).addcmul_(values, values)
         state["acc"].index_copy_(0, rows, acc_rows)
-        step = values.div(acc_rows.add_(eps).sqrt_()).mul_(-lr)
+        denom = acc_rows.add_(eps).sqrt_()
         if momentum > 0:
-            mom_rows = state["mom"].index_select(0, rows).mul_(momentum).add_(step)
+            mom_rows = state["mom"].index_select(0, rows).mul_(momentum).addcdiv_(values, denom, value=-lr)
             state["mom"].index_copy_(0, rows, mom_rows)
-            step = mom_rows
-        p.index_add_(0, rows, step)
+            p.index_add_(0, rows, mom_rows)
+        else:
+            p.index_add_(0, rows, values.div(denom).mul_(-lr))

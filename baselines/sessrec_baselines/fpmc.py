@@ -115,7 +115,14 @@ class FPMC(TorchModel):
       altogether, which is ``FPMC`` with the first term removed;
     * the previous "basket" is the single last click;
     * one uniform negative per case (khesui samples 10 per case, and picks cases with
-      replacement); ``batch_size`` cases stepped at once.
+      replacement), so one of our epochs makes a tenth of the updates of one of theirs;
+      ``batch_size`` cases stepped at once.
+
+    The defaults are the reference's, not tuned. On the DIGINETICA split of issue 3 they
+    under-fit in 10 epochs: validation Recall@20 (last training day held out) was still
+    rising after 30 epochs (0.21 at lr=0.01; 0.40 at lr=0.2, sigma=0.1). Tune ``lr``,
+    ``sigma`` and ``epochs`` per dataset (``tests/perf/baselines_diginetica.py`` reports
+    both).
 
     Examples
     --------

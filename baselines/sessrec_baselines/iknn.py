@@ -32,7 +32,15 @@ class ItemKNN(BaseModel):
     similarity is at least its ``n_neighbors``-th largest positive similarity, so neighbours
     tied at the boundary are all kept and the result does not depend on item order. A
     prefix scores item ``j`` by ``sim(last, j)`` when ``j`` is a kept neighbour of the
-    prefix's last item, else 0. Equal scores stay equal (no tie-breaking).
+    prefix's last item, else 0. Equal similarities stay equal (no tie-breaking).
+
+    Scores are an exact order code of the similarities: ``score(j) = code(sim(last, j))``
+    with ``code(0) = 0`` and ``code(v) = 1 + (number of distinct kept similarity values
+    below v)``. The code is strictly increasing, so every ranking, every tie and every metric
+    is exactly that of the float64 similarities, while the scores are small integers, exact
+    in float32 (up to 2**24 distinct values; float64 beyond). Plain float32 similarities
+    would merge distinct values (they do on DIGINETICA) and float64 scores double the
+    evaluator's memory traffic. The similarity values themselves are in ``similarity_``.
 
     Everything is sparse: the binary session x item matrix ``X`` gives ``co = X.T @ X``
     (scipy), the neighbour cut is one sort of the stored entries, and scoring scatters the
@@ -57,6 +65,11 @@ class ItemKNN(BaseModel):
         Kept similarities; row ``i`` holds the neighbours of ``i``.
     support_ : ndarray of shape (n_items,), int64
         Number of training sessions containing each item.
+    score_codes_ : ndarray of shape (n_distinct + 1,), float64
+        ``score_codes_[c]`` is the similarity that score ``c`` stands for (``[0] = 0``).
+    score_dtype_ : torch.dtype
+        ``torch.float32`` when the codes are exact in it (at most 2**24 distinct values),
+        else ``torch.float64``.
 
     References
     ----------
@@ -75,14 +88,18 @@ class ItemKNN(BaseModel):
     * boundary ties are all kept; ``CoOccurence`` keeps exactly ``n_sims`` items chosen by
       ``argsort``, whose order among equal similarities depends on item order; it also
       keeps zero-similarity items to fill ``n_sims`` (harmless: they score 0 either way);
+    * scores are the order code of the similarities described above (same ranking, same
+      ties), not the similarity values;
     * vectorised sparse products instead of a Python loop over items and events.
 
     Examples
     --------
     >>> from sessrec.data.sessions import PrefixBatch, Sessions
     >>> knn = ItemKNN(lmbd=0.0).fit(Sessions.from_lists([[0, 1], [0, 2], [0, 1]], n_items=3))
-    >>> knn.score(PrefixBatch.from_lists([[1]])).round(decimals=6).tolist()  # 2 / sqrt(2 * 3)
-    [[0.816497, 0.0, 0.0]]
+    >>> round(float(knn.similarity_[1, 0]), 6)  # co(1, 0) = 2 sessions; supp(1) = 2, supp(0) = 3: 2 / sqrt(2 * 3)
+    0.816497
+    >>> knn.score(PrefixBatch.from_lists([[1]])).tolist()  # sims 0.7071 (0-2), 0.8165 (0-1) -> codes 1, 2
+    [[2.0, 0.0, 0.0]]
     """
 
     tags: ClassVar[dict[str, Any]] = {"oracle": "sequence", "deterministic": True}
@@ -104,11 +121,15 @@ class ItemKNN(BaseModel):
         self.similarity_ = keep_top_neighbors(sim, int(self.n_neighbors))
         self.support_ = supp
         self.n_items_ = train.n_items
-        self._rows_ = CsrRows(self.similarity_.indptr, self.similarity_.indices, self.similarity_.data, torch.float64)
+        sim = self.similarity_
+        distinct, code = np.unique(sim.data, return_inverse=True)
+        self.score_codes_ = np.concatenate([[0.0], distinct])
+        self.score_dtype_ = torch.float32 if len(distinct) <= 2**24 else torch.float64
+        self._rows_ = CsrRows(sim.indptr, sim.indices, code.reshape(-1) + 1.0, self.score_dtype_)
         return self
 
     def score(self, batch: PrefixBatch) -> torch.Tensor:
-        """Scores of shape (batch_size, n_items), float64 on the CPU: ``sim(last item, j)``."""
+        """Scores of shape (batch_size, n_items) on the CPU: the order code of ``sim(last item, j)``."""
         self._check_fitted()
         return self._rows_.dense(batch.last_items.to("cpu"), self.n_items_)
 

@@ -49,15 +49,18 @@ def test_scores_by_hand_with_boundary_ties_kept():
     # row 0: neighbours 1 (0.5), 2 (0.5774): both kept
     m = ItemKNN(n_neighbors=2, alpha=0.5, lmbd=1.0).fit(TRAIN)
     scores = m.score(PrefixBatch.from_lists([[3, 1], [1, 0], [4], [5], [2, 2]]))
-    a, b, c = 0.5, 2 / math.sqrt(12), 1 / math.sqrt(12)
-    expected = [
-        [a, 0, c, c, 0, 0],  # last 1
-        [0, a, b, 0, 0, 0],  # last 0
-        [0, 0, 0, 1 / math.sqrt(6), 0, 0],  # last 4
+    a, b, c, d = 0.5, 2 / math.sqrt(12), 1 / math.sqrt(12), 1 / math.sqrt(6)
+    # distinct kept similarities in increasing order: c = 0.2887, d = 0.4082, a = 0.5, b = 0.5774
+    # -> score codes c: 1, d: 2, a: 3, b: 4 (0 for non-neighbours)
+    np.testing.assert_allclose(m.score_codes_, [0, c, d, a, b], rtol=1e-12, atol=0)
+    assert scores.tolist() == [
+        [3, 0, 1, 1, 0, 0],  # last 1: sim a to 0, c to 2 and 3 (tied at the boundary, both kept)
+        [0, 3, 4, 0, 0, 0],  # last 0: a to 1, b to 2
+        [0, 0, 0, 2, 0, 0],  # last 4: d to 3
         [0, 0, 0, 0, 0, 0],  # last 5, never seen: all zero
-        [b, c, 0, 0, 0, 0],  # last 2: not its own neighbour
+        [4, 1, 0, 0, 0, 0],  # last 2: b to 0, c to 1; not its own neighbour
     ]
-    torch.testing.assert_close(scores, torch.tensor(expected, dtype=torch.float64), rtol=1e-12, atol=0)
+    assert scores.dtype == torch.float32
 
 
 def test_n_neighbors_one_keeps_only_the_best():
@@ -100,7 +103,7 @@ def test_similarity_matches_brute_force_on_random_logs(n_neighbors, alpha, lmbd)
     # and the scores of a prefix are the row of its last item
     last = [int(seqs[0][-1]), 3]
     scores = m.score(PrefixBatch.from_lists([seqs[0], [7, 3]])).numpy()
-    np.testing.assert_allclose(scores, expected[last], rtol=1e-12, atol=0)
+    np.testing.assert_allclose(m.score_codes_[scores.astype(np.int64)], expected[last], rtol=1e-12, atol=0)
 
 
 def test_result_does_not_depend_on_item_order():
@@ -117,3 +120,17 @@ def test_invalid_parameters_say_what_was_expected():
         ItemKNN(n_neighbors=0).fit(TRAIN)
     with pytest.raises(ValueError, match="lmbd must be >= 0"):
         ItemKNN(lmbd=-1).fit(TRAIN)
+
+
+def test_scores_keep_apart_similarities_that_float32_would_merge():
+    # lmbd = 1e9: sim(0, 1) = 1 / sqrt((2 + 1e9) * (1 + 1e9)) and sim(0, 2) = 1 / sqrt((2 + 1e9) * (2 + 1e9))
+    # differ by a relative 5e-10, far below float32's resolution (2**-24 = 6e-8): float32 values would tie
+    train = Sessions.from_lists([[0, 1], [0, 2], [2, 3]], n_items=4)
+    m = ItemKNN(lmbd=1e9).fit(train)
+    a, b = 1 / math.sqrt((2 + 1e9) * (1 + 1e9)), 1 / math.sqrt((2 + 1e9) * (2 + 1e9))
+    assert np.float32(a) == np.float32(b) and a != b
+    s = m.score(PrefixBatch.from_lists([[0]]))[0]
+    assert s.dtype == torch.float32
+    assert s[1] > s[2] > 0
+    assert m.score_codes_[int(s[1])] == pytest.approx(a, rel=1e-12)
+    assert m.score_codes_[int(s[2])] == pytest.approx(b, rel=1e-12)

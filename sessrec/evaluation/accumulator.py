@@ -16,8 +16,9 @@ state               shape                    meaning
 its best position is ``< K``, so one vector answers coverage at every cutoff. All states
 merge across shards (:meth:`merge`: sums add, minima take the minimum).
 
-States live on the CPU in float64: the inputs of one update are tiny (``n_cases`` ranks and
-``(n_cases, max K)`` item indices) next to the score matrix they summarise.
+States are NumPy arrays (CPU, float64): the inputs of one update are tiny (``n_cases`` ranks
+and ``(n_cases, max K)`` item indices) next to the score matrix they summarise, and
+single-threaded NumPy handles them without the thread start-up of a parallel torch kernel.
 """
 
 from __future__ import annotations
@@ -32,9 +33,17 @@ from sessrec.evaluation.metrics import METRICS, normalised_popularity
 __all__ = ["MetricAccumulator", "check_cutoffs"]
 
 
+def _to_numpy(x: torch.Tensor | np.ndarray) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
 def check_cutoffs(cutoffs: Sequence[int]) -> tuple[int, ...]:
     """Cutoffs as a sorted tuple of distinct positive ints; raises ``ValueError`` otherwise."""
     try:
+        if any(isinstance(k, bool) for k in cutoffs):
+            raise TypeError
         values = [int(k) for k in cutoffs]
     except (TypeError, ValueError):
         raise ValueError(f"cutoffs must be positive integers such as (5, 10, 20); got {cutoffs!r}") from None
@@ -79,59 +88,57 @@ class MetricAccumulator:
         self.n_items = int(n_items)
         self.beyond_accuracy = bool(beyond_accuracy)
         self.list_length = min(self.cutoffs[-1], self.n_items)
-        self._k = torch.tensor(self.cutoffs, dtype=torch.float64)
-        self._pop: torch.Tensor | None = None
+        self._k = np.array(self.cutoffs, dtype=np.float64)
+        self._pop: np.ndarray | None = None
         if item_popularity is not None:
             if not self.beyond_accuracy:
                 raise ValueError("item_popularity needs beyond_accuracy=True (popularity@K comes from the top lists)")
             self._pop = normalised_popularity(item_popularity, self.n_items)
         # list length actually used at each cutoff (a list cannot exceed the catalogue)
-        self._len_at = torch.tensor([min(k, self.n_items) for k in self.cutoffs], dtype=torch.long)
+        self._len_at = np.array([min(k, self.n_items) for k in self.cutoffs], dtype=np.int64)
         self.reset()
 
     # ------------------------------------------------------------------ states
     def reset(self) -> None:
         """Forget everything seen so far."""
         self.n_cases = 0
-        self.rank_sums = torch.zeros((len(METRICS), len(self.cutoffs)), dtype=torch.float64)
-        self.popularity_sums = torch.zeros(len(self.cutoffs), dtype=torch.float64)
-        self.best_position = torch.full((self.n_items,), self.cutoffs[-1], dtype=torch.long)
+        self.rank_sums = np.zeros((len(METRICS), len(self.cutoffs)), dtype=np.float64)
+        self.popularity_sums = np.zeros(len(self.cutoffs), dtype=np.float64)
+        self.best_position = np.full(self.n_items, self.cutoffs[-1], dtype=np.int64)
 
-    def update(self, ranks: torch.Tensor, top_items: torch.Tensor | None = None) -> None:
+    def update(self, ranks: torch.Tensor | np.ndarray, top_items: torch.Tensor | np.ndarray | None = None) -> None:
         """Add a chunk of cases.
 
         Parameters
         ----------
-        ranks : Tensor of shape (B,)
+        ranks : Tensor or ndarray of shape (B,)
             1-based target ranks (int, or float halves for median ties); any device.
-        top_items : LongTensor of shape (B, L), L >= min(max cutoff, n_items)
+        top_items : LongTensor or ndarray of shape (B, L), L >= min(max cutoff, n_items)
             Each case's top list, best first. Required when ``beyond_accuracy``.
         """
-        r = torch.as_tensor(ranks).detach().to("cpu", torch.float64)
-        if r.dim() != 1:
-            raise ValueError(f"ranks must have shape (B,), got {tuple(r.shape)}")
-        if len(r) and bool((r < 1).any() | (r > self.n_items).any()):
-            raise ValueError(f"ranks must lie in [1, {self.n_items}], found [{float(r.min())}, {float(r.max())}]")
+        r = _to_numpy(ranks).astype(np.float64, copy=False)
+        if r.ndim != 1:
+            raise ValueError(f"ranks must have shape (B,), got {r.shape}")
+        if len(r) and (r.min() < 1 or r.max() > self.n_items):
+            raise ValueError(f"ranks must lie in [1, {self.n_items}], found [{r.min()}, {r.max()}]")
         inside = r[:, None] <= self._k[None, :]  # (B, n_cutoffs)
-        zero = torch.zeros((), dtype=torch.float64)
-        self.rank_sums[0] += inside.sum(0, dtype=torch.float64)
-        self.rank_sums[1] += torch.where(inside, (1.0 / r)[:, None], zero).sum(0)
-        self.rank_sums[2] += torch.where(inside, (1.0 / torch.log2(r + 1.0))[:, None], zero).sum(0)
+        self.rank_sums[0] += inside.sum(axis=0)
+        self.rank_sums[1] += np.where(inside, (1.0 / r)[:, None], 0.0).sum(axis=0)
+        self.rank_sums[2] += np.where(inside, (1.0 / np.log2(r + 1.0))[:, None], 0.0).sum(axis=0)
         self.n_cases += len(r)
         if not self.beyond_accuracy:
             return
         if top_items is None:
             raise ValueError("update() needs top_items when the accumulator tracks coverage/popularity")
-        top = torch.as_tensor(top_items).detach().to("cpu", torch.long)
-        if top.dim() != 2 or top.shape[0] != len(r) or top.shape[1] < self.list_length:
-            raise ValueError(f"top_items must have shape ({len(r)}, >= {self.list_length}), got {tuple(top.shape)}")
-        top = top[:, : self.list_length]
-        positions = torch.arange(self.list_length).expand_as(top)
-        self.best_position.scatter_reduce_(0, top.reshape(-1), positions.reshape(-1), reduce="amin")
+        top = _to_numpy(top_items)
+        if top.ndim != 2 or top.shape[0] != len(r) or top.shape[1] < self.list_length:
+            raise ValueError(f"top_items must have shape ({len(r)}, >= {self.list_length}), got {top.shape}")
+        top = top[:, : self.list_length].astype(np.int64, copy=False)
+        positions = np.broadcast_to(np.arange(self.list_length, dtype=np.int64), top.shape)
+        np.minimum.at(self.best_position, top.ravel(), positions.ravel())
         if self._pop is not None and len(r):
-            running = self._pop[top].cumsum(dim=1)  # (B, L): popularity sum of the first l+1 items
-            per_case = running[:, self._len_at - 1] / self._len_at.to(torch.float64)
-            self.popularity_sums += per_case.sum(0)
+            running = self._pop[top].cumsum(axis=1)  # (B, L): popularity sum of the first l+1 items
+            self.popularity_sums += (running[:, self._len_at - 1] / self._len_at).sum(axis=0)
 
     def merge(self, other: MetricAccumulator) -> None:
         """Fold another accumulator's states (same cutoffs and catalogue) into this one."""
@@ -140,7 +147,7 @@ class MetricAccumulator:
         self.n_cases += other.n_cases
         self.rank_sums += other.rank_sums
         self.popularity_sums += other.popularity_sums
-        torch.minimum(self.best_position, other.best_position, out=self.best_position)
+        np.minimum(self.best_position, other.best_position, out=self.best_position)
 
     def compute(self) -> dict[str, float]:
         """Metrics so far: ``recall@K``, ``mrr@K``, ``ndcg@K``, ``coverage@K``, ``popularity@K``.

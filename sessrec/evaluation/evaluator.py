@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -71,7 +71,8 @@ class EvaluationResult:
     seconds : float
         Wall-clock time of the whole evaluation (scoring included).
     used_fast_path : bool
-        Whether the whole-session fast path (``score_sessions``) produced the scores.
+        Whether the whole-session fast path (``score_sessions``) produced scores (those of
+        sessions too long for one chunk still come from ``score``).
     ties : str
     cutoffs : tuple of int
     device : str
@@ -86,7 +87,6 @@ class EvaluationResult:
     ties: str = "conservative"
     cutoffs: tuple[int, ...] = (5, 10, 20)
     device: str = "cpu"
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def default_batch_size(n_items: int) -> int:
@@ -180,11 +180,13 @@ def evaluate(
     model_device = getattr(model, "device_", None)
     list_length = min(ks[-1], n_items)
     done = 0
+    used_fast = False
     device = "cpu"
     emit("eval", done=0, total=n_cases)
     with torch.no_grad():
         for scores, cases, method in _score_chunks(model, test, batch_size, fast, model_device):
             _check_scores(scores, len(cases), n_items, name, method)
+            used_fast = used_fast or method == "score_sessions"
             device = str(scores.device)
             targets = targets_all[cases].to(scores.device, non_blocking=True)
             ranks = _target_ranks_unchecked(scores, targets, ties)
@@ -192,9 +194,10 @@ def evaluate(
             _check_finite(values[:, 0], cases, name, method)
             top = _top_k_finish(scores, values, items, list_length)
             del scores, values, items
-            acc.update(ranks, top)
+            ranks_np = ranks.cpu().numpy()
+            acc.update(ranks_np, top.cpu().numpy())
             if ranks_out is not None:
-                ranks_out[cases] = ranks.cpu().numpy()
+                ranks_out[cases] = ranks_np
             done += len(cases)
             emit("eval", done=done, total=n_cases)
     return EvaluationResult(
@@ -202,7 +205,7 @@ def evaluate(
         ranks=ranks_out,
         n_cases=n_cases,
         seconds=time.perf_counter() - t0,
-        used_fast_path=fast,
+        used_fast_path=used_fast,
         ties=ties,
         cutoffs=ks,
         device=device,
@@ -281,6 +284,8 @@ def _check_scores(scores: Any, n_rows: int, n_items: int, name: str, method: str
 
 def _check_finite(row_max: torch.Tensor, cases: np.ndarray, name: str, method: str) -> None:
     """NaN and +inf surface in each row's maximum (``torch.topk`` orders NaN above everything)."""
+    if bool((row_max < float("inf")).all()):  # False for NaN and +inf alike
+        return
     bad = torch.isnan(row_max) | torch.isposinf(row_max)
     if bool(bad.any()):
         rows = torch.nonzero(bad).flatten().cpu().numpy()

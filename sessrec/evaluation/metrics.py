@@ -160,19 +160,21 @@ def mean_popularity(
     t = torch.as_tensor(top_items)
     if k is not None:
         t = t[:, : _check_k(k)]
-    pop = normalised_popularity(item_popularity, int(torch.as_tensor(item_popularity).shape[0])).to(t.device)
+    pop = torch.from_numpy(normalised_popularity(item_popularity, len(item_popularity))).to(t.device)
     if t.shape[0] == 0:
         return float("nan")
     return float(pop[t.long()].mean(dim=1).mean())
 
 
-def normalised_popularity(item_popularity: torch.Tensor | np.ndarray, n_items: int) -> torch.Tensor:
-    """``pop / max(pop)`` as float64, after checking shape and values."""
-    pop = torch.as_tensor(np.asarray(item_popularity) if not torch.is_tensor(item_popularity) else item_popularity)
+def normalised_popularity(item_popularity: torch.Tensor | np.ndarray, n_items: int) -> np.ndarray:
+    """``pop / max(pop)`` as a float64 ndarray of shape (n_items,), after checking shape and values."""
+    if isinstance(item_popularity, torch.Tensor):
+        item_popularity = item_popularity.detach().cpu().numpy()
+    pop = np.asarray(item_popularity)
     if pop.shape != (n_items,):
-        raise ValueError(f"item_popularity must have shape ({n_items},), one count per item; got {tuple(pop.shape)}")
-    pop = pop.to(torch.float64)
-    if not bool(torch.isfinite(pop).all()) or bool((pop < 0).any()):
+        raise ValueError(f"item_popularity must have shape ({n_items},), one count per item; got {pop.shape}")
+    pop = pop.astype(np.float64)
+    if not np.isfinite(pop).all() or (pop < 0).any():
         raise ValueError("item_popularity must be finite and non-negative (e.g. training click counts)")
     top = float(pop.max()) if n_items else 0.0
     if top <= 0:

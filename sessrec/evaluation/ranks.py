@@ -135,12 +135,13 @@ def top_k_items(scores: torch.Tensor, k: int) -> torch.Tensor:
 
     Notes
     -----
-    ``torch.topk`` fetches ``k + 1`` candidates. Where the ``k``-th and ``(k+1)``-th values
-    differ, the ``k`` candidates are exactly the items scoring at least the ``k``-th
-    value, so re-sorting them by (score desc, item_idx asc) gives the exact order. Rows
-    where the tie group crosses the cut (common with ``-inf`` or popularity-like scores)
-    take a vectorised exact route: all items above the ``k``-th value, then the lowest
-    indices among those equal to it.
+    First the ``k + 1`` largest values are selected (``torch.topk``; for large catalogues a
+    two-stage block selection, see ``_top_k_candidates``). Where the ``k``-th and
+    ``(k+1)``-th values differ, the first ``k`` are exactly the items scoring at least the
+    ``k``-th value, so re-sorting them by (score desc, item_idx asc) gives the exact order.
+    Rows where a tie group crosses the cut (common with ``-inf`` or popularity-like
+    scores) take an exact, vectorised, memory-bounded route: all items above the ``k``-th
+    value, then the lowest indices among the items equal to it.
 
     Examples
     --------
@@ -207,7 +208,9 @@ def _top_k_finish(scores: torch.Tensor, values: torch.Tensor, items: torch.Tenso
         return items[:, :k]
     crossing = values[:, k] == values[:, k - 1] if values.shape[1] > k else None
     kth = values[:, k - 1 : k]
-    values, items = _sort_desc_then_index(values[:, :k], items[:, :k])
+    values, items = values[:, :k], items[:, :k]
+    if k > 1 and bool((values[:, 1:] == values[:, :-1]).any()):  # else already in the documented order
+        values, items = _sort_desc_then_index(values, items)
     if crossing is not None and bool(crossing.any()):
         rows = torch.nonzero(crossing).flatten()
         items = items.clone()

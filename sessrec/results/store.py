@@ -5,7 +5,8 @@ Layout of a study folder::
     reports/<study>/
       experiment.toml          the study's specification (optional, written by the CLI)
       results.jsonl            one JSON record per finished run, appended atomically
-      ranks/<run_id>.npy       int32 rank of every test case, in case order
+      ranks/<run_id>.npy       rank of every test case, in case order (int32; float64 for
+                               median ties, whose ranks may end in .5)
       cases/<fingerprint>.npz  per test case of a prepared dataset: session, prefix length,
                                target; and the training click count of every item
 

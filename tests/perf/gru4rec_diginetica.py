@@ -35,10 +35,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from sessrec_baselines.gru4rec import GRU4Rec
 
 from sessrec.data import prepare
 from sessrec.evaluation import evaluate
-from sessrec_baselines.gru4rec import GRU4Rec
 
 RAW = Path(os.environ.get("SESSREC_SHARED", "/work/shared")) / "data/diginetica/train-item-views_combined.csv"
 CUTOFFS = (5, 10, 20)
@@ -65,11 +65,15 @@ def main(argv: list[str] | None = None) -> None:
     t0 = time.perf_counter()
     ds = prepare("diginetica", data_root=args.data_root, path=str(RAW), test_days=1)
     train, test = ds.train, ds.test
-    print(f"# data: prepare('diginetica', test_days=1), fingerprint {str(ds.fingerprint)[:12]}; {train.n_items} items, "
-          f"{train.n_sessions} train sessions / {train.n_cases} cases, {test.n_cases} test cases "
-          f"({time.perf_counter() - t0:.1f} s)")
-    print(f"# host: {platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-          f"torch {torch.__version__}, {args.threads} threads, load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"# data: prepare('diginetica', test_days=1), fingerprint {str(ds.fingerprint)[:12]}; {train.n_items} items, "
+        f"{train.n_sessions} train sessions / {train.n_cases} cases, {test.n_cases} test cases "
+        f"({time.perf_counter() - t0:.1f} s)"
+    )
+    print(
+        f"# host: {platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"torch {torch.__version__}, {args.threads} threads, load average {os.getloadavg()[0]:.2f}"
+    )
     probe = GRU4Rec.from_paramfile(args.paramfile, device="cpu", **extra)
     print(f"# {probe!r}")
     cols = ["R@5", "MRR@5", "R@10", "MRR@10", "R@20", "MRR@20"]
@@ -87,15 +91,20 @@ def main(argv: list[str] | None = None) -> None:
         res = evaluate(model, test, cutoffs=CUTOFFS, ties="conservative", keep_ranks=False)
         metrics, eval_s = dict(res.metrics), float(res.seconds)
         rows.append((metrics, per_epoch, fit_s, eval_s, events_s))
-        print(f"| {seed} | " + " | ".join(f"{metrics[k]:.4f}" for k in keys)
-              + f" | {per_epoch:.2f} | {events_s:,.0f} | {fit_s:.0f} | {eval_s:.2f} | {os.getloadavg()[0]:.1f} |",
-              flush=True)
+        print(
+            f"| {seed} | "
+            + " | ".join(f"{metrics[k]:.4f}" for k in keys)
+            + f" | {per_epoch:.2f} | {events_s:,.0f} | {fit_s:.0f} | {eval_s:.2f} | {os.getloadavg()[0]:.1f} |",
+            flush=True,
+        )
     if len(rows) > 1:
         mean = " | ".join(
             f"{np.mean([r[0][k] for r in rows]):.4f} ± {np.std([r[0][k] for r in rows], ddof=1):.4f}" for k in keys
         )
-        print(f"| mean ± sd | {mean} | {np.median([r[1] for r in rows]):.2f} | {np.median([r[4] for r in rows]):,.0f} | "
-              f"{np.mean([r[2] for r in rows]):.0f} | {np.mean([r[3] for r in rows]):.2f} | |")
+        print(
+            f"| mean ± sd | {mean} | {np.median([r[1] for r in rows]):.2f} | {np.median([r[4] for r in rows]):,.0f} | "
+            f"{np.mean([r[2] for r in rows]):.0f} | {np.mean([r[3] for r in rows]):.2f} | |"
+        )
     for key, (ref, _) in OFFICIAL.items():
         ours = float(np.mean([r[0][key] for r in rows]))
         print(f"# {key}: ours {ours:.4f} vs official {ref:.4f} -> {100 * (ours / ref - 1):+.1f}% (target within ±3%)")

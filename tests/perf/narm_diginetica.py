@@ -30,9 +30,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from sessrec_baselines.narm import NARM
 
 from sessrec.data.sessions import PrefixBatch, Sessions
-from sessrec_baselines.narm import NARM
+from sessrec.progress import progress_callback
 
 RAW = Path(os.environ.get("SESSREC_SHARED", "/work/shared")) / "data/diginetica/train-item-views_combined.csv"
 CUTOFFS = (5, 10, 20)
@@ -117,12 +118,19 @@ def evaluate_model(model: NARM, test: Sessions) -> tuple[dict[str, float], float
 
 
 # ---------------------------------------------------------------------- main
+def _print_epoch(kind: str, info: dict) -> None:
+    if kind == "epoch":
+        extra = " ".join(f"{k}={v:.4f}" for k, v in info.items() if k.startswith("valid"))
+        print(f"#   epoch {info['epoch']}: loss {info['loss']:.4f} {extra} ({info['seconds']:.1f} s)", flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--training", default="sessions", choices=["sessions", "prefixes"])
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--verbose", action="store_true", help="print every epoch's loss and validation recall")
     ap.add_argument("--param", action="append", default=[], help="extra NARM keyword, e.g. truncate=last")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -136,10 +144,14 @@ def main(argv: list[str] | None = None) -> None:
 
     t0 = time.perf_counter()
     train, test, source = load_split()
-    print(f"# data: {source}; {train.n_items} items, {train.n_cases} train cases, {test.n_cases} test cases "
-          f"({time.perf_counter() - t0:.1f} s)")
-    print(f"# host: {platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-          f"torch {torch.__version__}, {args.threads} threads, load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"# data: {source}; {train.n_items} items, {train.n_cases} train cases, {test.n_cases} test cases "
+        f"({time.perf_counter() - t0:.1f} s)"
+    )
+    print(
+        f"# host: {platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"torch {torch.__version__}, {args.threads} threads, load average {os.getloadavg()[0]:.2f}"
+    )
     print(f"# NARM(training={args.training!r}, epochs={args.epochs}, {extra})")
     cols = ["R@5", "MRR@5", "R@10", "MRR@10", "R@20", "MRR@20"]
     keys = ["recall@5", "mrr@5", "recall@10", "mrr@10", "recall@20", "mrr@20"]
@@ -149,21 +161,27 @@ def main(argv: list[str] | None = None) -> None:
     for seed in [int(s) for s in args.seeds.split(",")]:
         model = NARM(epochs=args.epochs, training=args.training, device="cpu", random_state=seed, **extra)
         t1, c1 = time.perf_counter(), time.process_time()
-        model.fit(train)
+        with progress_callback(_print_epoch if args.verbose else None):
+            model.fit(train)
         fit_s, fit_cpu = time.perf_counter() - t1, time.process_time() - c1
         per_epoch = statistics.median(h["seconds"] for h in model.history_)
         metrics, eval_s = evaluate_model(model, test)
         rows.append((metrics, per_epoch, fit_s, eval_s, fit_cpu / len(model.history_)))
-        print(f"| {seed} | " + " | ".join(f"{metrics[k]:.4f}" for k in keys)
-              + f" | {per_epoch:.2f} | {rows[-1][4]:.2f} | {fit_s:.0f} | {eval_s:.2f} | {model.best_epoch_ + 1} |",
-              flush=True)
+        print(
+            f"| {seed} | "
+            + " | ".join(f"{metrics[k]:.4f}" for k in keys)
+            + f" | {per_epoch:.2f} | {rows[-1][4]:.2f} | {fit_s:.0f} | {eval_s:.2f} | {model.best_epoch_ + 1} |",
+            flush=True,
+        )
     if len(rows) > 1:
         mean = " | ".join(
             f"{np.mean([r[0][k] for r in rows]):.4f} ± {np.std([r[0][k] for r in rows], ddof=1):.4f}" for k in keys
         )
-        print(f"| mean ± sd | {mean} | {np.median([r[1] for r in rows]):.2f} | "
-              f"{np.median([r[4] for r in rows]):.2f} | {np.mean([r[2] for r in rows]):.0f} | "
-              f"{np.mean([r[3] for r in rows]):.2f} | |")
+        print(
+            f"| mean ± sd | {mean} | {np.median([r[1] for r in rows]):.2f} | "
+            f"{np.median([r[4] for r in rows]):.2f} | {np.mean([r[2] for r in rows]):.0f} | "
+            f"{np.mean([r[3] for r in rows]):.2f} | |"
+        )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
     print(f"# peak RSS {peak:.2f} GB; load average at end {os.getloadavg()[0]:.2f}")
 
