@@ -156,6 +156,9 @@ class GRU4Rec(TorchModel):
     6. Sessions are taken in the order of the ``Sessions`` given to ``fit`` (the data layer
        sorts them by time); the official code argsorts by each session's first timestamp.
     7. ``top1-max`` is offered in addition (it is in the Theano original, not in the PyTorch port).
+    8. The negative-sample cache draws its uniforms from a generator seeded from ``random_state``
+       (float64 inverse CDF on the CPU, then moved to the device); the official one draws float32
+       uniforms with the global torch generator on the device. Same distribution.
 
     References
     ----------

@@ -7,13 +7,15 @@ Run from the repository root::
 
     python tests/perf/narm_diginetica.py --seeds 0,1,2 --epochs 30
     python tests/perf/narm_diginetica.py --seeds 0,1,2 --training prefixes
+    python tests/perf/narm_diginetica.py --seeds 0 --param valid_split=random_cases --verbose
     python tests/perf/narm_diginetica.py --seeds 0 --epochs 2 --param gru=authors   # any NARM keyword
 
 Prints, per run, median wall seconds per training epoch (validation excluded), CPU seconds per
 epoch (process time of the whole fit, validation included, divided by the epochs), fit and evaluation
 seconds, and the metrics; then mean +- std over seeds and the peak RSS of the process.
-Uses ``sessrec.data.prepare`` and ``sessrec.evaluation.evaluate`` when they exist; before they
-landed it used the small private loader/evaluator below (same protocol, same tie rule).
+Data through ``sessrec.data.prepare``, metrics through ``sessrec.evaluation.evaluate``.
+Measured results: ``tests/perf/narm_diginetica_results.md``. On a machine shared with other
+processes, ``--threads 1`` avoids thread oversubscription.
 """
 
 from __future__ import annotations
@@ -32,87 +34,22 @@ import numpy as np
 import torch
 from sessrec_baselines.narm import NARM
 
-from sessrec.data.sessions import PrefixBatch, Sessions
+from sessrec.data import prepare
+from sessrec.data.sessions import Sessions
+from sessrec.evaluation import evaluate
 from sessrec.progress import progress_callback
 
 RAW = Path(os.environ.get("SESSREC_SHARED", "/work/shared")) / "data/diginetica/train-item-views_combined.csv"
 CUTOFFS = (5, 10, 20)
 
 
-# ---------------------------------------------------------------------- data
-def _private_split(path: Path, test_days: int = 1) -> tuple[Sessions, Sessions]:
-    """The ``narm`` protocol (SR-GNN preprocess semantics), for use before ``prepare`` exists."""
-    import pandas as pd
-
-    df = pd.read_csv(path, sep=";")
-    df = df.reset_index(names="row")
-    date = df.groupby("sessionId", sort=False)["eventdate"].last()  # last row in file order
-    df = df.sort_values(["sessionId", "timeframe", "row"], kind="stable")
-    sessions = {sid: g["itemId"].tolist() for sid, g in df.groupby("sessionId", sort=False)}
-    sessions = {s: v for s, v in sessions.items() if len(v) > 1}
-    counts: dict[int, int] = {}
-    for v in sessions.values():
-        for i in v:
-            counts[i] = counts.get(i, 0) + 1
-    filtered = {}
-    for s, v in sessions.items():
-        kept = [i for i in v if counts[i] >= 5]
-        if len(kept) >= 2:
-            filtered[s] = kept
-    dates = pd.to_datetime(date[list(filtered)])
-    split = dates.max() - pd.Timedelta(days=test_days)
-    order = sorted(filtered, key=lambda s: dates[s])  # stable: first-appearance order within a date
-    train_ids = [s for s in order if dates[s] < split]
-    test_ids = [s for s in order if dates[s] > split]
-    index: dict[int, int] = {}
-    train = []
-    for s in train_ids:
-        train.append([index.setdefault(i, len(index)) for i in filtered[s]])
-    test = []
-    for s in test_ids:
-        seq = [index[i] for i in filtered[s] if i in index]
-        if len(seq) >= 2:
-            test.append(seq)
-    return Sessions.from_lists(train, n_items=len(index)), Sessions.from_lists(test, n_items=len(index))
-
-
+# ---------------------------------------------------------------------- data / evaluation
 def load_split() -> tuple[Sessions, Sessions, str]:
-    try:
-        from sessrec.data import prepare  # type: ignore[attr-defined]
-    except ImportError:
-        train, test = _private_split(RAW)
-        return train, test, "private loader (narm protocol)"
     ds = prepare("diginetica", path=str(RAW), test_days=1)
     return ds.train, ds.test, f"sessrec.data.prepare (fingerprint {str(ds.fingerprint)[:12]})"
 
 
-# ---------------------------------------------------------------------- evaluation
-def _private_evaluate(model: NARM, test: Sessions, batch_sessions: int = 256) -> tuple[dict[str, float], float]:
-    """Conservative-tie full ranking through ``score_sessions``; before ``evaluate`` existed."""
-    t0 = time.perf_counter()
-    ranks = []
-    for lo in range(0, test.n_sessions, batch_sessions):
-        idx = np.arange(lo, min(lo + batch_sessions, test.n_sessions))
-        part = test.select(idx)
-        lengths = part.lengths - 1  # inputs: all clicks but the last
-        batch = PrefixBatch.from_ranges(part.items, part.offsets[:-1], lengths)
-        scores = model.score_sessions(batch)
-        targets = torch.from_numpy(part.case_targets()).to(scores.device)
-        ts = scores.gather(1, targets[:, None])
-        ranks.append((scores >= ts).sum(1).cpu())
-    r = torch.cat(ranks).double()
-    metrics = {}
-    for k in CUTOFFS:
-        metrics[f"recall@{k}"] = float((r <= k).double().mean())
-        metrics[f"mrr@{k}"] = float(torch.where(r <= k, 1.0 / r, torch.zeros_like(r)).mean())
-    return metrics, time.perf_counter() - t0
-
-
 def evaluate_model(model: NARM, test: Sessions) -> tuple[dict[str, float], float]:
-    try:
-        from sessrec.evaluation import evaluate  # type: ignore[attr-defined]
-    except ImportError:
-        return _private_evaluate(model, test)
     res = evaluate(model, test, cutoffs=CUTOFFS, ties="conservative", keep_ranks=False)
     return dict(res.metrics), float(res.seconds)
 
