@@ -113,3 +113,14 @@ def test_csv_recipe_runs_pop_and_spop_on_retailrocket(runner, tmp_path):
     spop = next(r for r in records if r["model"] == "spop")
     pop = next(r for r in records if r["model"] == "pop")
     assert spop["metrics"]["recall@20"] > pop["metrics"]["recall@20"]
+
+
+def test_named_parameter_sets(runner):
+    from sessrec.cli import _named_params
+
+    params = _named_params("gru4rec", "diginetica-bprmax")
+    assert (params["loss"], params["batch_size"], params["bpreg"]) == ("bpr-max", 128, 0.9)
+    res = runner.invoke(main, ["run", "--models", "gru4rec", "-p", "gru4rec=diginetica-bpmax"])
+    assert res.exit_code == 2 and "available: " in res.output and "diginetica-bprmax" in res.output
+    res = runner.invoke(main, ["run", "--models", "pop", "-p", "pop=tuned"])
+    assert res.exit_code == 2 and "ships none" in res.output

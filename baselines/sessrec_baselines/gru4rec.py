@@ -240,6 +240,18 @@ class GRU4Rec(TorchModel):
 
     # ------------------------------------------------------------------ construction
     @classmethod
+    def param_set_names(cls) -> list[str]:
+        """The shipped parameter files (see :func:`paramfile_names`)."""
+        return paramfile_names()
+
+    @classmethod
+    def named_params(cls, name: str) -> dict[str, Any]:
+        """Keyword arguments of parameter file ``name`` (``sessrec run -p gru4rec=NAME``)."""
+        if name not in paramfile_names():
+            return super().named_params(name)
+        return load_paramfile(name)["params"]
+
+    @classmethod
     def from_paramfile(cls, name: str, **overrides: Any) -> Self:
         """A model with the tuned parameters of file ``name`` (see :func:`paramfile_names`).
 

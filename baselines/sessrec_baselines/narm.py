@@ -49,6 +49,7 @@ _CHOICES: dict[str, tuple[Any, ...]] = {
     "attention_norm": ("softmax", "none"),
     "attention_activation": ("sigmoid", "hard_sigmoid"),
     "gru": ("torch", "authors"),
+    "init": ("authors", "xavier"),
     "training": ("sessions", "prefixes"),
     "valid_split": ("random_cases", "time", None),
 }
@@ -139,6 +140,7 @@ class _NARMNetwork(nn.Module):
         gru: str,
         attention_activation: str,
         attention_norm: str,
+        init: str = "authors",
     ) -> None:
         super().__init__()
         self.embedding = nn.Embedding(n_items, embedding_dim)
@@ -155,7 +157,10 @@ class _NARMNetwork(nn.Module):
         self.b = nn.Linear(2 * hidden_size, embedding_dim, bias=False)
         self.attention_activation = attention_activation
         self.attention_norm = attention_norm
-        self._init_like_authors(n_items, embedding_dim, hidden_size)
+        if init == "xavier":
+            self._init_xavier(hidden_size)
+        else:
+            self._init_like_authors(n_items, embedding_dim, hidden_size)
 
     @torch.no_grad()
     def _init_like_authors(self, n_items: int, embedding_dim: int, hidden_size: int) -> None:
@@ -182,6 +187,24 @@ class _NARMNetwork(nn.Module):
             for block in gru.u_zr.weight.split(hidden_size, dim=0):
                 nn.init.orthogonal_(block)
             nn.init.orthogonal_(gru.u_h.weight)
+
+    @torch.no_grad()
+    def _init_xavier(self, hidden_size: int) -> None:
+        """RecBole 1.2.1's NARM (``_init_weights``): E, A1, A2, v, B ``xavier_normal_``.
+
+        ``xavier_normal_`` draws N(0, 2 / (fan_in + fan_out)). RecBole's ``nn.GRU`` is not an
+        ``nn.Linear``, so it keeps torch's default U(-1/sqrt(H), 1/sqrt(H)); its GRU has no
+        biases (``bias=False``): ours are set to 0 (they stay trainable). The authors' GRU's
+        weights get the same uniform draw, its bias 0.
+        """
+        for weight in (self.embedding.weight, self.a1.weight, self.a2.weight, self.v.weight, self.b.weight):
+            nn.init.xavier_normal_(weight)
+        bound = 1.0 / float(np.sqrt(hidden_size))
+        for name, param in self.gru.named_parameters():
+            if "bias" in name:
+                nn.init.zeros_(param)
+            else:
+                nn.init.uniform_(param, -bound, bound)
 
     # ------------------------------------------------------------------ pieces
     def states(self, items: torch.Tensor) -> torch.Tensor:
@@ -332,6 +355,10 @@ class NARM(TorchModel):
         ``"torch"``: :class:`torch.nn.GRU` (logistic gates, reset gate applied after the
         recurrent matmul; fused and fast). ``"authors"``: the code's GRU (hard-sigmoid gates,
         reset gate applied to the previous state before the matmul), a per-step Python loop.
+    init : {"authors", "xavier"}, default "authors"
+        Parameter initialisation. ``"authors"``: the code's ``init_weights`` (see Deviation 8).
+        ``"xavier"``: RecBole 1.2.1's NARM, ``xavier_normal_`` for E, A1, A2, v and B, torch's
+        default uniform for the GRU weights, GRU biases 0.
     training : {"sessions", "prefixes"}, default "sessions"
         ``"sessions"``: one causal pass per session yields the loss of every case of the
         session (fast). ``"prefixes"``: every case is encoded on its own, as the code does.
@@ -399,7 +426,14 @@ class NARM(TorchModel):
        replaces on ties).
     7. ``[c_g ; c_l]`` order: the code concatenates ``[c_l ; c_g]``; B is learned, so the order
        is only a permutation of B's columns.
-    8. Initialisation follows the code (see ``_NARMNetwork._init_like_authors``).
+    8. Initialisation: ``init="authors"`` follows the code (``init_weights`` in ``NARM.py``;
+       see ``_NARMNetwork._init_like_authors``): E N(0, 2/n_items), GRU input weights
+       N(0, 2/d), recurrent weights one random orthogonal matrix per gate, A1, A2 N(0, 2/H),
+       v N(0, 2), B N(0, 2/d), biases 0. ``init="xavier"`` follows RecBole 1.2.1's
+       ``recbole/model/sequential_recommender/narm.py`` (``_init_weights``): every
+       ``nn.Embedding`` and ``nn.Linear`` weight ``xavier_normal_``, i.e.
+       N(0, 2 / (fan_in + fan_out)); its ``nn.GRU(..., bias=False)`` keeps torch's default
+       U(-1/sqrt(H), 1/sqrt(H)); our GRU keeps its biases, initialised to 0.
     9. Validation: the default ``valid_split=None`` trains on every training case and keeps
        the last epoch, like the peers of the benchmark; ``"random_cases"`` is the code's
        10% random hold-out with the best epoch by validation Recall@20 (see ``valid_split``).
@@ -460,6 +494,7 @@ class NARM(TorchModel):
         attention_norm: Literal["softmax", "none"] = "softmax",
         attention_activation: Literal["hard_sigmoid", "sigmoid"] = "hard_sigmoid",
         gru: Literal["torch", "authors"] = "torch",
+        init: Literal["authors", "xavier"] = "authors",
         training: Literal["sessions", "prefixes"] = "sessions",
         valid_split: Literal["random_cases", "time"] | None = None,
         valid_fraction: float = 0.1,
@@ -481,6 +516,7 @@ class NARM(TorchModel):
         self.attention_norm = attention_norm
         self.attention_activation = attention_activation
         self.gru = gru
+        self.init = init
         self.training = training
         self.valid_split = valid_split
         self.valid_fraction = valid_fraction
@@ -577,6 +613,7 @@ class NARM(TorchModel):
             self.gru,
             self.attention_activation,
             self.attention_norm,
+            self.init,
         )
 
     def _build_optimizer(self, network: nn.Module) -> torch.optim.Optimizer:

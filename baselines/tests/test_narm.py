@@ -137,6 +137,47 @@ def test_init_follows_the_authors_code() -> None:
     assert float(net.gru.bias_ih_l0.detach().abs().max()) == 0.0
 
 
+@pytest.mark.parametrize("gru", ["torch", "authors"])
+def test_init_xavier_follows_recbole(gru: str) -> None:
+    """init="xavier": N(0, 2 / (fan_in + fan_out)) for E, A1, A2, v, B (RecBole's ``xavier_normal_``),
+    torch's default U(-1/sqrt(H), 1/sqrt(H)) for the GRU weights (std bound / sqrt(3)), GRU biases 0.
+
+    Tolerances: the std of n normal draws has a relative sd of about 1/sqrt(2n); n >= 10,000 here
+    (v: 300 draws, so 15%).
+    """
+    torch.manual_seed(0)
+    n_items, d, hidden = 4000, 50, 100
+    net = _NARMNetwork(n_items, d, hidden, 0.25, 0.5, gru, "hard_sigmoid", "softmax", "xavier")
+    expected = {
+        "embedding": np.sqrt(2 / (n_items + d)),  # weight (n_items, d)
+        "a1": np.sqrt(2 / (hidden + hidden)),
+        "a2": np.sqrt(2 / (hidden + hidden)),
+        "b": np.sqrt(2 / (2 * hidden + d)),  # weight (d, 2H)
+    }
+    for name, std in expected.items():
+        weight = getattr(net, name).weight.detach()
+        assert abs(float(weight.mean())) < 0.05 * std, name
+        assert abs(float(weight.std()) / std - 1) < 0.03, (name, float(weight.std()), std)
+    v = net.v.weight.detach()  # (1, H): fans 100 and 1
+    assert abs(float(v.std()) / np.sqrt(2 / (hidden + 1)) - 1) < 0.15
+    bound = 1 / np.sqrt(hidden)
+    for name, param in net.gru.named_parameters():
+        values = param.detach()
+        if "bias" in name:
+            assert float(values.abs().max()) == 0.0, name
+        else:
+            assert float(values.abs().max()) <= bound, name
+            assert abs(float(values.std()) / (bound / np.sqrt(3)) - 1) < 0.05, name
+    # the authors' scheme differs visibly: E std sqrt(2/4000) = 0.0224 against 0.0222, v std 1.41 against 0.14
+    authors = _NARMNetwork(n_items, d, hidden, 0.25, 0.5, gru, "hard_sigmoid", "softmax", "authors")
+    assert float(authors.v.weight.detach().std()) > 0.7
+
+
+def test_init_is_stored_verbatim() -> None:
+    assert NARM(**TINY, init="xavier").get_params()["init"] == "xavier"
+    assert NARM(**TINY, init="kaiming").init == "kaiming"  # checked in fit, see test_bad_parameters_say_what_is_valid
+
+
 # ---------------------------------------------------------------------- fitted models
 def _successor_sessions(n_sessions: int, n_items: int, seed: int, max_length: int = 12) -> Sessions:
     """Deterministic-successor oracle: item i is always followed by (i + 1) mod n_items."""
@@ -234,7 +275,13 @@ def test_validation_picks_the_best_epoch() -> None:
 
 @pytest.mark.parametrize(
     ("param", "value"),
-    [("truncate", "middle"), ("attention_norm", "sparsemax"), ("training", "cases"), ("max_len", 0)],
+    [
+        ("truncate", "middle"),
+        ("attention_norm", "sparsemax"),
+        ("training", "cases"),
+        ("max_len", 0),
+        ("init", "kaiming"),
+    ],
 )
 def test_bad_parameters_say_what_is_valid(param: str, value: object) -> None:
     with pytest.raises(ValueError, match=param):

@@ -109,6 +109,22 @@ class BaseModel:
             setattr(self, key, value)
         return self
 
+    @classmethod
+    def param_set_names(cls) -> list[str]:
+        """Names of the model's named hyperparameter sets (e.g. tuned per dataset)."""
+        return []
+
+    @classmethod
+    def named_params(cls, name: str) -> dict[str, Any]:
+        """The hyperparameters of the named set ``name`` (``sessrec run -p model=name``)."""
+        from sessrec.errors import ConfigError
+
+        names = cls.param_set_names()
+        raise ConfigError(
+            f"{cls.__name__} has no parameter set {name!r}; "
+            + (f"available: {', '.join(names)}" if names else "it ships none; give parameters as model.key=value")
+        )
+
     def clone(self) -> Self:
         """An unfitted copy with the same hyperparameters."""
         return type(self)(**copy.deepcopy(self.get_params()))
