@@ -221,6 +221,7 @@ def main() -> None:
 @click.option("--force", is_flag=True, help="Rerun runs already in the study.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.option("--no-report", is_flag=True, help="Do not write report.md after the runs.")
+@click.option("--threads", type=int, help="CPU threads for torch (default: torch's choice).")
 def run(
     models_opt: str | None,
     dataset: str | None,
@@ -239,8 +240,15 @@ def run(
     force: bool,
     quiet: bool,
     no_report: bool,
+    threads: int | None,
 ) -> None:
     """Fit and evaluate models; results go to the study folder, then report.md."""
+    if threads is not None:
+        if threads < 1:
+            raise ConfigError(f"--threads must be a positive integer, got {threads}")
+        import torch
+
+        torch.set_num_threads(threads)
     from sessrec.registry import model_names
     from sessrec.runner import RunSpec, run_study
 
