@@ -45,7 +45,7 @@ def test_global_rng_use_is_caught():
 
     class GlobalSeeding(TransitionModel):
         def fit(self, train, *, valid=None):
-            np.random.seed(42)  # the habit the suite must reject
+            np.random.seed(42)  # noqa: NPY002 - the habit the suite must reject
             return super().fit(train)
 
     status, message = statuses(GlobalSeeding, ["seeding"])["seeding"]

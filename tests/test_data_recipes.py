@@ -235,7 +235,8 @@ def test_nothing_left_after_filtering(tmp_path):
 
 
 def test_unknown_recipe_and_option(tmp_path):
-    with pytest.raises(ConfigError, match=r"unknown dataset 'diginetca'; installed datasets: .*synthetic.*Did you mean 'diginetica'\?"):
+    expected = r"unknown dataset 'diginetca'; installed datasets: .*synthetic.*Did you mean 'diginetica'\?"
+    with pytest.raises(ConfigError, match=expected):
         get_recipe("diginetca")
     with pytest.raises(ConfigError, match=r"unknown option colour .*recipe options: path"):
         prepare("diginetica", data_root=tmp_path, colour="red")

@@ -1,5 +1,6 @@
 """The runner: records, resuming, crash safety, failures that do not stop a study."""
 
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -78,7 +79,7 @@ def test_metrics_and_ranks_match_a_brute_force_transition_count(tmp_path):
     ranks = store.load_ranks(rec["run_id"])
     # brute force: the oracle is a deterministic successor walk, so the learned successor
     # of every test prefix's last click is the target whenever that transition was seen
-    seen = {(a, b) for s in TRAIN for a, b in zip(s[:-1], s[1:])}
+    seen = {(a, b) for s in TRAIN for a, b in itertools.pairwise(s)}
     expect_hits = [(int(s[i - 1]), int(s[i])) in seen for s in TEST for i in range(1, len(s))]
     assert len(ranks) == TEST.n_cases
     assert np.array_equal(ranks == 1, np.array(expect_hits))

@@ -2,10 +2,10 @@
 
 import numpy as np
 import torch
-
-from sessrec import PrefixBatch, Sessions
 from sessrec_baselines.pop import Pop
 from sessrec_baselines.spop import SPop
+
+from sessrec import PrefixBatch, Sessions
 
 # Training log: item clicks 0:3, 1:4, 2:1, 3:1, 4:0 (5 items, item 4 never clicked)
 TRAIN = Sessions.from_lists([[0, 1, 1], [1, 0, 2], [3, 1, 0]], n_items=5)

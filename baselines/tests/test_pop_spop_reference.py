@@ -10,14 +10,14 @@ import pathlib
 import sys
 
 import pytest
-
-from sessrec.data import prepare
-from sessrec.evaluation import evaluate
 from sessrec_baselines.pop import Pop
 from sessrec_baselines.spop import SPop
 
+from sessrec.data import prepare
+from sessrec.evaluation import evaluate
+
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "tests"))
-from reference_protocol import narm_reference  # noqa: E402
+from reference_protocol import narm_reference
 
 DATA = pathlib.Path(__file__).resolve().parents[3] / "shared" / "data" / "diginetica"
 CUTOFFS = (5, 10, 20)

@@ -32,7 +32,7 @@ def _sessions(seqs: list[np.ndarray], n_items: int) -> Sessions:
 
 
 def _split(seqs: list[np.ndarray], n_items: int, test_fraction: float) -> tuple[Sessions, Sessions]:
-    n_test = max(1, int(round(len(seqs) * test_fraction)))
+    n_test = max(1, round(len(seqs) * test_fraction))
     return _sessions(seqs[:-n_test], n_items), _sessions(seqs[-n_test:], n_items)
 
 
