@@ -4,9 +4,9 @@ A study is a list of :class:`RunSpec` (model + params, dataset + protocol parame
 cutoffs, ties, device). A run is a pure function of its spec and the prepared data
 (:func:`run_one`); :func:`run_study` prepares each dataset once, skips runs whose
 ``run_id`` is already in the store, and appends each finished run atomically, so a crash
-or Ctrl-C loses at most the run in flight. The executor seam (``executor=``) is where a
-cluster engine or a tuner plugs in: it receives ``(spec, prepared)`` pairs and returns
-``(record, ranks)``.
+or Ctrl-C loses at most the run in flight. :func:`run_one` is the seam where a cluster
+engine (Ray) or a tuner (Optuna) plugs in: it takes ``(spec, prepared)`` and returns
+``(record, ranks)`` for :meth:`~sessrec.results.StudyStore.append`, with no other state.
 
 Examples
 --------
@@ -309,9 +309,6 @@ def _case_table(prepared: Any) -> CaseTable:
         target=test.case_targets(),
         item_counts=prepared.train.item_counts(),
     )
-
-
-Executor = Callable[[Iterable[tuple[RunSpec, Any]]], Iterable[tuple[RunSpec, Any]]]
 
 
 def run_study(
