@@ -39,7 +39,7 @@ from sessrec.progress import emit
 from sessrec.registry import load_model, models
 from sessrec.results.store import CaseTable, StudyStore
 
-__all__ = ["RunFailure", "RunSpec", "StudyOutcome", "run_one", "run_study"]
+__all__ = ["RunFailure", "RunSpec", "StudyOutcome", "cpu_name", "hardware", "run_one", "run_study"]
 
 TIES = ("conservative", "optimistic", "median")
 
@@ -182,7 +182,8 @@ def _git_commit() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
-def _cpu_name() -> str:
+def cpu_name() -> str:
+    """The CPU model as the OS names it (``/proc/cpuinfo``), else ``platform.processor()``."""
     try:
         with open("/proc/cpuinfo") as fh:
             for line in fh:
@@ -196,7 +197,7 @@ def _cpu_name() -> str:
 def hardware() -> dict[str, Any]:
     """The machine a run used: CPU, cores, torch threads, GPU."""
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    return {"cpu": _cpu_name(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(), "gpu": gpu}
+    return {"cpu": cpu_name(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(), "gpu": gpu}
 
 
 def _versions(model_name: str) -> dict[str, str | None]:

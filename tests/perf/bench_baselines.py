@@ -44,7 +44,6 @@ import argparse
 import importlib.util
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -141,14 +140,9 @@ def run_one(name: str, args: argparse.Namespace) -> dict:
 
 
 def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+    from sessrec.runner import cpu_name
+
+    return cpu_name()
 
 
 def main(argv: list[str] | None = None) -> None:

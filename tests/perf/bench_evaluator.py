@@ -44,6 +44,7 @@ import torch
 
 from sessrec import PrefixBatch, Sessions
 from sessrec.evaluation import default_batch_size, evaluate
+from sessrec.runner import cpu_name
 
 
 class FactorModel:
@@ -93,17 +94,6 @@ def bound_ranks(
         if top:
             torch.topk(s, top + 1, dim=1)
     return out
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def main() -> None:
