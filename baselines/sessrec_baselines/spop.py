@@ -74,31 +74,23 @@ class SPop(BaseModel):
         return counts * self.n_levels_ + self._pop_t.to(items.device)
 
     def score_sessions(self, batch: PrefixBatch) -> torch.Tensor:
-        """Scores after every prefix of every row: running counts over the session."""
+        """Scores after every prefix of every row.
+
+        The click at ``(b, t)`` adds ``n_levels`` to its item in the rows of the prefixes
+        that contain it, ``(b, t) .. (b, lengths[b] - 1)``: ``sum L(L+1)/2`` sparse updates
+        on top of the popularity levels, no dense per-row passes.
+        """
         self._check_fitted()
-        items = batch.items
-        mask = batch.mask
+        items, device = batch.items, batch.items.device
         n_rows = int(batch.lengths.sum())
-        # row index of (b, t) in row-major order, and of (b, 0)
-        starts = torch.cumsum(batch.lengths, 0) - batch.lengths
-        b_idx, t_idx = mask.nonzero(as_tuple=True)
-        click_rows = starts[b_idx] + t_idx
-        out = torch.zeros(n_rows, self.n_items_, dtype=torch.float64, device=items.device)
-        # one increment at the click's own row, then a cumulative sum within each session
-        out[click_rows, items[b_idx, t_idx]] += 1.0
-        seg = torch.repeat_interleave(torch.arange(batch.batch_size, device=items.device), batch.lengths)
-        out = _segment_cumsum(out, seg)
-        return out * self.n_levels_ + self._pop_t.to(items.device)
-
-
-def _segment_cumsum(x: torch.Tensor, segment: torch.Tensor) -> torch.Tensor:
-    """Cumulative sum over rows that restarts where ``segment`` changes (segments contiguous)."""
-    total = torch.cumsum(x, 0)
-    starts = torch.ones_like(segment, dtype=torch.bool)
-    starts[1:] = segment[1:] != segment[:-1]
-    first_rows = torch.nonzero(starts).squeeze(1)
-    before = torch.zeros_like(x[first_rows])
-    nonzero = first_rows > 0
-    before[nonzero] = total[first_rows[nonzero] - 1]
-    seg_id = torch.cumsum(starts.long(), 0) - 1
-    return total - before[seg_id]
+        starts = torch.cumsum(batch.lengths, 0) - batch.lengths  # row of (b, 0)
+        b_idx, t_idx = batch.mask.nonzero(as_tuple=True)
+        n_after = batch.lengths[b_idx] - t_idx  # prefixes containing the click
+        first_row = starts[b_idx] + t_idx
+        heads = torch.cumsum(n_after, 0) - n_after
+        step = torch.arange(int(n_after.sum()), device=device) - torch.repeat_interleave(heads, n_after)
+        rows = torch.repeat_interleave(first_row, n_after) + step
+        cols = torch.repeat_interleave(items[b_idx, t_idx], n_after)
+        out = self._pop_t.to(device).expand(n_rows, -1).clone()
+        bump = torch.full((len(rows),), float(self.n_levels_), dtype=torch.float64, device=device)
+        return out.index_put_((rows, cols), bump, accumulate=True)
