@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from sessrec_baselines.narm import NARM, _AuthorsGRU, _hard_sigmoid, _NARMNetwork
+from sessrec_baselines.narm import NARM, _AuthorsGRU, _hard_sigmoid, _NARMNetwork, _TestScaledDropout
 
 from sessrec.data.sessions import PrefixBatch, Sessions
 
@@ -128,6 +128,21 @@ def test_authors_gru_matches_numpy_equations() -> None:
         np.testing.assert_allclose(last[0, n].detach().numpy(), h, rtol=1e-5, atol=1e-6)
 
 
+def test_test_scaled_dropout_is_the_authors() -> None:
+    """The code's ``dropout_layer``: x * Bernoulli(1 - p) mask in training, x * (1 - p) at test."""
+    x = torch.full((200, 50), 3.0)
+    drop = _TestScaledDropout(0.25)
+    torch.testing.assert_close(drop.eval()(x), torch.full((200, 50), 2.25))
+    torch.manual_seed(0)
+    out = drop.train()(x)
+    assert set(out.unique().tolist()) == {0.0, 3.0}  # kept values are not rescaled
+    assert abs(float((out == 0).float().mean()) - 0.25) < 0.01  # 10,000 draws: sd 0.0043
+    net = _NARMNetwork(5, 4, 3, 0.25, 0.5, "torch", "sigmoid", "softmax", dropout_scaling="test")
+    assert isinstance(net.emb_dropout, _TestScaledDropout) and net.emb_dropout.p == 0.25
+    assert isinstance(net.ct_dropout, _TestScaledDropout) and net.ct_dropout.p == 0.5
+    assert isinstance(_NARMNetwork(5, 4, 3, 0.25, 0.5, "torch", "sigmoid", "softmax").ct_dropout, torch.nn.Dropout)
+
+
 def test_init_follows_the_authors_code() -> None:
     net = _NARMNetwork(4000, 50, 100, 0.25, 0.5, "torch", "hard_sigmoid", "softmax")
     assert abs(float(net.embedding.weight.detach().std()) - np.sqrt(2 / 4000)) < 0.002
@@ -171,6 +186,17 @@ def test_init_xavier_follows_recbole(gru: str) -> None:
     # the authors' scheme differs visibly: E std sqrt(2/4000) = 0.0224 against 0.0222, v std 1.41 against 0.14
     authors = _NARMNetwork(n_items, d, hidden, 0.25, 0.5, gru, "hard_sigmoid", "softmax", "authors")
     assert float(authors.v.weight.detach().std()) > 0.7
+
+
+def test_defaults_are_the_papers_attention_with_recbole_init() -> None:
+    """The estimator's defaults reach the network: paper equation (8) with the logistic sigmoid,
+    no normalisation, xavier initialisation (v std sqrt(2/101) = 0.141, not the code's 1.41)."""
+    model = NARM(embedding_dim=8, hidden_size=100, epochs=1, lr=1e-9, device="cpu", random_state=0)
+    model.fit(_successor_sessions(40, 20, seed=0))
+    net = model.network_
+    assert (net.attention_norm, net.attention_activation) == ("none", "sigmoid")
+    assert isinstance(net.gru, torch.nn.GRU) and isinstance(net.ct_dropout, torch.nn.Dropout)
+    assert 0.09 < float(net.v.weight.detach().std()) < 0.2
 
 
 def test_init_is_stored_verbatim() -> None:
@@ -281,6 +307,7 @@ def test_validation_picks_the_best_epoch() -> None:
         ("training", "cases"),
         ("max_len", 0),
         ("init", "kaiming"),
+        ("dropout_scaling", "none"),
     ],
 )
 def test_bad_parameters_say_what_is_valid(param: str, value: object) -> None:

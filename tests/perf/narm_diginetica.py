@@ -9,6 +9,7 @@ Run from the repository root::
     python tests/perf/narm_diginetica.py --seeds 0,1,2 --training prefixes
     python tests/perf/narm_diginetica.py --seeds 0 --param valid_split=random_cases --verbose
     python tests/perf/narm_diginetica.py --seeds 0 --epochs 2 --param gru=authors   # any NARM keyword
+    python tests/perf/narm_diginetica.py --seeds 0,1,2 --selection   # validation split, no test data
 
 Prints, per run, median wall seconds per training epoch (validation excluded), CPU seconds per
 epoch (process time of the whole fit, validation included, divided by the epochs), fit and evaluation
@@ -44,9 +45,22 @@ CUTOFFS = (5, 10, 20)
 
 
 # ---------------------------------------------------------------------- data / evaluation
-def load_split() -> tuple[Sessions, Sessions, str]:
+def load_split(selection: bool = False) -> tuple[Sessions, Sessions, str]:
+    """The benchmark split; with ``selection``, a validation split carved from its training part.
+
+    Selection mode trains on the 90% of training sessions that end first and evaluates on the
+    10% that end last, so configurations can be compared without reading the test days.
+    """
     ds = prepare("diginetica", path=str(RAW), test_days=1)
-    return ds.train, ds.test, f"sessrec.data.prepare (fingerprint {str(ds.fingerprint)[:12]})"
+    source = f"sessrec.data.prepare (fingerprint {str(ds.fingerprint)[:12]})"
+    if not selection:
+        return ds.train, ds.test, source
+    train = ds.train
+    ends = train.timestamps[train.offsets[1:] - 1]
+    order = np.argsort(ends, kind="stable")
+    n_late = round(0.1 * train.n_sessions)
+    early, late = np.sort(order[:-n_late]), np.sort(order[-n_late:])
+    return train.select(early), train.select(late), source + ", SELECTION: last 10% of training sessions held out"
 
 
 def evaluate_model(model: NARM, test: Sessions) -> tuple[dict[str, float], float]:
@@ -66,6 +80,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--training", default="sessions", choices=["sessions", "prefixes"])
+    ap.add_argument(
+        "--selection",
+        action="store_true",
+        help="train on the first 90%% of training sessions (by end time), evaluate on the last 10%%; no test data",
+    )
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--verbose", action="store_true", help="print every epoch's loss and validation recall")
     ap.add_argument("--param", action="append", default=[], help="extra NARM keyword, e.g. truncate=last")
@@ -80,7 +99,7 @@ def main(argv: list[str] | None = None) -> None:
             extra[key] = value
 
     t0 = time.perf_counter()
-    train, test, source = load_split()
+    train, test, source = load_split(args.selection)
     print(
         f"# data: {source}; {train.n_items} items, {train.n_cases} train cases, {test.n_cases} test cases "
         f"({time.perf_counter() - t0:.1f} s)"
