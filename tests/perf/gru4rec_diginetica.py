@@ -10,6 +10,8 @@ BPR-max, shared embedding, 512 units, batch 128, 2048 negatives, 10 epochs).
 
 Reference (issue 4): the official hidasib/GRU4Rec_PyTorch_Official on this split, 2 CPU cores,
 3 runs: R@20 0.6153 ± 0.0056, MRR@20 0.1938 ± 0.0023; median 8.1 s/epoch (≈ 4,400 events/s).
+Seconds per epoch differ between machines: ``gru4rec_vs_official.py`` times the official code
+and ours side by side. Measured results: ``gru4rec_diginetica_results.md``.
 
 Run from the repository root::
 
