@@ -380,9 +380,10 @@ class NARM(TorchModel):
         recurrent matmul; fused and fast). ``"authors"``: the code's GRU (hard-sigmoid gates,
         reset gate applied to the previous state before the matmul), a per-step Python loop.
     init : {"xavier", "authors"}, default "xavier"
-        Parameter initialisation (the paper does not give one). ``"xavier"``: RecBole 1.2.1's
-        NARM, ``xavier_normal_`` for E, A1, A2, v and B, torch's default uniform for the GRU
-        weights, GRU biases 0. ``"authors"``: the code's ``init_weights`` (see Deviation 8).
+        Parameter initialisation (not fixed by the paper's equations). ``"xavier"``: RecBole
+        1.2.1's NARM, ``xavier_normal_`` for E, A1, A2, v and B, torch's default uniform for
+        the GRU weights, GRU biases 0. ``"authors"``: the code's ``init_weights`` (see
+        Deviation 8).
     training : {"sessions", "prefixes"}, default "sessions"
         ``"sessions"``: one causal pass per session yields the loss of every case of the
         session (fast). ``"prefixes"``: every case is encoded on its own, as the code does.
@@ -457,9 +458,9 @@ class NARM(TorchModel):
        replaces on ties).
     7. ``[c_g ; c_l]`` order: the code concatenates ``[c_l ; c_g]``; B is learned, so the order
        is only a permutation of B's columns.
-    8. Initialisation (the paper gives none): the default ``init="xavier"`` follows RecBole
-       1.2.1's ``recbole/model/sequential_recommender/narm.py`` (``_init_weights``): every
-       ``nn.Embedding`` and ``nn.Linear`` weight ``xavier_normal_``, i.e.
+    8. Initialisation (not fixed by the paper's equations): the default ``init="xavier"``
+       follows RecBole 1.2.1's ``recbole/model/sequential_recommender/narm.py``
+       (``_init_weights``): every ``nn.Embedding`` and ``nn.Linear`` weight ``xavier_normal_``, i.e.
        N(0, 2 / (fan_in + fan_out)); its ``nn.GRU(..., bias=False)`` keeps torch's default
        U(-1/sqrt(H), 1/sqrt(H)); our GRU keeps its biases, initialised to 0.
        ``init="authors"`` follows the code (``init_weights`` in ``NARM.py``; see
@@ -471,8 +472,8 @@ class NARM(TorchModel):
        10% random hold-out with the best epoch by validation Recall@20 (see ``valid_split``).
 
     The paper's equations as written are the defaults ``attention_norm="none",
-    attention_activation="sigmoid"`` (the paper names no initialisation, GRU variant or
-    truncation side). The code's behaviour is reproduced, up to items 4-7, by
+    attention_activation="sigmoid"`` (initialisation, GRU variant and truncation side are not
+    part of its equations). The code's behaviour is reproduced, up to items 4-7, by
     ``attention_norm="softmax", attention_activation="hard_sigmoid", init="authors",
     gru="authors", training="prefixes", dropout_scaling="test", valid_split="random_cases"``
     with the defaults ``truncate="first"`` and ``max_len=19``.
