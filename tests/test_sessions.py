@@ -58,6 +58,20 @@ def test_select_keeps_order(sessions):
     assert sessions.select(np.array([False, True, False, False]))[0].tolist() == [1, 5]
 
 
+def test_split_by_end_time_holds_out_the_sessions_that_end_last():
+    # session ends: 5, 2, 9, 9, 1 -> by end (ties in order): 4, 1, 0, 2, 3
+    s = Sessions(
+        items=np.array([0, 1, 2, 0, 1, 2, 0, 1]),
+        offsets=np.array([0, 2, 3, 5, 7, 8]),
+        timestamps=np.array([1.0, 5.0, 2.0, 3.0, 9.0, 4.0, 9.0, 1.0]),
+        n_items=3,
+    )
+    early, late = s.split_by_end_time(0.4)  # round(0.4 * 5) = 2 sessions held out
+    assert early.tolist() == [0, 1, 4] and late.tolist() == [2, 3]
+    early, late = s.split_by_end_time(0.01)  # at least one
+    assert early.tolist() == [0, 1, 2, 4] and late.tolist() == [3]
+
+
 @pytest.mark.parametrize(
     ("items", "offsets", "n_items", "message"),
     [

@@ -613,11 +613,7 @@ class NARM(TorchModel):
                 self._loss_cases = mask
                 held_out = _HeldOutCases(train, self.valid_cases_)
             else:
-                ends = train.timestamps[np.maximum(train.offsets[1:] - 1, 0)]
-                order = np.argsort(ends, kind="stable")
-                n_valid = max(1, round(train.n_sessions * self.valid_fraction))
-                late = np.sort(order[len(order) - n_valid :])
-                early = np.sort(order[: len(order) - n_valid])
+                early, late = train.split_by_end_time(self.valid_fraction)
                 self.valid_cases_ = late.astype(np.int64)
                 fit_train = train.select(early)
                 late_sessions = train.select(late)
@@ -734,14 +730,13 @@ class NARM(TorchModel):
                 u, k = u[keep], k[keep]
             kept = np.minimum(cases_here, width_cap)
             first_row = np.cumsum(kept) - kept
-            short = k <= width_cap  # always all of them with truncate="first"
+            windows = None
             if self.truncate == "first":
                 row = first_row[u] + np.minimum(k, width_cap) - 1
-                windows = None
             else:
+                short = k <= width_cap
                 row = first_row[u[short]] + k[short] - 1
                 long_u, long_k = u[~short], k[~short]
-                windows = None
                 if len(long_u):
                     windows = PrefixBatch.from_ranges(
                         train.items, starts[long_u] + long_k - width_cap, np.full(len(long_u), width_cap)

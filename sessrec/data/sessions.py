@@ -176,6 +176,19 @@ class Sessions:
         ids = None if self.session_ids is None else self.session_ids[idx]
         return Sessions(self.items[gather], new_offsets, self.timestamps[gather], self.n_items, ids)
 
+    def split_by_end_time(self, fraction: float) -> tuple[np.ndarray, np.ndarray]:
+        """Positions ``(early, late)`` of the sessions: ``late`` the ``fraction`` that end last.
+
+        Sessions are ordered by the time of their last click (ties keep their order);
+        ``late`` holds ``max(1, round(fraction * n_sessions))`` of them. Both arrays are
+        sorted, so ``select`` keeps the sessions' order.
+        """
+        ends = self.timestamps[np.maximum(self.offsets[1:] - 1, 0)]
+        order = np.argsort(ends, kind="stable")
+        n_late = max(1, round(self.n_sessions * fraction))
+        cut = len(order) - n_late
+        return np.sort(order[:cut]), np.sort(order[cut:])
+
     def to_csr(self, binary: bool = False) -> sp.csr_matrix:
         """Session x item matrix of shape (n_sessions, n_items).
 

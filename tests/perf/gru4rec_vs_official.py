@@ -83,12 +83,10 @@ def _split(data_root: str | None):
 
 
 def _write_tsv(train, path: Path) -> None:
-    lengths = train.lengths
-    session = np.repeat(np.arange(train.n_sessions), lengths)
-    position = np.arange(len(session)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    items = np.concatenate([train[s] for s in range(train.n_sessions)])
+    session = np.repeat(np.arange(train.n_sessions), train.lengths)
+    position = np.arange(train.n_clicks) - train.offsets[session]
     # Time orders sessions as sessrec's training order and clicks within each session.
-    frame = pd.DataFrame({"SessionId": session, "ItemId": items, "Time": session * 10_000 + position})
+    frame = pd.DataFrame({"SessionId": session, "ItemId": train.items, "Time": session * 10_000 + position})
     frame.to_csv(path, sep="\t", index=False)
 
 

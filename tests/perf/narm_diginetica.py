@@ -55,12 +55,8 @@ def load_split(selection: bool = False) -> tuple[Sessions, Sessions, str]:
     source = f"sessrec.data.prepare (fingerprint {str(ds.fingerprint)[:12]})"
     if not selection:
         return ds.train, ds.test, source
-    train = ds.train
-    ends = train.timestamps[train.offsets[1:] - 1]
-    order = np.argsort(ends, kind="stable")
-    n_late = round(0.1 * train.n_sessions)
-    early, late = np.sort(order[:-n_late]), np.sort(order[-n_late:])
-    return train.select(early), train.select(late), source + ", SELECTION: last 10% of training sessions held out"
+    early, late = ds.train.split_by_end_time(0.1)
+    return ds.train.select(early), ds.train.select(late), source + ", SELECTION: last 10% of training sessions held out"
 
 
 def evaluate_model(model: NARM, test: Sessions) -> tuple[dict[str, float], float]:
