@@ -16,8 +16,17 @@ class Toy:
         "cap": [Interval(int, 1, None), None],
     }
 
-    def __init__(self, k: int = 10, lr: float = 0.1, mode: str = "a", cap: int | None = None,
-                 flag: bool = False, name: str = "x", ratio: float = 0.5, anything=None):
+    def __init__(
+        self,
+        k: int = 10,
+        lr: float = 0.1,
+        mode: str = "a",
+        cap: int | None = None,
+        flag: bool = False,
+        name: str = "x",
+        ratio: float = 0.5,
+        anything=None,
+    ):
         self.k, self.lr, self.mode, self.cap = k, lr, mode, cap
         self.flag, self.name, self.ratio, self.anything = flag, name, ratio, anything
 
