@@ -36,7 +36,7 @@ import torch
 
 from sessrec.errors import ConfigError, SessrecError
 from sessrec.progress import emit
-from sessrec.registry import load_model, models
+from sessrec.registry import _declared_params, load_model, models
 from sessrec.results.store import CaseTable, StudyStore
 
 __all__ = ["RunFailure", "RunSpec", "StudyOutcome", "cpu_name", "hardware", "run_one", "run_study"]
@@ -218,8 +218,7 @@ def _versions(model_name: str) -> dict[str, str | None]:
 def build_model(spec: RunSpec) -> Any:
     """The unfitted model of ``spec``: its params, plus ``random_state``/``device`` defaults."""
     cls = load_model(spec.model)
-    names_fn = getattr(cls, "_param_names", None)
-    names = list(names_fn()) if callable(names_fn) else []
+    names = _declared_params(cls)
     params = dict(spec.params)
     unknown = sorted(set(params) - set(names)) if names else []
     if unknown:
