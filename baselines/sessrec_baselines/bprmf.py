@@ -11,7 +11,14 @@ from torch import nn
 
 from sessrec import PrefixBatch, Sessions, TorchModel, TrainingState
 from sessrec.models import Interval
-from sessrec_baselines.common import SparseSGD, mean_item_factors, other_items, running_mean_item_factors
+from sessrec_baselines.common import (
+    SparseSGD,
+    mask_untrained,
+    mean_item_factors,
+    other_items,
+    running_mean_item_factors,
+    untrained_items,
+)
 
 __all__ = ["BPRMF", "SparseSGD", "mean_item_factors", "running_mean_item_factors"]
 
@@ -147,6 +154,7 @@ class BPRMF(TorchModel):
         self.random_state = random_state
 
     def build_network(self, train: Sessions) -> nn.Module:
+        self.untrained_items_ = untrained_items(train)
         return _BPRMFNetwork(train.n_sessions, train.n_items, int(self.n_factors), float(self.sigma))
 
     def build_optimizer(self, network: nn.Module) -> SparseSGD:
@@ -156,11 +164,10 @@ class BPRMF(TorchModel):
         rng = state.rng
         net = self.network_
         dev = self.device_
-        n_items = train.n_items
         order = rng.permutation(train.n_clicks)
         sessions = np.repeat(np.arange(train.n_sessions), train.lengths)[order]
         positives = train.items[order]
-        negatives = other_items(positives, n_items, rng)
+        negatives = other_items(positives, np.flatnonzero(train.item_counts() > 0), rng)
         s_all = torch.from_numpy(sessions).to(dev)
         p_all = torch.from_numpy(positives).to(dev)
         n_all = torch.from_numpy(negatives).to(dev)
@@ -182,9 +189,9 @@ class BPRMF(TorchModel):
 
     def network_scores(self, batch: PrefixBatch) -> torch.Tensor:
         weight = self.network_.item_factors.weight
-        return mean_item_factors(weight, batch) @ weight.T
+        return mask_untrained(mean_item_factors(weight, batch) @ weight.T, self.untrained_items_)
 
     def network_session_scores(self, batch: PrefixBatch) -> torch.Tensor:
         """Scores after every prefix, shape (sum(lengths), n_items), rows in row-major order."""
         weight = self.network_.item_factors.weight
-        return running_mean_item_factors(weight, batch) @ weight.T
+        return mask_untrained(running_mean_item_factors(weight, batch) @ weight.T, self.untrained_items_)

@@ -3,7 +3,18 @@
 * :class:`SparseSGD`, :func:`other_items`, :func:`mean_item_factors`,
   :func:`running_mean_item_factors`: the BPR-trained factor models (BPR-MF, FPMC);
 * :class:`CsrRows`: sparse item x item rows scattered into dense scores (Markov, Item-KNN);
-* :func:`concat_ranges`: the click positions of many prefixes at once (FPMC's training).
+* :func:`concat_ranges`: the click positions of many prefixes at once (FPMC's training);
+* :func:`untrained_items`, :func:`mask_untrained`: the rule for items without a training click.
+
+Items without training data. Every reference implementation behind our models (GRU4Rec's
+official code and its ``baselines.py``, khesui/FPMC, the NARM authors' code, session-rec)
+builds its item index from the training data, so an item with no training click does not
+exist there: it is never ranked and never drawn as a negative. sessrec ranks the whole
+catalogue (the protocols' test sets and ``--valid-days`` fits can hold such items), so the
+models that learn item vectors or similarities (GRU4Rec, NARM, BPR-MF, FPMC, Item-KNN) score
+those items ``-inf`` and never sample them; POP and Markov already rank them below every item
+with a training click (their popularity is 0), and S-POP ranks the current session's own
+clicks first, as its definition says, trained or not.
 """
 
 from __future__ import annotations
@@ -13,15 +24,17 @@ from collections.abc import Iterable
 import numpy as np
 import torch
 
-from sessrec import PrefixBatch
+from sessrec import PrefixBatch, Sessions
 
 __all__ = [
     "CsrRows",
     "SparseSGD",
     "concat_ranges",
+    "mask_untrained",
     "mean_item_factors",
     "other_items",
     "running_mean_item_factors",
+    "untrained_items",
 ]
 
 
@@ -82,12 +95,55 @@ def mean_item_factors(weight: torch.Tensor, batch: PrefixBatch) -> torch.Tensor:
     return rows.sum(dim=1) / batch.lengths[:, None].to(weight.dtype)
 
 
-def other_items(positives: np.ndarray, n_items: int, rng: np.random.Generator) -> np.ndarray:
-    """One uniform draw from ``[0, n_items) \\ {positive}`` per positive (needs n_items >= 2)."""
-    if n_items < 2:
-        raise ValueError(f"BPR training needs at least 2 items to draw negatives from, got n_items={n_items}")
-    draw = rng.integers(0, n_items - 1, size=len(positives))
-    return draw + (draw >= positives)
+def other_items(positives: np.ndarray, candidates: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One uniform draw from ``candidates \\ {positive}`` per positive.
+
+    Parameters
+    ----------
+    positives : ndarray of int64, shape (n,)
+        Items, each one of ``candidates``.
+    candidates : ndarray of int64, shape (m,)
+        Sorted distinct items to draw from (the items with training clicks), ``m >= 2``.
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    ndarray of int64, shape (n,)
+        With ``candidates = arange(n_items)`` the draw is ``rng.integers(0, n_items - 1)``
+        shifted past the positive: uniform over the other items.
+
+    Examples
+    --------
+    >>> out = other_items(np.array([2, 2, 2]), np.array([0, 2, 5]), np.random.default_rng(0))
+    >>> sorted(set(out.tolist())) <= [0, 5]
+    True
+    """
+    m = len(candidates)
+    if m < 2:
+        raise ValueError(
+            f"BPR training needs at least 2 items with training clicks to draw negatives from, got {m}; "
+            "train on more sessions"
+        )
+    slot = np.searchsorted(candidates, positives)
+    draw = rng.integers(0, m - 1, size=len(positives))
+    return candidates[draw + (draw >= slot)]
+
+
+def untrained_items(train: Sessions) -> np.ndarray:
+    """Items of ``train``'s catalogue without a single training click (sorted int64).
+
+    The reference implementations build their item index from the training data, so such
+    an item does not exist for them: they never rank it. Models that follow them give it
+    the score ``-inf`` (see :func:`mask_untrained`).
+    """
+    return np.flatnonzero(train.item_counts() == 0).astype(np.int64)
+
+
+def mask_untrained(scores: torch.Tensor, untrained: np.ndarray) -> torch.Tensor:
+    """``scores`` (N, n_items) with the columns ``untrained`` set to ``-inf`` (in place when any)."""
+    if len(untrained):
+        scores.index_fill_(1, torch.from_numpy(untrained).to(scores.device), float("-inf"))
+    return scores
 
 
 def concat_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:

@@ -14,9 +14,11 @@ from sessrec.models import Interval
 from sessrec_baselines.common import (
     SparseSGD,
     concat_ranges,
+    mask_untrained,
     mean_item_factors,
     other_items,
     running_mean_item_factors,
+    untrained_items,
 )
 
 __all__ = ["FPMC"]
@@ -179,6 +181,7 @@ class FPMC(TorchModel):
         self.random_state = random_state
 
     def build_network(self, train: Sessions) -> nn.Module:
+        self.untrained_items_ = untrained_items(train)
         return _FPMCNetwork(train.n_items, int(self.n_factors), float(self.sigma))
 
     def build_optimizer(self, network: nn.Module) -> SparseSGD:
@@ -195,7 +198,7 @@ class FPMC(TorchModel):
         order = rng.permutation(len(positions))
         positions, starts = positions[order], starts[order]
         targets = train.items[positions]
-        negatives = other_items(targets, train.n_items, rng)
+        negatives = other_items(targets, np.flatnonzero(train.item_counts() > 0), rng)
         items = torch.from_numpy(np.array(train.items)).to(dev)  # a writable copy
         total = torch.zeros((), dtype=torch.float64, device=dev)
         for lo in range(0, len(order), bs):
@@ -227,7 +230,7 @@ class FPMC(TorchModel):
         last = net.last_item(batch.last_items)
         query = torch.cat([s, last], dim=1)  # (B, 2k)
         keys = torch.cat([net.item_session.weight, net.item_last.weight], dim=1)  # (n_items, 2k)
-        return query @ keys.T
+        return mask_untrained(query @ keys.T, self.untrained_items_)
 
     def network_session_scores(self, batch: PrefixBatch) -> torch.Tensor:
         """Scores after every prefix, shape (sum(lengths), n_items), rows in row-major order."""
@@ -236,7 +239,7 @@ class FPMC(TorchModel):
         last = net.last_item(batch.items[batch.mask])
         query = torch.cat([s, last], dim=1)
         keys = torch.cat([net.item_session.weight, net.item_last.weight], dim=1)
-        return query @ keys.T
+        return mask_untrained(query @ keys.T, self.untrained_items_)
 
 
 def _concat_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:

@@ -29,6 +29,7 @@ from ._gru4rec_batches import SampleCache, SessionParallelPlan, build_plan
 from ._gru4rec_losses import bpr_max_loss, cross_entropy_loss, top1_max_loss
 from ._gru4rec_network import GRU4RecNetwork
 from ._gru4rec_optim import AdagradM
+from .common import mask_untrained, untrained_items
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -339,6 +340,7 @@ class GRU4Rec(TorchModel):
         return super().fit(train, valid=valid)
 
     def build_network(self, train: Sessions) -> nn.Module:
+        self.untrained_items_ = untrained_items(train)
         mode, emb = self._input_mode()
         return GRU4RecNetwork(
             train.n_items, self._layers(), mode, emb, float(self.dropout_p_embed), float(self.dropout_p_hidden)
@@ -367,8 +369,11 @@ class GRU4Rec(TorchModel):
         if int(self.n_sample) > 0:
             # fit() runs under fork_rng seeded from random_state: this seed is reproducible
             seed = int(torch.randint(0, 2**62, (1,)))
+            # only items with training clicks exist for the official code: 0 ** 0 = 1 must not
+            # make the untrained ones samples (with logq > 0 their log-count is -inf)
+            weights = np.where(counts > 0, counts ** float(self.sample_alpha), 0.0)
             cache = SampleCache(
-                counts ** float(self.sample_alpha),
+                weights,
                 int(self.n_sample),
                 int(self.sample_cache_max_size),
                 torch.Generator().manual_seed(seed),
@@ -460,7 +465,7 @@ class GRU4Rec(TorchModel):
 
     def network_scores(self, batch: PrefixBatch) -> torch.Tensor:
         net: GRU4RecNetwork = self.network_  # type: ignore[assignment]
-        return net.score_all(self._run_prefixes(batch, collect=False))
+        return mask_untrained(net.score_all(self._run_prefixes(batch, collect=False)), self.untrained_items_)
 
     def network_session_scores(self, batch: PrefixBatch) -> torch.Tensor:
         """Scores after every position of every session in one pass.
@@ -478,4 +483,4 @@ class GRU4Rec(TorchModel):
         """
         net: GRU4RecNetwork = self.network_  # type: ignore[assignment]
         states = self._run_prefixes(batch, collect=True)
-        return net.score_all(states[batch.mask])
+        return mask_untrained(net.score_all(states[batch.mask]), self.untrained_items_)

@@ -10,7 +10,7 @@ import torch
 
 from sessrec import BaseModel, PrefixBatch, Sessions, check_is_fitted
 from sessrec.models import Interval
-from sessrec_baselines.common import CsrRows
+from sessrec_baselines.common import CsrRows, mask_untrained, untrained_items
 
 try:  # Python 3.11+
     from typing import Self
@@ -126,6 +126,7 @@ class ItemKNN(BaseModel):
         self.similarity_ = keep_top_neighbors(sim, int(self.n_neighbors))
         self.support_ = supp
         self.n_items_ = train.n_items
+        self.untrained_items_ = untrained_items(train)
         sim = self.similarity_
         distinct, code = np.unique(sim.data, return_inverse=True)
         self.score_codes_ = np.concatenate([[0.0], distinct])
@@ -136,7 +137,7 @@ class ItemKNN(BaseModel):
     def score(self, batch: PrefixBatch) -> torch.Tensor:
         """Scores of shape (batch_size, n_items) on the CPU: the order code of ``sim(last item, j)``."""
         check_is_fitted(self)
-        return self._rows_.dense(batch.last_items.to("cpu"), self.n_items_)
+        return mask_untrained(self._rows_.dense(batch.last_items.to("cpu"), self.n_items_), self.untrained_items_)
 
     def score_sessions(self, batch: PrefixBatch) -> torch.Tensor:
         """Scores after every prefix, shape (sum(lengths), n_items), rows in row-major order.
@@ -144,7 +145,8 @@ class ItemKNN(BaseModel):
         Row ``(b, t)`` is the similarity row of ``batch.items[b, t]`` (the last click of that prefix).
         """
         check_is_fitted(self)
-        return self._rows_.dense(batch.items.to("cpu")[batch.mask.to("cpu")], self.n_items_)
+        scores = self._rows_.dense(batch.items.to("cpu")[batch.mask.to("cpu")], self.n_items_)
+        return mask_untrained(scores, self.untrained_items_)
 
 
 def item_similarity(x: sp.csr_matrix, *, alpha: float, lmbd: float) -> tuple[sp.csr_matrix, np.ndarray]:

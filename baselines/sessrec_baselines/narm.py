@@ -21,6 +21,7 @@ from sessrec.models import Interval, Options
 
 from ._narm_batches import BatchSpec, prefix_batches, session_batches
 from ._narm_network import NARMNetwork
+from .common import mask_untrained, untrained_items
 
 __all__ = ["NARM"]
 
@@ -360,6 +361,7 @@ class NARM(TorchModel):
 
     # ------------------------------------------------------------------ TorchModel hooks
     def build_network(self, train: Sessions) -> nn.Module:
+        self.untrained_items_ = untrained_items(train)
         return NARMNetwork(
             train.n_items,
             self.embedding_dim,
@@ -390,7 +392,7 @@ class NARM(TorchModel):
         total, count = 0.0, 0
         make = session_batches if self.training == "sessions" else prefix_batches
         for reps_fn, targets in make(train, state.loss_cases, state.spec, state.rng):
-            logits = net.decode(reps_fn(net))
+            logits = mask_untrained(net.decode(reps_fn(net)), self.untrained_items_)
             loss = F.cross_entropy(logits, targets)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -410,7 +412,7 @@ class NARM(TorchModel):
         else:
             cols = (lengths - kept)[:, None] + torch.arange(width, device=lengths.device)[None, :]
             items = batch.items.gather(1, cols.clamp(max=batch.max_len - 1))
-        return net.decode(net.encode_prefixes(items, kept))
+        return mask_untrained(net.decode(net.encode_prefixes(items, kept)), self.untrained_items_)
 
     def network_session_scores(self, batch: PrefixBatch) -> torch.Tensor:
         """Scores after every prefix of whole sessions, in one causal pass.
@@ -449,4 +451,4 @@ class NARM(TorchModel):
                 windows = batch.items[lb[:, None], cols]
                 full = torch.full((len(lb),), self.max_len, dtype=torch.long, device=dev)
                 reps[long] = net.encode_prefixes(windows, full)
-        return net.decode(reps)
+        return mask_untrained(net.decode(reps), self.untrained_items_)
