@@ -16,11 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from sessrec import PrefixBatch, Sessions
+from sessrec import PrefixBatch, Sessions, ValidationCases
 
 from ._narm_network import NARMNetwork
 
-__all__ = ["BatchSpec", "prefix_batches", "session_batches", "truncated"]
+__all__ = ["BatchSpec", "carve_validation", "prefix_batches", "session_batches", "truncated"]
 
 Batch = tuple[Callable[[NARMNetwork], torch.Tensor], torch.Tensor]
 
@@ -142,3 +142,26 @@ def _case_rows(
             spec.device
         )
     return row, np.concatenate([u[short], long_u]), np.concatenate([k[short], long_k]), windows
+
+
+def carve_validation(
+    train: Sessions, valid_split: str, fraction: float, seed: int
+) -> tuple[Sessions, ValidationCases, np.ndarray]:
+    """Training sessions, held-out validation cases and their numbers, for NARM's ``valid_split``.
+
+    ``"random_cases"``: ``round(fraction * n_cases)`` (at least 1) random training cases,
+    drawn from a generator seeded ``[seed, 1]``; the sessions stay whole (the cases only leave
+    the loss) and the numbers are case numbers. ``"time"``: the ``fraction`` of sessions that
+    end last leave the training data; the numbers are their positions in ``train``.
+    """
+    if valid_split == "random_cases":
+        n_valid = max(1, round(train.n_cases * fraction))
+        cases = np.sort(np.random.default_rng([seed, 1]).permutation(train.n_cases)[:n_valid])
+        fit_train, held_out, numbers = train, ValidationCases(train, cases), cases
+    else:
+        early, late = train.split_by_end_time(fraction)
+        fit_train, late_sessions = train.select(early), train.select(late)
+        held_out, numbers = ValidationCases(late_sessions, np.arange(late_sessions.n_cases)), late.astype(np.int64)
+    if fit_train.n_cases == 0:
+        raise ValueError(f"NARM: valid_split={valid_split!r} left no training case; use more data or valid_split=None")
+    return fit_train, held_out, numbers

@@ -4,7 +4,9 @@
   :func:`running_mean_item_factors`: the BPR-trained factor models (BPR-MF, FPMC);
 * :class:`CsrRows`: sparse item x item rows scattered into dense scores (Markov, Item-KNN);
 * :func:`concat_ranges`: the click positions of many prefixes at once (FPMC's training);
-* :func:`untrained_items`, :func:`mask_untrained`: the rule for items without a training click.
+* :func:`untrained_items`, :func:`mask_untrained`: the rule for items without a training click;
+* :func:`paramfile_names`, :func:`read_paramfile`: named parameter sets shipped as data
+  (``paramfiles/<model>/<name>.toml``, each with its ``[provenance]``).
 
 Items without training data. Every reference implementation behind our models (GRU4Rec's
 official code and its ``baselines.py``, khesui/FPMC, the NARM authors' code, session-rec)
@@ -19,12 +21,20 @@ clicks first, as its definition says, trained or not.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
+from importlib import resources
+from typing import Any
 
 import numpy as np
 import torch
 
 from sessrec import PrefixBatch, Sessions
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 __all__ = [
     "CsrRows",
@@ -33,6 +43,8 @@ __all__ = [
     "mask_untrained",
     "mean_item_factors",
     "other_items",
+    "paramfile_names",
+    "read_paramfile",
     "running_mean_item_factors",
     "untrained_items",
 ]
@@ -196,3 +208,39 @@ class CsrRows:
         batch_row, pos = self._entries(rows)
         out[batch_row, self.indices[pos]] = self.data[pos]
         return out
+
+
+def _paramfile_dir(model: str) -> Any:
+    return resources.files("sessrec_baselines") / "paramfiles" / model
+
+
+def paramfile_names(model: str) -> list[str]:
+    """Names of the parameter files shipped for ``model`` (``"narm"`` -> ``["authors", "recbole"]``)."""
+    folder = _paramfile_dir(model)
+    if not folder.is_dir():
+        return []
+    return sorted(p.name[: -len(".toml")] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def read_paramfile(model: str, name: str) -> dict[str, Any]:
+    """Parameter file ``name`` of ``model`` as ``{"params": {...}, "provenance": {...}}``.
+
+    ``[params]`` holds the model's keyword arguments; the keys listed in ``[none] keys`` are
+    set to ``None`` (TOML has no null). ``[provenance]`` says what the set reproduces
+    (``reproduces``: "authors' code", "RecBole", ...), where the values come from, and
+    ``same_setup_as_published``: whether a run with this set is the setup of the paper's
+    published numbers.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, listing the available ones.
+    """
+    names = paramfile_names(model)
+    if name not in names:
+        raise ValueError(f"unknown {model} parameter file {name!r}; available: {', '.join(names) or 'none'}")
+    with (_paramfile_dir(model) / f"{name}.toml").open("rb") as fh:
+        data = tomllib.load(fh)
+    params = dict(data["params"])
+    params.update(dict.fromkeys(data.get("none", {}).get("keys", [])))
+    return {"params": params, "provenance": dict(data.get("provenance", {}))}

@@ -136,12 +136,15 @@ class GRU4Rec(TorchModel):
     ----------
     network_ : GRU4RecNetwork
     n_items_ : int
+    untrained_items_ : ndarray of int64
+        Items without a training click, scored ``-inf``.
     history_ : list of dict
         Per epoch: mean step loss, seconds, and the validation metric if any.
 
     Notes
     -----
-    Training (per epoch, sessions in the given order, which the data layer makes time order):
+    Training (per epoch, sessions in the order of the ``Sessions`` given to :meth:`fit`; see
+    Deviation 6):
     ``batch_size`` slots each hold one session; every step feeds each slot's current item and
     scores the batch's targets plus ``n_sample`` shared negatives; a slot whose session ends
     takes the next session and its hidden state is zeroed; no BPTT. The loss of a step is
@@ -151,9 +154,17 @@ class GRU4Rec(TorchModel):
     items with ``h @ Wy.T + By`` (the raw output; ELU is monotone and does not change ranks).
     :meth:`score_sessions` carries the state along whole sessions in one pass.
 
-    Accuracy and speed against the official implementation on the DIGINETICA benchmark split
-    (``tests/perf/gru4rec_diginetica_results.md``): with the official Diginetica BPR-max
-    parameters, Recall@20 0.6154 and MRR@20 0.1930 over 3 seeds (official: 0.6153 and 0.1938);
+    Items without a training click (possible under ``yoochoose-1-64``/``yoochoose-1-4``, whose
+    catalogue is the full split's, and with ``--valid-days``) score ``-inf`` and are never
+    sampled as negatives: the official code builds its item index from the training data and
+    never ranks them (``untrained_items_``).
+
+    Accuracy and speed against the official implementation, run side by side on the same
+    data: the DIGINETICA slice of ``/work/shared/data`` under sessrec's ``narm`` protocol with
+    1 test day (``tests/perf/gru4rec_diginetica_results.md``; *not* the official Diginetica
+    split, whose published Recall@20 0.4995 / MRR@20 0.1542 has not been reproduced here).
+    With the official Diginetica BPR-max parameters, Recall@20 0.6154 and MRR@20 0.1930 over
+    3 seeds against the official code's 0.6153 and 0.1938 on that slice;
     trained side by side with the official code on one 2-core machine
     (``tests/perf/gru4rec_vs_official.py``), 0.855x its seconds per epoch with 2 threads and
     0.923x with 1 thread (medians of 5 and 3 rounds).
@@ -172,8 +183,11 @@ class GRU4Rec(TorchModel):
        probability falls below ~1e-20).
     5. Sessions shorter than 2 clicks are skipped (they hold no next-item event); the official
        preprocessing removes them beforehand.
-    6. Sessions are taken in the order of the ``Sessions`` given to ``fit`` (the data layer
-       sorts them by time); the official code argsorts by each session's first timestamp.
+    6. Sessions are taken in the order of the ``Sessions`` given to ``fit``; the official code
+       argsorts by each session's first timestamp. That order is the protocol's: under
+       ``gru4rec`` the sessions' start times; under ``narm`` their dates (SR-GNN's sort key, the
+       date of the session's last click, at day resolution on DIGINETICA), so the sessions of
+       one day keep the order of their session ids.
     7. ``top1-max`` is offered in addition (it is in the Theano original, not in the PyTorch port).
     8. The negative-sample cache draws its uniforms from a generator seeded from ``random_state``
        (float64 inverse CDF on the CPU, then moved to the device); the official one draws float32

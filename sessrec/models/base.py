@@ -32,6 +32,7 @@ Everything a plugin needs is public and exported by :mod:`sessrec.models` (and
 from __future__ import annotations
 
 import copy
+import inspect
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -181,6 +182,13 @@ class TrainingState:
     generator: torch.Generator
 
 
+def _same(a: Any, b: Any) -> bool:
+    """Parameter equality as a run record stores it (lists and tuples alike, ints and floats alike)."""
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return bool(a == b) and isinstance(a, bool) == isinstance(b, bool)
+
+
 def resolve_device(device: str | torch.device | None) -> torch.device:
     """``"auto"``/``None`` -> CUDA when available else CPU; anything else as torch reads it."""
     if device is None or device == "auto":
@@ -244,6 +252,31 @@ class BaseModel:
             f"{cls.__name__} has no parameter set {name!r}; "
             + (f"available: {', '.join(names)}" if names else "it ships none; give parameters as model.key=value")
         )
+
+    @classmethod
+    def param_set_info(cls, name: str) -> dict[str, Any]:
+        """Provenance of the named set ``name``: what it reproduces and where its values come from.
+
+        Keys a report reads: ``reproduces`` (e.g. ``"authors' code"``, ``"RecBole"``) and
+        ``same_setup_as_published`` (``True`` only when a run with this set is the setup behind
+        the paper's published numbers). The default: no provenance.
+        """
+        return {}
+
+    @classmethod
+    def param_set_of(cls, params: dict[str, Any]) -> str | None:
+        """The named set that ``params`` (a run's hyperparameters) follow, if any.
+
+        A run follows a set when every parameter of the set has the set's value in ``params``
+        (missing keys count as the ``__init__`` default); the first such set by name.
+        """
+        defaults = {k: v.default for k, v in inspect.signature(cls.__init__).parameters.items() if k != "self"}
+        merged = {**defaults, **params}
+        for name in cls.param_set_names():
+            wanted = cls.named_params(name)
+            if all(_same(merged.get(key), value) for key, value in wanted.items()):
+                return name
+        return None
 
     def clone(self) -> Self:
         """An unfitted copy with the same hyperparameters."""
