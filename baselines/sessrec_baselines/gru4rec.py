@@ -160,8 +160,10 @@ class GRU4Rec(TorchModel):
        probability falls below ~1e-20).
     5. Sessions shorter than 2 clicks are skipped (they hold no next-item event); the official
        preprocessing removes them beforehand.
-    6. Sessions are taken in the order of the ``Sessions`` given to ``fit`` (the data layer
-       sorts them by time); the official code argsorts by each session's first timestamp.
+    6. Sessions are taken in the order of the ``Sessions`` given to ``fit``; the official code
+       argsorts by each session's first timestamp. The ``gru4rec``, ``gru4rec-rsc15`` and
+       ``window`` protocols list sessions by start time (the same order); ``narm`` lists them by
+       session *date* (day resolution on DIGINETICA, file order within a day).
     7. ``top1-max`` is offered in addition (it is in the Theano original, not in the PyTorch port).
     8. The negative-sample cache draws its uniforms from a generator seeded from ``random_state``
        (float64 inverse CDF on the CPU, then moved to the device); the official one draws float32

@@ -21,6 +21,7 @@ Protocols (each module draws its timeline):
 
 * ``narm`` (default, :mod:`~sessrec.data.protocols.narm`) — SR-GNN ``preprocess.py``, NARM Table 1.
 * ``gru4rec`` (:mod:`~sessrec.data.protocols.gru4rec`) — hidasib/GRU4Rec's comparison scripts.
+* ``gru4rec-rsc15`` (:mod:`~sessrec.data.protocols.rsc15`) — the official GRU4Rec RSC15 split.
 
 Every protocol is a short composition of named steps, one module per concept; each step
 returns its result and the counts of what it removed (:class:`~.counts.Drops`), and the
@@ -54,6 +55,7 @@ from sessrec.data.protocols.registry import (
     run_protocol,
 )
 from sessrec.data.protocols.result import ProtocolResult
+from sessrec.data.protocols.rsc15 import gru4rec_rsc15
 
 __all__ = [
     "EVENT_COLUMNS",
@@ -66,6 +68,7 @@ __all__ = [
     "check_protocol_params",
     "coerce_protocol_params",
     "gru4rec",
+    "gru4rec_rsc15",
     "narm",
     "protocol_params",
     "protocol_spec",

@@ -50,7 +50,14 @@ from sessrec.data.protocols.counts import Drops
 from sessrec.data.protocols.filters import filter_once, require_clicks
 from sessrec.data.protocols.fraction import case_fraction
 from sessrec.data.protocols.params import Param, check_params
-from sessrec.data.protocols.result import ProtocolResult, raw_stats, session_drops, short_drops, size_stats
+from sessrec.data.protocols.result import (
+    ProtocolResult,
+    filter_once_stats,
+    raw_stats,
+    session_drops,
+    short_drops,
+    size_stats,
+)
 from sessrec.data.protocols.splits import split_by_date
 from sessrec.data.protocols.validation import Carved, carve_valid_by_date
 from sessrec.progress import emit
@@ -137,7 +144,7 @@ def build_narm(events: pd.DataFrame, p: Mapping[str, Any]) -> ProtocolResult:
     stats = {
         **size_stats(tr, te, va, len(catalogue.index)),
         **raw_stats(raw),
-        **_filter_stats(*filtered),
+        **filter_once_stats(*filtered),
         "max_date": iso(split.last),
         "split_date": iso(split.split),
         **session_drops("split_date", split.dropped),
@@ -147,15 +154,6 @@ def build_narm(events: pd.DataFrame, p: Mapping[str, Any]) -> ProtocolResult:
         **({} if cut is None else _fraction_stats(cut)),
     }
     return ProtocolResult(tr, te, va, catalogue.index, dict(p), stats)
-
-
-def _filter_stats(length1: Drops, rare: Drops, short: Drops) -> dict[str, int]:
-    return {
-        **session_drops("length1", length1),
-        "dropped_rare_items": rare.items,
-        "dropped_rare_item_clicks": rare.clicks,
-        **short_drops("short", short),
-    }
 
 
 def _valid_stats(carved: Carved) -> dict[str, Any]:

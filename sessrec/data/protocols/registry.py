@@ -21,6 +21,7 @@ from sessrec.data.protocols.gru4rec import GRU4REC_PARAMS, build_gru4rec, gru4re
 from sessrec.data.protocols.narm import NARM_PARAMS, build_narm, narm
 from sessrec.data.protocols.params import Param, check_params, coerce_params
 from sessrec.data.protocols.result import ProtocolResult
+from sessrec.data.protocols.rsc15 import RSC15_PARAMS, build_gru4rec_rsc15, gru4rec_rsc15
 from sessrec.errors import ConfigError
 
 __all__ = [
@@ -52,6 +53,8 @@ class ProtocolSpec:
         Every parameter, in the order results list them.
     recipe_defaults : dict
         Defaults that depend on the dataset: ``{recipe name: {parameter: value}}``.
+    variant_of : str or None
+        The protocol this one is a variant of (``gru4rec-rsc15`` of ``gru4rec``).
     """
 
     name: str
@@ -59,6 +62,7 @@ class ProtocolSpec:
     build: Callable[[pd.DataFrame, Mapping[str, Any]], ProtocolResult]
     params: tuple[Param, ...]
     recipe_defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    variant_of: str | None = None
 
     def check(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """Every parameter checked (:class:`ConfigError` naming the bad one), defaults filled."""
@@ -79,6 +83,9 @@ class ProtocolSpec:
 PROTOCOL_SPECS: dict[str, ProtocolSpec] = {
     "narm": ProtocolSpec("narm", narm, build_narm, NARM_PARAMS),
     "gru4rec": ProtocolSpec("gru4rec", gru4rec, build_gru4rec, GRU4REC_PARAMS),
+    "gru4rec-rsc15": ProtocolSpec(
+        "gru4rec-rsc15", gru4rec_rsc15, build_gru4rec_rsc15, RSC15_PARAMS, variant_of="gru4rec"
+    ),
 }
 
 #: The protocol functions by name.
@@ -90,7 +97,11 @@ def protocol_spec(name: str) -> ProtocolSpec:
     try:
         return PROTOCOL_SPECS[name]
     except KeyError:
-        raise ConfigError(f"unknown protocol {name!r}; valid protocols: {', '.join(sorted(PROTOCOLS))}") from None
+        base = sorted(n for n, s in PROTOCOL_SPECS.items() if s.variant_of is None)
+        variants = [f"{n} (of {s.variant_of})" for n, s in sorted(PROTOCOL_SPECS.items()) if s.variant_of]
+        raise ConfigError(
+            f"unknown protocol {name!r}; valid protocols: {', '.join(base)}; variants: {', '.join(variants)}"
+        ) from None
 
 
 def protocol_params(name: str) -> tuple[str, ...]:

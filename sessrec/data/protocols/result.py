@@ -9,7 +9,7 @@ from sessrec.data.index import ItemIndex
 from sessrec.data.protocols.counts import Drops, RawCounts
 from sessrec.data.sessions import Sessions
 
-__all__ = ["ProtocolResult", "raw_stats", "session_drops", "short_drops", "size_stats"]
+__all__ = ["ProtocolResult", "filter_once_stats", "raw_stats", "session_drops", "short_drops", "size_stats"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,3 +72,13 @@ def session_drops(rule: str, drops: Drops) -> dict[str, int]:
 def short_drops(rule: str, drops: Drops) -> dict[str, int]:
     """``dropped_<rule>_sessions`` and ``dropped_<rule>_session_clicks`` (the clicks those sessions had)."""
     return {f"dropped_{rule}_sessions": drops.sessions, f"dropped_{rule}_session_clicks": drops.clicks}
+
+
+def filter_once_stats(first: Drops, rare: Drops, short: Drops) -> dict[str, int]:
+    """Statistics of the one-pass filter (:func:`~sessrec.data.protocols.filters.filter_once`)."""
+    return {
+        **session_drops("length1", first),
+        "dropped_rare_items": rare.items,
+        "dropped_rare_item_clicks": rare.clicks,
+        **short_drops("short", short),
+    }
