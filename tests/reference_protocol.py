@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import calendar
 import csv
+import functools
 import time
 from dataclasses import dataclass
 
@@ -37,6 +38,7 @@ class ReferenceSplit:
         return self.cases(self.test)
 
 
+@functools.cache
 def _day(text: str) -> int:
     return calendar.timegm(time.strptime(text, "%Y-%m-%d"))
 
@@ -126,8 +128,12 @@ class TimeSplitReference:
     stats: dict[str, int]
 
 
+@functools.cache
 def read_diginetica_times(path: str) -> list[tuple[str, int, float]]:
-    """(session, item, time) rows in file order, time = midnight UTC of the session's first eventdate + timeframe / 1000."""
+    """(session, item, time) rows in file order.
+
+    time = midnight UTC of the session's first eventdate + timeframe / 1000 (as the recipe builds it).
+    """
     rows = []
     first_day: dict[str, int] = {}
     with open(path, newline="") as fh:
@@ -194,7 +200,9 @@ def gru4rec_rsc15_reference(
     train = {s: c for s, c in data.items() if max(t for _, t in c) < split}
     test = {s: c for s, c in data.items() if max(t for _, t in c) >= split}
     train_items = {i for c in train.values() for i, _ in c}
-    test, stats["dropped_test_unseen_clicks"], stats["dropped_test_short_sessions"], _ = _keep_seen(test, train_items, 2)
+    test, stats["dropped_test_unseen_clicks"], stats["dropped_test_short_sessions"], _ = _keep_seen(
+        test, train_items, 2
+    )
     order = _listed(train, start)
     items: list[int] = []
     in_items: set[int] = set()
@@ -224,3 +232,89 @@ def gru4rec_rsc15_reference(
         items=items,
         stats=stats,
     )
+
+
+def session_rec_filter(
+    rows: list[tuple[str, int, float]], support: int = 5, min_length: int = 2
+) -> tuple[dict[str, list[tuple[int, float]]], dict[str, int]]:
+    """session-rec's ``filter_data``: session length >= 2, item support >= 5 (counted after that), length >= 2."""
+    stats: dict[str, int] = {}
+    sessions = _group(rows)
+    long = {s: c for s, c in sessions.items() if len(c) >= min_length}
+    stats["dropped_length1_sessions"] = len(sessions) - len(long)
+    counts: dict[int, int] = {}
+    for c in long.values():
+        for i, _ in c:
+            counts[i] = counts.get(i, 0) + 1
+    stats["dropped_rare_items"] = sum(1 for n in counts.values() if n < support)
+    frequent = {s: [(i, t) for i, t in c if counts[i] >= support] for s, c in long.items()}
+    data = {s: c for s, c in frequent.items() if len(c) >= min_length}
+    stats["dropped_short_sessions"] = len(frequent) - len(data)
+    return data, stats
+
+
+def window_reference(
+    filtered: tuple[dict[str, list[tuple[int, float]]], dict[str, int]],
+    *,
+    n_slices: int,
+    days_train: float,
+    days_test: float,
+    offset: float,
+    shift: float,
+    slice: int,
+    valid_days: float | None = None,
+    min_length: int = 2,
+) -> tuple[TimeSplitReference, tuple[float, float, float]]:
+    """session-rec's ``split_data_slice`` (``preprocess_diginetica.py``) on the output of :func:`session_rec_filter`.
+
+    Returns the split of slice ``slice`` and its boundaries (start, train end, end) in seconds.
+    """
+    assert 0 <= slice < n_slices
+    data, filter_stats = filtered
+    stats = dict(filter_stats)
+    # split_data_slice(data, slice, days_offset + slice * days_shift, days_train, days_test)
+    t0 = min(t for c in data.values() for _, t in c)
+    start = t0 + (offset + slice * shift) * DAY
+    middle = start + days_train * DAY
+    end = middle + days_test * DAY
+    last = {s: max(t for _, t in c) for s, c in data.items()}
+    inside = {s: c for s, c in data.items() if start <= last[s] <= end}
+    stats["dropped_before_window_sessions"] = sum(1 for s in data if last[s] < start)
+    stats["dropped_after_window_sessions"] = sum(1 for s in data if last[s] > end)
+    train = {s: c for s, c in inside.items() if last[s] < middle}
+    test = {s: c for s, c in inside.items() if last[s] >= middle}
+    train_items = {i for c in train.values() for i, _ in c}
+    test, stats["dropped_test_unseen_clicks"], stats["dropped_test_short_sessions"], _ = _keep_seen(
+        test, train_items, min_length
+    )
+    start_of = {s: min(t for _, t in c) for s, c in data.items()}
+    order = _listed(train, start_of)
+    items: list[int] = []
+    in_items: set[int] = set()
+    for s in order:
+        for i, _ in train[s]:
+            if i not in in_items:
+                in_items.add(i)
+                items.append(i)
+    valid = None
+    if valid_days is not None:  # split_data's validation rule inside the slice's train
+        vsplit = max(t for c in train.values() for _, t in c) - valid_days * DAY
+        part = {s: c for s, c in train.items() if last[s] < vsplit}
+        rest = {s: c for s, c in train.items() if last[s] >= vsplit}
+        part_items = {i for c in part.values() for i, _ in c}
+        rest, stats["dropped_valid_unseen_clicks"], stats["dropped_valid_short_sessions"], _ = _keep_seen(
+            rest, part_items, min_length
+        )
+        valid = [[i for i, _ in rest[s]] for s in _listed(rest, start_of)]
+        train, order = part, _listed(part, start_of)
+    test_order = _listed(test, start_of)
+    ref = TimeSplitReference(
+        train=[[i for i, _ in train[s]] for s in order],
+        test=[[i for i, _ in test[s]] for s in test_order],
+        valid=valid,
+        train_ids=order,
+        test_ids=test_order,
+        items=items,
+        stats=stats,
+    )
+    return ref, (start, middle, end)

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from reference_protocol import gru4rec_rsc15_reference, read_diginetica_times
+
 from sessrec.data import prepare
 from sessrec.data.protocols import gru4rec, gru4rec_rsc15, run_protocol
 

@@ -162,8 +162,8 @@ def prepare(
         A recipe name (see :func:`list_recipes`) or an instance.
     data_root : str or Path, optional
         See :func:`resolve_data_root`. The cache lives in ``<data_root>/.cache/``.
-    protocol : {"narm", "gru4rec"}, optional
-        Default: the recipe's (``narm`` for all built-ins).
+    protocol : {"narm", "gru4rec", "gru4rec-rsc15", "window"}, optional
+        Default: the recipe's (``narm`` for all built-ins). See :mod:`sessrec.data.protocols`.
     test_days, valid_days : float, optional
         Override the recipe's default test days; carve a validation split (default none).
     cache : bool

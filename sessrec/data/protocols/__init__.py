@@ -22,6 +22,8 @@ Protocols (each module draws its timeline):
 * ``narm`` (default, :mod:`~sessrec.data.protocols.narm`) — SR-GNN ``preprocess.py``, NARM Table 1.
 * ``gru4rec`` (:mod:`~sessrec.data.protocols.gru4rec`) — hidasib/GRU4Rec's comparison scripts.
 * ``gru4rec-rsc15`` (:mod:`~sessrec.data.protocols.rsc15`) — the official GRU4Rec RSC15 split.
+* ``window`` (:mod:`~sessrec.data.protocols.window`) — session-rec's sliding windows, one slice
+  per split; :func:`window_slices` lists a study's slices.
 
 Every protocol is a short composition of named steps, one module per concept; each step
 returns its result and the counts of what it removed (:class:`~.counts.Drops`), and the
@@ -34,6 +36,7 @@ protocol builds its statistics once, at the end:
 :mod:`~.assemble`               item catalogue, unseen-item removal, final ``Sessions``
 :mod:`~.validation`             carving validation from train by each time rule
 :mod:`~.fraction`               the case fraction (YOOCHOOSE 1/64, 1/4)
+:mod:`~.window`                 slicing sliding windows, and the ``window`` protocol
 :mod:`~.params`                 parameter specs, checked once; text coercion for the CLI layer
 :mod:`~.registry`               protocols by name, :func:`run_protocol`
 ==============================  ===============================================================
@@ -56,6 +59,7 @@ from sessrec.data.protocols.registry import (
 )
 from sessrec.data.protocols.result import ProtocolResult
 from sessrec.data.protocols.rsc15 import gru4rec_rsc15
+from sessrec.data.protocols.window import window, window_slices
 
 __all__ = [
     "EVENT_COLUMNS",
@@ -73,6 +77,8 @@ __all__ = [
     "protocol_params",
     "protocol_spec",
     "run_protocol",
+    "window",
+    "window_slices",
 ]
 
 # Private names other modules of sessrec import from here (kept stable).

@@ -22,6 +22,13 @@ from sessrec.data.protocols.narm import NARM_PARAMS, build_narm, narm
 from sessrec.data.protocols.params import Param, check_params, coerce_params
 from sessrec.data.protocols.result import ProtocolResult
 from sessrec.data.protocols.rsc15 import RSC15_PARAMS, build_gru4rec_rsc15, gru4rec_rsc15
+from sessrec.data.protocols.window import (
+    WINDOW_PARAMS,
+    WINDOW_RECIPE_DEFAULTS,
+    build_window,
+    check_window_params,
+    window,
+)
 from sessrec.errors import ConfigError
 
 __all__ = [
@@ -55,6 +62,9 @@ class ProtocolSpec:
         Defaults that depend on the dataset: ``{recipe name: {parameter: value}}``.
     variant_of : str or None
         The protocol this one is a variant of (``gru4rec-rsc15`` of ``gru4rec``).
+    checker : callable or None
+        Replaces the plain per-parameter check where parameters constrain each other
+        (``window``: ``slice < n_slices``).
     """
 
     name: str
@@ -63,9 +73,12 @@ class ProtocolSpec:
     params: tuple[Param, ...]
     recipe_defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     variant_of: str | None = None
+    checker: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
 
     def check(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """Every parameter checked (:class:`ConfigError` naming the bad one), defaults filled."""
+        if self.checker is not None:
+            return self.checker(values)
         return check_params(self.name, self.params, values)
 
     def coerce(self, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -85,6 +98,9 @@ PROTOCOL_SPECS: dict[str, ProtocolSpec] = {
     "gru4rec": ProtocolSpec("gru4rec", gru4rec, build_gru4rec, GRU4REC_PARAMS),
     "gru4rec-rsc15": ProtocolSpec(
         "gru4rec-rsc15", gru4rec_rsc15, build_gru4rec_rsc15, RSC15_PARAMS, variant_of="gru4rec"
+    ),
+    "window": ProtocolSpec(
+        "window", window, build_window, WINDOW_PARAMS, WINDOW_RECIPE_DEFAULTS, checker=check_window_params
     ),
 }
 
