@@ -42,11 +42,13 @@ protocol builds its statistics once, at the end:
 ==============================  ===============================================================
 """
 
-from sessrec.data.protocols.clicks import EVENT_COLUMNS, _session_order
+from sessrec.data.protocols.clicks import EVENT_COLUMNS
+from sessrec.data.protocols.clicks import _session_order as _session_order  # imported by the tests
 from sessrec.data.protocols.counts import Drops
 from sessrec.data.protocols.gru4rec import gru4rec
 from sessrec.data.protocols.narm import narm
-from sessrec.data.protocols.params import Param, _flag
+from sessrec.data.protocols.params import Param
+from sessrec.data.protocols.params import _flag as _flag  # the csv recipe's own boolean options
 from sessrec.data.protocols.registry import (
     PROTOCOL_SPECS,
     PROTOCOLS,
@@ -80,6 +82,3 @@ __all__ = [
     "window",
     "window_slices",
 ]
-
-# Private names other modules of sessrec import from here (kept stable).
-_ = (_session_order, _flag)
