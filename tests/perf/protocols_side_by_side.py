@@ -117,8 +117,9 @@ def gru4rec_rsc15(checkout: Path) -> None:
         source = re.sub(r"PATH_TO_PROCESSED_DATA = .*", f"PATH_TO_PROCESSED_DATA = {tmp + '/'!r}", source)
         with contextlib.redirect_stdout(io.StringIO()):
             exec(compile(source, "preprocess.py", "exec"), {"__name__": "__main__"})  # the official script
-        ds = prepare("yoochoose", path=Path(tmp) / "yoochoose-clicks.dat", protocol="gru4rec-rsc15", valid_days=1)
-        full = prepare("yoochoose", path=Path(tmp) / "yoochoose-clicks.dat", protocol="gru4rec-rsc15")
+        clicks = Path(tmp) / "yoochoose-clicks.dat"
+        ds = prepare("yoochoose", path=clicks, protocol="gru4rec-rsc15", valid_days=1, cache=False)
+        full = prepare("yoochoose", path=clicks, protocol="gru4rec-rsc15", cache=False)
         for label, part, result, file in [
             ("train_full", "train", full, "rsc15_train_full.txt"),
             ("test", "test", full, "rsc15_test.txt"),
