@@ -36,11 +36,14 @@ Defaults per dataset, session-rec's ``conf/preprocess/session_based/window/*.yml
 ================  ========  ==========  =========  ======  =====
 recipe            n_slices  days_train  days_test  offset  shift
 ================  ========  ==========  =========  ======  =====
-diginetica (all)  5         25          7          45      18
+diginetica, any   5         25          7          45      18
 retailrocket      5         25          2          0       27
-yoochoose (rsc15) 5         30          1          5       31
-synthetic         3         6           2          2       10    (sized to its 30 days; not session-rec's)
+yoochoose, rsc15  5         30          1          5       31
+synthetic         3         6           2          2       10
 ================  ========  ==========  =========  ======  =====
+
+("any": every other recipe gets DIGINETICA's values; the synthetic row is sized to the
+generator's 30 days and is not session-rec's.)
 
 Deviations from session-rec, said here once: its DIGINETICA loader dates a click by its own
 row's ``eventdate`` plus ``timeframe`` and parses dates in the machine's local time zone;
