@@ -184,10 +184,9 @@ class GRU4Rec(TorchModel):
     5. Sessions shorter than 2 clicks are skipped (they hold no next-item event); the official
        preprocessing removes them beforehand.
     6. Sessions are taken in the order of the ``Sessions`` given to ``fit``; the official code
-       argsorts by each session's first timestamp. That order is the protocol's: under
-       ``gru4rec`` the sessions' start times; under ``narm`` their dates (SR-GNN's sort key, the
-       date of the session's last click, at day resolution on DIGINETICA), so the sessions of
-       one day keep the order of their session ids.
+       argsorts by each session's first timestamp. The ``gru4rec``, ``gru4rec-rsc15`` and
+       ``window`` protocols list sessions by start time (the same order); ``narm`` lists them by
+       session *date* (day resolution on DIGINETICA, file order within a day).
     7. ``top1-max`` is offered in addition (it is in the Theano original, not in the PyTorch port).
     8. The negative-sample cache draws its uniforms from a generator seeded from ``random_state``
        (float64 inverse CDF on the CPU, then moved to the device); the official one draws float32
