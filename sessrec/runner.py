@@ -35,13 +35,13 @@ import numpy as np
 import torch
 
 from sessrec.errors import ConfigError, SessrecError
+from sessrec.evaluation.ranks import TIES
 from sessrec.progress import emit
 from sessrec.registry import load_model, models
 from sessrec.results.store import CaseTable, StudyStore
 
 __all__ = ["RunFailure", "RunSpec", "StudyOutcome", "cpu_name", "hardware", "run_one", "run_study"]
 
-TIES = ("conservative", "optimistic", "median")
 
 
 def _freeze(obj: Any) -> Any:

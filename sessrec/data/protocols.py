@@ -83,7 +83,7 @@ import numpy as np
 import pandas as pd
 
 from sessrec.data.index import ItemIndex
-from sessrec.data.sessions import Sessions, _ranges
+from sessrec.data.sessions import Sessions, concat_ranges
 from sessrec.errors import ConfigError, DataError
 from sessrec.progress import emit
 
@@ -214,7 +214,7 @@ def _case_fraction(train: Sessions, fraction: Fraction) -> tuple[Sessions, int]:
     kept_per_session = np.clip(cum - np.maximum(first, cut), 0, None)
     new_len = np.where(kept_per_session > 0, kept_per_session + 1, 0)
     sel = np.flatnonzero(new_len > 0)
-    gather = _ranges(train.offsets[sel], new_len[sel])
+    gather = concat_ranges(train.offsets[sel], new_len[sel])
     offsets = np.r_[0, np.cumsum(new_len[sel])].astype(np.int64)
     sid = None if train.session_ids is None else train.session_ids[sel]
     out = Sessions(train.items[gather], offsets, train.timestamps[gather], train.n_items, sid)

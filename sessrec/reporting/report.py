@@ -40,6 +40,8 @@ from typing import Any
 import numpy as np
 
 from sessrec.errors import ConfigError, SessrecError
+from sessrec.evaluation.metrics import cutoff_curve, metric_label
+from sessrec.evaluation.ranks import TIE_RULES
 from sessrec.reporting import plots
 from sessrec.reporting.published import PublishedMatch, load_published, match_published
 from sessrec.reporting.stats import (
@@ -60,15 +62,9 @@ FORMATS = {"md": "report.md", "latex": "tables.tex", "csv": "tables.csv", "json"
 _FORMAT_ALIASES = {"markdown": "md", "tex": "latex"}
 #: Largest K of the Recall@K / MRR@K curves.
 CURVE_MAX_K = 50
-_METRIC_NAMES = {"recall": "Recall", "mrr": "MRR", "ndcg": "NDCG"}
 #: Parameters that vary between runs of one configuration (the seed goes to ``random_state``;
 #: ``device`` is where it ran, shown in the cost table): ignored when grouping runs into rows.
 _NOT_CONFIG = frozenset({"random_state", "seed", "device"})
-_TIES = {
-    "conservative": "rank = number of items scoring at least the target's score",
-    "optimistic": "rank = number of items scoring above the target, plus one",
-    "median": "rank = midpoint of the conservative and optimistic ranks",
-}
 _STAT_ORDER = (
     ("clicks", "clicks"),
     ("n_items", "items"),
@@ -348,8 +344,8 @@ def _pct(v: float, digits: int = 2) -> str:
 
 
 def _metric_header(m: str) -> str:
-    base, k = parse_metric(m)
-    return f"{_METRIC_NAMES[base]}@{k}"
+    parse_metric(m)
+    return metric_label(m)
 
 
 def _fmt_num(v: Any) -> str:
@@ -486,17 +482,8 @@ def _slugify(text: str) -> str:
 
 # =========================================================================== figures
 def _curves(ranks_list: Sequence[np.ndarray], max_k: int) -> tuple[np.ndarray, np.ndarray]:
-    ks = np.arange(1, max_k + 1)
-    recall, mrr = [], []
-    for ranks in ranks_list:
-        r = np.sort(np.asarray(ranks, dtype=np.float64))
-        n = len(r)
-        if n == 0:
-            continue
-        upto = np.searchsorted(r, ks, side="right")  # cases with rank <= K
-        recip = np.concatenate([[0.0], np.cumsum(1.0 / r)])
-        recall.append(upto / n)
-        mrr.append(recip[upto] / n)
+    recall = [cutoff_curve(r, "recall", max_k) for r in ranks_list if len(r)]
+    mrr = [cutoff_curve(r, "mrr", max_k) for r in ranks_list if len(r)]
     return np.mean(recall, axis=0), np.mean(mrr, axis=0)
 
 
@@ -586,7 +573,7 @@ def _section_md(
         f"* Raw data: `{source.get('path', 'not recorded')}`"
         + (f" (sha256 `{source['checksum']}`)" if source.get("checksum") else ""),
         f"* Data fingerprint: `{sec.fingerprint}`",
-        "* Ties: " + "; ".join(f"{t} ({_TIES.get(t, 'as recorded')})" for t in sorted({r.ties for r in sec.rows})),
+        "* Ties: " + "; ".join(f"{t} ({TIE_RULES.get(t, 'as recorded')})" for t in sorted({r.ties for r in sec.rows})),
         "",
     ]
     stats = rep.get("stats") or {}
