@@ -50,6 +50,7 @@ __all__ = [
     "wilcoxon_signed_rank",
 ]
 
+
 def per_case_values(ranks: np.ndarray, metric: str) -> np.ndarray:
     """Per-case value of a rank metric given by name (:func:`sessrec.evaluation.metrics.per_case`).
 
