@@ -192,6 +192,20 @@ def plot_by_prefix_length(
     return _save(fig, path)
 
 
+def _label_training_axes(axes: Sequence[Any], valid_keys: Sequence[str], log_scale: bool) -> None:
+    axes[0].set_xlabel("epoch")
+    axes[0].set_ylabel("training loss (each model's own objective)" + (", log scale" if log_scale else ""))
+    axes[0].set_title("training loss")
+    for ax, vk in zip(axes[1:], valid_keys):
+        name = metric_label(vk.removeprefix("valid_"))
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(f"validation {name} (%)")
+        ax.set_title(f"validation {name}")
+    for ax in axes:
+        ax.grid(True, color="#dddddd", linewidth=0.6)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+
+
 def plot_training_curves(
     histories: Mapping[str, Sequence[Sequence[Mapping[str, Any]]]],
     path: Path,
@@ -235,17 +249,7 @@ def plot_training_curves(
     log_scale = losses.size > 0 and losses.min() > 0 and losses.max() / losses.min() > 20
     if log_scale:  # models' objectives differ in scale (e.g. cross-entropy vs BPR-max): keep all readable
         axes[0].set_yscale("log")
-    axes[0].set_xlabel("epoch")
-    axes[0].set_ylabel("training loss (each model's own objective)" + (", log scale" if log_scale else ""))
-    axes[0].set_title("training loss")
-    for ax, vk in zip(axes[1:], valid_keys):
-        name = metric_label(vk.removeprefix("valid_"))
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(f"validation {name} (%)")
-        ax.set_title(f"validation {name}")
-    for ax in axes:
-        ax.grid(True, color="#dddddd", linewidth=0.6)
-        ax.xaxis.get_major_locator().set_params(integer=True)
+    _label_training_axes(axes, valid_keys, log_scale)
     handles, labels = axes[0].get_legend_handles_labels()  # every model plots its loss
     axes[-1].legend(
         handles, labels, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, borderaxespad=0.0
