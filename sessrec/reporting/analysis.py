@@ -22,7 +22,7 @@ How runs become table rows
   dataset and protocol match the paper's; they are never bold, marked or ranked.
 
 Study folders are shared files: every stored number is checked before use (metrics must be
-fractions in ``[0, 1]``, costs finite and non-negative, ranks finite and ``>= 1``, the case
+fractions in ``[0, 1]``, costs in ``[0, 1e9]``, ranks finite and ``>= 1``, the case
 table consistent); what fails is left out with a note in its section, never a traceback.
 The per-run side of this (loading, cleaning) lives in :mod:`sessrec.reporting.runs`.
 """

@@ -3,7 +3,7 @@
 Study folders are shared, so nothing stored is trusted. A ranks file must be a 1-D numeric
 array of finite ranks ``>= 1`` with one entry per test case; a case table must have aligned
 1-D columns; stored metrics must be fractions in ``[0, 1]`` (every metric sessrec records
-is one), costs finite and non-negative, training losses finite (``|loss| <= 1e9``) and
+is one), costs in ``[0, 1e9]`` (seconds or MB), training losses finite (``|loss| <= 1e9``) and
 validation metrics fractions. Whatever fails is left out and the section gets a note that
 says which run, which value and why; the report never stops on it.
 """
@@ -37,6 +37,8 @@ __all__ = [
 #: Cost fields of a record (finite, non-negative numbers).
 COSTS = ("fit_seconds", "eval_seconds", "peak_rss_mb", "peak_gpu_mb")
 _MAX_LOSS = 1e9
+#: Largest cost accepted: 1e9 seconds (31 years) or MB (a petabyte).
+_MAX_COST = 1e9
 
 
 @dataclass(frozen=True)
@@ -202,8 +204,8 @@ def _clean_costs(rec: RunRecord, notes: list[str]) -> dict[str, float | None]:
     out: dict[str, float | None] = {}
     for key in COSTS:
         v = getattr(rec, key)
-        if v is not None and not (math.isfinite(v) and v >= 0):
-            notes.append(f"run {rec.run_id} ({rec.model}): stored {key} = {v!r} is not a finite non-negative number")
+        if v is not None and not 0 <= v <= _MAX_COST:
+            notes.append(f"run {rec.run_id} ({rec.model}): stored {key} = {v!r} is outside [0, {_MAX_COST:g}]; ignored")
             v = None
         out[key] = v
     return out
