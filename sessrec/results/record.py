@@ -211,6 +211,9 @@ def _check_types(values: dict[str, Any]) -> None:
         raise RecordError(f"model must be a string, found {type(values['model']).__name__}")
     _check_metrics(values["metrics"])
     _check_lists(values)
+    protocol = values.get("protocol") or {}
+    if not isinstance(protocol.get("params") or {}, dict) or not isinstance(protocol.get("name") or "", str):
+        raise RecordError("protocol must be {\"name\": <text>, \"params\": <object>}")
 
 
 def _expect(values: dict[str, Any], key: str, kind: type, what: str) -> None:
