@@ -90,9 +90,10 @@ def test_stored_strings_are_escaped_for_markdown_html_and_latex(tmp_path):
         protocol={"name": "narm`\n## heading", "params": {"test_days": "[a](javascript:alert(1))"}},
         hardware={"cpu": "<img src=x onerror=alert(1)>\n## heading"},
     )
-    _study(tmp_path, json.dumps(hostile))
-    result, report = _report(tmp_path)
-    assert result.n_runs == 2
+    mathtext = _record("abcdefabcdefabcd", "m$\\undefinedcommand{$", history=[{"epoch": 1, "loss": 1.0}])
+    _study(tmp_path, json.dumps(hostile), json.dumps(mathtext))
+    result, report = _report(tmp_path)  # figures hold the labels as text, not as mathtext
+    assert result.n_runs == 3 and any(p.name == "tiny-training.png" for p in result.figure_paths)
     prose = re.sub(r"(`+).+?\1", "", report)  # code spans show their text literally (CommonMark)
     assert "<script" not in prose and "<img" not in prose and "<b>" not in prose and "tiny&lt;b&gt;" in prose
     assert "| &lt;script&gt;alert(1)&lt;/script&gt;\\|x | 1 |" in report  # one cell, escaped

@@ -217,8 +217,8 @@ def _clean_history(rec: RunRecord, notes: list[str]) -> tuple[Mapping[str, Any],
     for i, entry in enumerate(rec.history or []):
         kept = {"epoch": _epoch(entry.get("epoch"), i + 1)}
         for key, v in entry.items():
-            if key == "epoch" or not (key == "loss" or key.startswith("valid_")):
-                continue
+            if key == "epoch" or not (key == "loss" or _valid_metric(key)):
+                continue  # only the loss and validation metrics (``valid_recall@20``) are drawn
             if _usable(key, v):
                 kept[key] = float(v)
             elif v is not None:
@@ -230,6 +230,10 @@ def _clean_history(rec: RunRecord, notes: list[str]) -> tuple[Mapping[str, Any],
             "(not finite, or a validation metric outside [0, 1]); they are left out of the figure"
         )
     return tuple(out)
+
+
+def _valid_metric(key: str) -> bool:
+    return key.startswith("valid_") and bool(metric_key(key.removeprefix("valid_"))[0])
 
 
 def _epoch(v: Any, default: int) -> Any:
