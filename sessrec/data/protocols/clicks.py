@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from sessrec.data.protocols.counts import RawCounts
-from sessrec.data.sessions import _ranges
+from sessrec.data.sessions import concat_ranges
 from sessrec.errors import DataError
 
 __all__ = ["DAY", "EVENT_COLUMNS", "Clicks", "Codes", "iso", "order_clicks"]
@@ -137,7 +137,7 @@ class Clicks:
     def take(self, positions: np.ndarray) -> Clicks:
         """Sessions at ``positions`` (shape (k,)), in that order, with their clicks."""
         lengths = self.lengths[positions]
-        gather = _ranges(self.offsets[:-1][positions], lengths)
+        gather = concat_ranges(self.offsets[:-1][positions], lengths)
         offsets = np.r_[0, np.cumsum(lengths)].astype(np.int64)
         return Clicks(self.sessions[positions], offsets, self.item[gather], self.time[gather], self.codes)
 

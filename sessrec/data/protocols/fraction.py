@@ -18,7 +18,7 @@ import numpy as np
 
 from sessrec.data.protocols.clicks import Clicks
 from sessrec.data.protocols.counts import Drops
-from sessrec.data.sessions import _ranges
+from sessrec.data.sessions import concat_ranges
 from sessrec.errors import DataError
 
 __all__ = ["case_fraction"]
@@ -54,7 +54,7 @@ def case_fraction(train: Clicks, fraction: Fraction) -> tuple[Clicks, Drops]:
     kept_per_session = np.clip(cum - np.maximum(cum - cases, total - keep_cases), 0, None)
     new_len = np.where(kept_per_session > 0, kept_per_session + 1, 0)
     sel = np.flatnonzero(new_len > 0)
-    gather = _ranges(train.offsets[:-1][sel], new_len[sel])
+    gather = concat_ranges(train.offsets[:-1][sel], new_len[sel])
     offsets = np.r_[0, np.cumsum(new_len[sel])].astype(np.int64)
     out = Clicks(train.sessions[sel], offsets, train.item[gather], train.time[gather], train.codes)
     drops = Drops(sessions=train.n_sessions - len(sel), clicks=train.n_clicks - out.n_clicks, cases=total - keep_cases)
