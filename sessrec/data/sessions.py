@@ -267,8 +267,6 @@ def concat_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return np.repeat(np.asarray(starts, dtype=np.int64) - heads, lengths) + np.arange(total, dtype=np.int64)
 
 
-#: Former private name, kept so that code written against it keeps importing.
-
 
 @dataclass(frozen=True, eq=False)
 class PrefixBatch:
