@@ -172,6 +172,50 @@ def run_ours(model_name: str, params: dict, reference_code: bool, train, test, l
     return (ranks if limit is None else ranks[:limit]), fit_s, score_s, len(ranks)
 
 
+def explain(model_name: str, params: dict, train, test, cases: np.ndarray) -> dict[str, int]:
+    """Classify differing cases by the tie that explains them (first that applies).
+
+    ``sample_tie``: the candidate pool is larger than ``sample_size`` and the last training
+    times at places ``sample_size`` and ``sample_size + 1`` are equal; ``kth_tie``: more than
+    ``k`` eligible candidates and the similarities at places ``k`` and ``k + 1`` are equal (to
+    1e-12, relative: session-rec sums the weights of shared items in set order);
+    ``score_tie``: another item's score equals the target's to 1e-9 (relative) but not exactly
+    (sums of the same terms in another order). Anything else is ``unexplained``.
+    """
+    from sessrec.data.sessions import PrefixBatch
+    from sessrec.registry import load_model
+    from sessrec_baselines import _knn_core as core
+
+    model = load_model(model_name)(**params, reference_code=True).fit(train)
+    sess, pos = test.case_session()[cases], test.case_positions()[cases]
+    starts = test.offsets[sess]
+    batch = PrefixBatch.from_ranges(test.items, starts, pos - starts, test.timestamps)
+    pre = core.prefixes_from_batch(batch, False, model.default_time_, model.n_items_)
+    pool = core.candidates(pre, model._prefix_weights(pre), model.index_, 0)
+    sim = model._similarity(pre, pool)
+    scores = model.score(batch).numpy()
+    out = {"sample_tie": 0, "kth_tie": 0, "score_tie": 0, "unexplained": 0}
+    size, k = int(model.sample_size), int(model.k)
+    for r in range(len(cases)):  # a diagnostic over the few differing cases only
+        mine = pool.row == r
+        times = model.index_.last_time[pool.rank[mine]]
+        if size and len(times) > size and times[size - 1] == times[size]:
+            out["sample_tie"] += 1
+            continue
+        s = sim[mine][:size] if size else sim[mine]
+        s = np.sort(s[s > 0] if model.positive_only else s)[::-1]
+        if len(s) > k and abs(s[k - 1] - s[k]) <= 1e-12 * abs(s[k - 1]):
+            out["kth_tie"] += 1
+            continue
+        target = scores[r, test.items[pos[r]]]
+        near = np.abs(scores[r] - target) <= 1e-9 * abs(target)
+        if (near & (scores[r] != target)).any():
+            out["score_tie"] += 1
+            continue
+        out["unexplained"] += 1
+    return out
+
+
 def _sessions_for(test, limit: int) -> int:
     cum = np.cumsum(np.maximum(test.lengths - 1, 0))
     return int(np.searchsorted(cum, limit) + 1)
@@ -203,6 +247,8 @@ def compare(args: argparse.Namespace) -> list[dict]:
             ours, fit, score, n_scored = run_ours(model_name, params, True, train, test, args.limit)
             paper, _, _, _ = run_ours(model_name, params, False, train, test, args.limit)
             row = summarise(ds, model_name, label, ref, ours, paper)
+            differ = np.flatnonzero(ref != ours[: len(ref)])
+            row.update(explain(model_name, params, train, test, differ) if len(differ) else {})
             row.update(ref_fit_s=ref_fit, ref_score_s=ref_score, ref_cases_per_s=len(ref) / ref_score,
                        ours_fit_s=fit, ours_score_s=score, ours_cases_per_s=n_scored / score,
                        loadavg=open("/proc/loadavg").read().split()[0])  # fmt: skip
@@ -230,14 +276,16 @@ def summarise(ds: str, model: str, label: str, ref: np.ndarray, ours: np.ndarray
 
 def render(rows: list[dict]) -> str:
     out = [
-        "| dataset | model | setting | cases | equal ranks | differ (top-20) | session-rec R@20 / MRR@20 "
+        "| dataset | model | setting | cases | equal ranks | differ (top-20) | tie at sample / k-th / score, "
+        "unexplained | session-rec R@20 / MRR@20 "
         "| ours (code) R@20 / MRR@20 | ΔR / ΔMRR | ours (paper) R@20 / MRR@20 |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         out.append(
             f"| {r['dataset']} | {r['model']} | {r['setting']} | {r['cases']} | {r['equal_ranks']:.4f} "
-            f"| {r['differ']} ({r['differ_top20']}) | {r['ref_recall']:.4f} / {r['ref_mrr']:.4f} "
+            f"| {r['differ']} ({r['differ_top20']}) | {r.get('sample_tie', 0)} / {r.get('kth_tie', 0)} / "
+            f"{r.get('score_tie', 0)}, {r.get('unexplained', 0)} | {r['ref_recall']:.4f} / {r['ref_mrr']:.4f} "
             f"| {r['ours_recall']:.4f} / {r['ours_mrr']:.4f} | {r['d_recall']:+.5f} / {r['d_mrr']:+.5f} "
             f"| {r['paper_recall']:.4f} / {r['paper_mrr']:.4f} |"
         )
