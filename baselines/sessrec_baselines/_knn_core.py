@@ -251,19 +251,42 @@ def candidates(prefixes: Prefixes, weights: np.ndarray, index: TrainIndex, sampl
 
 
 def top_k(row: np.ndarray, sim: np.ndarray, n_rows: int, k: int) -> np.ndarray:
-    """Positions of the ``k`` largest ``sim`` of every row (entries sorted by row, ties: earlier entry first)."""
+    """Positions of the ``k`` largest ``sim`` of every row, ordered by row, then decreasing ``sim``.
+
+    Entries are sorted by row; ties keep the entries' order (the earlier entry first), both
+    for the choice at the ``k``-th place and for the order. One partial selection per row
+    (``torch.topk``) finds each row's ``k``-th value; a row-wise stable sort orders the
+    chosen entries.
+    """
     counts = np.bincount(row, minlength=n_rows)
-    if len(row) == 0 or counts.max() <= k:
-        return np.arange(len(row))
-    width = int(counts.max())
+    if len(row) == 0:
+        return np.zeros(0, dtype=np.int64)
+    chosen = np.arange(len(row))
+    if counts.max() > k:
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        dense = torch.full((n_rows, int(counts.max())), -np.inf, dtype=torch.float64)
+        dense[torch.from_numpy(row), torch.from_numpy(np.arange(len(row)) - starts[row])] = torch.from_numpy(sim)
+        kth = torch.topk(dense, k, dim=1, sorted=False).values.amin(dim=1).numpy()
+        above = sim > kth[row]
+        tied = sim == kth[row]
+        room = k - np.bincount(row, weights=above, minlength=n_rows)
+        tie_rank = np.cumsum(tied) - np.concatenate([[0], np.cumsum(tied)])[starts][row]
+        chosen = np.flatnonzero(above | (tied & (tie_rank <= room[row])))
+    return chosen[_row_sort_desc(row[chosen], sim[chosen], n_rows)]
+
+
+def _row_sort_desc(row: np.ndarray, value: np.ndarray, n_rows: int) -> np.ndarray:
+    """Permutation ordering entries (sorted by row) by row, then decreasing ``value``, ties in input order."""
+    counts = np.bincount(row, minlength=n_rows)
+    if len(row) == 0:
+        return np.zeros(0, dtype=np.int64)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     col = np.arange(len(row)) - starts[row]
-    dense = torch.full((n_rows, width), np.inf, dtype=torch.float64)
-    dense[torch.from_numpy(row), torch.from_numpy(col)] = torch.from_numpy(-sim)
-    order = torch.sort(dense, dim=1, stable=True).indices[:, :k].numpy()
-    chosen_row = np.repeat(np.arange(n_rows), np.minimum(counts, k))
-    chosen_col = order[np.arange(order.shape[1])[None, :] < np.minimum(counts, k)[:, None]]
-    return np.sort(starts[chosen_row] + chosen_col)
+    dense = np.full((n_rows, int(counts.max())), np.inf)
+    dense[row, col] = -value
+    order = np.argsort(dense, axis=1, kind="stable")
+    valid = np.arange(order.shape[1])[None, :] < counts[:, None]
+    return (starts[:, None] + order)[valid]
 
 
 # ---------------------------------------------------------------------- item scores
@@ -277,11 +300,8 @@ class Neighbours:
     step: np.ndarray
 
 
-def order_neighbours(cand: Candidates, keep: np.ndarray, sim: np.ndarray) -> Neighbours:
-    """Neighbours ``keep`` of ``cand`` with similarity ``sim[keep]``, ordered by row then decreasing similarity."""
-    row, s = cand.row[keep], sim[keep]
-    order = np.lexsort((np.arange(len(row)), -s, row))
-    sel = keep[order]
+def order_neighbours(cand: Candidates, sel: np.ndarray, sim: np.ndarray) -> Neighbours:
+    """Neighbours ``sel`` of ``cand`` (already ordered by row, then decreasing similarity)."""
     return Neighbours(cand.row[sel], cand.rank[sel], sim[sel], cand.step[sel])
 
 
