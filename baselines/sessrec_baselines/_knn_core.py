@@ -204,14 +204,23 @@ def prefixes_from_batch(batch: PrefixBatch, whole_sessions: bool, default_time: 
     return Prefixes(entry_row[keep], entry_item[keep], col[keep] + 1, plen, time, tail)
 
 
-def row_chunks(prefixes: Prefixes, index: TrainIndex, budget: int = CHUNK_ENTRIES) -> list[np.ndarray]:
-    """Split the prefix rows into consecutive groups whose candidate products stay within ``budget`` entries."""
+def row_chunks(prefixes: Prefixes, index: TrainIndex, budget: int | None = None) -> list[np.ndarray]:
+    """Split the prefix rows into consecutive groups that bound every per-chunk array.
+
+    A row's cost is the length of its candidate product (the summed truncated session lists
+    of its distinct items, at least 1). A group's summed cost stays within ``budget`` (the
+    candidate product and everything per candidate) and its row count times the largest row
+    cost too (the padded row x candidate matrix of the top-``k`` selection).
+    """
+    budget = CHUNK_ENTRIES if budget is None else budget
     per_item = np.diff(index.sessions_of_item.indptr)
     cost = np.bincount(prefixes.row, weights=per_item[prefixes.item], minlength=prefixes.n_rows) + 1
+    max_rows = max(1, int(budget // cost.max())) if len(cost) else 1
     cum = np.cumsum(cost)
     groups, start, base = [], 0, 0.0
     while start < prefixes.n_rows:  # one iteration per chunk
         end = max(int(np.searchsorted(cum, base + budget, side="right")), start + 1)
+        end = min(end, start + max_rows)
         groups.append(np.arange(start, end))
         base, start = float(cum[end - 1]), end
     return groups
