@@ -281,10 +281,11 @@ class SKNN(_SessionKNN):
 
     * ``cosine``: session-rec computes ``a / sqrt(|n|) * sqrt(|s|)`` (multiplies by the square
       root of the prefix size instead of dividing); the default divides as cosine similarity
-      does, ``reference_code=True`` multiplies. Within one prefix ``|s|`` is a constant factor,
-      so the code's version is ``a / sqrt(|n|)`` up to scale: it ranks neighbours alike only
-      when it equals cosine up to that factor, which it does -- the rankings are identical,
-      only score values differ;
+      does, ``reference_code=True`` multiplies. Within one prefix the two differ by the constant
+      factor ``|s|``, so neighbours and rankings are the same unless ``remind`` or
+      ``pop_boost`` add their (unscaled) terms;
+    * items never seen in training: session-rec's SKNN fails on such a prefix item (its
+      session lookup returns ``None``); here they simply share no candidate;
     * ``pop_boost`` with ``remind``: session-rec fails (a reminder item outside every neighbour
       has no popularity); here its popularity is 0;
     * default ``k=100`` (session-rec requires ``k``; 100 is its documented default).
@@ -502,7 +503,12 @@ class VSKNN(_SessionKNN):
     * ``linear`` score decay: negative for ``10 < step <= 100`` in the code (see S-SKNN);
     * idf: session-rec counts an item's *clicks* as its document frequency; the default counts
       the sessions that contain it (the usual inverse *document* frequency, a session being the
-      document); ``reference_code=True`` counts clicks.
+      document); ``reference_code=True`` counts clicks;
+    * session-rec accepts only ``vec`` and ``cosine`` here (its other similarity methods take
+      two arguments and fail when called with the position map); so do we, with a clear error;
+    * session-rec divides the final scores by their maximum (``normalize``); when the code's
+      negative ``linear`` weights leave no positive score, that maximum is 0 and the division
+      gives NaN and -inf. Scores are not normalised here (in either mode).
     """
 
     paramfile_name = "vsknn"

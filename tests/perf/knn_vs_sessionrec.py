@@ -266,6 +266,8 @@ def compare(args: argparse.Namespace) -> list[dict]:
         for model_name, label, params in SETTINGS:
             if args.models and model_name not in args.models:
                 continue
+            if args.match and not any(m in label for m in args.match):
+                continue
             row = compare_setting(args, ds, model_name, label, params, train, test, train_df, first_id)
             rows.append(row)
             print(json.dumps(row), flush=True)
@@ -354,6 +356,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--limit", type=int, default=None, help="score only the first N test cases (quick checks)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=1, help="alternate the two implementations this many times")
+    ap.add_argument("--match", nargs="*", default=None, help="only settings whose label contains one of these")
     ap.add_argument("--no-paper", action="store_true", help="skip our default (paper) mode")
     ap.add_argument("--out", default=None, help="write the rows as JSON here")
     args = ap.parse_args(argv)
