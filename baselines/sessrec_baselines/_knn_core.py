@@ -376,8 +376,3 @@ def successor_sets(train: Sessions) -> sp.csr_matrix:
     m.sum_duplicates()
     m.data[:] = 1.0
     return m
-
-
-def gather_rows_dense(m: sp.csr_matrix, rows: np.ndarray) -> np.ndarray:
-    """``m[rows]`` as a dense float64 array of shape (len(rows), n_cols)."""
-    return np.asarray(m[rows].toarray(), dtype=np.float64)

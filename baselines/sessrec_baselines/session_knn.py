@@ -335,22 +335,19 @@ class SKNN(_SessionKNN):
         return a / (np.sqrt(ln) * np.sqrt(ls))
 
     def _postprocess(self, pre: core.Prefixes, scores: np.ndarray, row: np.ndarray, ex: core.Expanded) -> np.ndarray:
-        eligible = self._eligible(pre, scores)
-        scores = scores * eligible if eligible is not None else scores
         reminded = self._remind(pre, scores) if self.remind else None
         if self.pop_boost:
+            # popularity counts every neighbour; it is added to the items that have a score
+            # (kept neighbour items and reminders), as session-rec adds it to its score dict
             pop = core.accumulate(row, ex.item, np.ones(len(row)), pre.n_rows, self.n_items_)
             top = pop.max(axis=1, keepdims=True)
             pop = pop / np.where(top > 0, top, 1.0)
-            mask = np.ones_like(scores, dtype=bool) if eligible is None else eligible.astype(bool)
+            keep = self._keep_items(pre, row, ex)
+            scored = core.accumulate(row[keep], ex.item[keep], np.ones(int(keep.sum())), pre.n_rows, self.n_items_) > 0
             if reminded is not None:
-                mask |= reminded
-            scores = scores + np.where(mask, self.pop_boost * pop, 0.0)
+                scored |= reminded
+            scores += np.where(scored, self.pop_boost * pop, 0.0)
         return scores
-
-    def _eligible(self, pre: core.Prefixes, scores: np.ndarray) -> np.ndarray | None:
-        """Mask of items allowed to score (SF-SKNN's followed-by filter); None = all."""
-        return None
 
     def _remind(self, pre: core.Prefixes, scores: np.ndarray) -> np.ndarray:
         """Boost the last three clicks in place; returns the mask of boosted items."""
@@ -452,8 +449,14 @@ class SFSKNN(SKNN):
     def _fit_extra(self, train: Sessions) -> None:
         self.successors_ = core.successor_sets(train)
 
-    def _eligible(self, pre: core.Prefixes, scores: np.ndarray) -> np.ndarray:
-        return core.gather_rows_dense(self.successors_, pre.last_item)
+    def _keep_items(self, pre: core.Prefixes, row: np.ndarray, ex: core.Expanded) -> np.ndarray:
+        """Only items that directly followed the prefix's last click in a training session."""
+        succ = self.successors_
+        n = np.int64(max(self.n_items_, 1))
+        keys = np.repeat(np.arange(succ.shape[0], dtype=np.int64), np.diff(succ.indptr)) * n + succ.indices
+        probe = pre.last_item[row] * n + ex.item
+        at = np.minimum(np.searchsorted(keys, probe), max(len(keys) - 1, 0))
+        return keys[at] == probe if len(keys) else np.zeros(len(probe), dtype=bool)
 
 
 # ---------------------------------------------------------------------- V-SKNN

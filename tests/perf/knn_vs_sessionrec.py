@@ -69,6 +69,9 @@ SETTINGS: list[tuple[str, str, dict]] = [
     ),
     ("sfsknn", "code defaults k=100 (jaccard)", dict(k=100)),
     ("sfsknn", "k=100 sample=500 cosine", dict(k=100, sample_size=500, similarity="cosine")),
+    ("sknn", "k=100 remind", dict(k=100, remind=True)),
+    ("sfsknn", "k=100 pop_boost=1", dict(k=100, pop_boost=1)),
+    ("vsknn", "k=100 remind=False", dict(k=100, remind=False)),
     ("stan", "k=100 code defaults otherwise", dict(k=100)),
     (
         "stan",
