@@ -113,10 +113,24 @@ def inverse_document_frequency(train: Sessions, reference_code: bool) -> np.ndar
 
 
 # ---------------------------------------------------------------------- base class
+class KnnTags:
+    """``tags`` of a session-kNN model: deterministic unless ``sampling="random"`` (scores depend on the seed).
+
+    Read on the class it describes the default parameters (``sampling="recent"``).
+    """
+
+    def __init__(self, oracle: str) -> None:
+        self.oracle = oracle
+
+    def __get__(self, obj: Any, owner: type) -> dict[str, Any]:
+        deterministic = obj is None or getattr(obj, "sampling", "recent") != "random"
+        return {"oracle": self.oracle, "deterministic": deterministic}
+
+
 class _SessionKNN(BaseModel):
     """Shared fit / score plumbing; subclasses define similarity, neighbour and item weights."""
 
-    tags: ClassVar[dict[str, Any]] = {"oracle": "session", "deterministic": True}
+    tags: ClassVar[dict[str, Any]] = KnnTags("session")  # type: ignore[assignment]
     #: Models keep only neighbours of positive similarity (SKNN family, V-SKNN) or all (STAN).
     positive_only: ClassVar[bool] = True
     #: Parameter file folder name and the named sets it ships.
@@ -444,7 +458,7 @@ class SFSKNN(SKNN):
     """
 
     paramfile_name = "sfsknn"
-    tags: ClassVar[dict[str, Any]] = {"oracle": "sequence", "deterministic": True}
+    tags: ClassVar[dict[str, Any]] = KnnTags("sequence")  # type: ignore[assignment]
 
     def _fit_extra(self, train: Sessions) -> None:
         self.successors_ = core.successor_sets(train)

@@ -152,3 +152,9 @@ def test_bad_parameters_raise_clear_errors():
         fit(SKNN, k=0)
     with pytest.raises(ValueError, match="sampling must be"):
         fit(SKNN, sampling="oldest")
+
+
+def test_tags_say_random_sampling_is_not_deterministic():
+    assert SKNN.tags == {"oracle": "session", "deterministic": True}
+    assert SKNN(sampling="random").tags["deterministic"] is False
+    assert SFSKNN().tags == {"oracle": "sequence", "deterministic": True}
