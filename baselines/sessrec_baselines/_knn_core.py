@@ -53,7 +53,7 @@ class TrainIndex:
         the 1-based position of the item's last click in the session (repeats counted).
     last_time : ndarray of shape (n_sessions,), float64
         Time of the last click of every session, rank order.
-    sessions_of_item : scipy.sparse.csr_matrix of shape (n_items, n_sessions), float64
+    sessions_of_item : scipy.sparse.csr_matrix of shape (n_items, n_sessions), complex128
         Binary item x session matrix (columns = ranks, sorted), each row truncated to its
         first ``sample_size`` sessions (all when ``sample_size == 0``).
     n_distinct : ndarray of shape (n_sessions,), float64
@@ -109,7 +109,10 @@ def build_index(train: Sessions, sampling: str, sample_size: int, rng: np.random
     ranks_of_item.sort_indices()
     if sample_size > 0:
         ranks_of_item = truncate_rows(ranks_of_item, sample_size)
-    ranks_of_item.data[:] = 1.0
+    ranks_of_item = sp.csr_matrix(
+        (np.ones(ranks_of_item.nnz, dtype=np.complex128), ranks_of_item.indices, ranks_of_item.indptr),
+        shape=ranks_of_item.shape,
+    )  # complex once here, so that every candidate product multiplies without a copy
     return TrainIndex(
         order=order,
         positions=positions,
@@ -246,7 +249,7 @@ def candidates(prefixes: Prefixes, weights: np.ndarray, index: TrainIndex, sampl
     step = np.minimum(prefixes.step, MAX_STEP)
     value = np.ldexp(1.0, -2 * step) + 1j * weights
     q = sp.csr_matrix((value, (prefixes.row, prefixes.item)), shape=(prefixes.n_rows, index.positions.shape[1]))
-    prod = (q @ index.sessions_of_item.astype(np.complex128)).tocsr()
+    prod = (q @ index.sessions_of_item).tocsr()
     prod.sort_indices()
     counts = np.diff(prod.indptr)
     rows = np.repeat(np.arange(prefixes.n_rows), counts)
