@@ -21,7 +21,8 @@ Deviations from session-rec common to all models (in both modes)
   similar candidates (top ``k``) by the iteration order of a Python ``set``, which depends on
   session ids and set sizes. Here both are broken by the sampling order (latest last click
   first, then earlier training position), so results do not depend on ids. Cases whose
-  neighbours tie at the ``k``-th place can rank differently (about 1% on DIGINETICA).
+  neighbours tie at the ``k``-th place can rank differently (0.6% of the cases on the
+  DIGINETICA 1-day split, 0.1% on the RetailRocket slice; ``tests/perf/knn_results.md``).
 * ``sampling="random"`` draws one random priority per training session at ``fit`` (from
   ``random_state``) and takes the ``sample_size`` candidates of highest priority: for each
   prefix a uniform random sample, reproducible and independent of batching; session-rec
@@ -32,9 +33,9 @@ Deviations from session-rec common to all models (in both modes)
   ``push_reminders``, ``add_reminders``, ``weighting_time`` and ``idf_weighting_session``
   (V-SKNN experimental options, all off by default in session-rec) are not implemented.
 * Prefix positions count repeated clicks and a repeated item's position is that of its last
-  click, in both modes, as in session-rec's code: the papers define weights per position of
-  a click and never say which click of a repeated item counts; the last one is the only
-  reading under which the most recent click carries the highest weight.
+  click (its most recent one), in both modes, as in session-rec's code. The papers' weights
+  are functions of a click's position; no rule for an item clicked twice was found in them,
+  so the code's rule is kept rather than invented anew.
 """
 
 from __future__ import annotations
@@ -44,7 +45,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-import tomllib
 import torch
 
 from sessrec.data.sessions import PrefixBatch, Sessions
@@ -53,7 +53,10 @@ from sessrec_baselines import _knn_core as core
 
 try:  # Python 3.11+
     from typing import Self
+
+    import tomllib
 except ImportError:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
     from typing_extensions import Self
 
 __all__ = ["SFSKNN", "SKNN", "SSKNN", "STAN", "VSKNN", "VSTAN"]
