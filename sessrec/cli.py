@@ -153,6 +153,8 @@ def _progress(quiet: bool) -> Iterator[None]:
                     err_console.print(f"[red]✗ {label} failed:[/] {info.get('error')}")
         elif kind == "prepare":
             err_console.print(f"[dim]{info.get('step')}…[/]")
+        elif kind == "note":
+            err_console.print(f"[yellow]{info.get('model')}: {info.get('text')}[/]")
         elif kind == "prepared":
             st = info.get("stats", {})
             note = "  [bold yellow](SYNTHETIC data)[/]" if info.get("synthetic") else ""

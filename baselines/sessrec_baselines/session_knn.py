@@ -47,9 +47,10 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from sessrec.data.sessions import PrefixBatch, Sessions
-from sessrec.models.base import BaseModel
+from sessrec import BaseModel, PrefixBatch, Sessions, check_is_fitted
+from sessrec.models import Interval, Options
 from sessrec_baselines import _knn_core as core
+from sessrec_baselines.common import mask_untrained, untrained_items
 
 try:  # Python 3.11+
     from typing import Self
@@ -153,6 +154,15 @@ class _SessionKNN(BaseModel):
             data = tomllib.load(fh)
         return dict(data["params"])
 
+    @classmethod
+    def param_set_info(cls, name: str) -> dict[str, Any]:
+        """Provenance of a named set: session-rec's tuned values, with the file and commit they come from."""
+        if name not in cls.param_set_names():
+            return super().param_set_info(name)
+        with open(_paramfile_dir(cls.paramfile_name) / f"{name}.toml", "rb") as fh:
+            provenance = dict(tomllib.load(fh)["provenance"])
+        return {"reproduces": "session-rec's tuned hyperparameters", "same_setup_as_published": False, **provenance}
+
     # -------------------------------------------------------------- fit
     def _check_params(self) -> None:
         name = type(self).__name__
@@ -172,6 +182,7 @@ class _SessionKNN(BaseModel):
         self.index_ = core.build_index(train, self.sampling, int(self.sample_size), rng)
         self.default_time_ = float(train.timestamps.max()) if train.n_clicks else 0.0
         self.n_items_ = train.n_items
+        self.untrained_ = untrained_items(train)
         self._fit_extra(train)
         return self
 
@@ -180,20 +191,14 @@ class _SessionKNN(BaseModel):
 
     # -------------------------------------------------------------- scoring
     def score(self, batch: PrefixBatch) -> torch.Tensor:
-        """Scores of shape (batch_size, n_items), float64, on the CPU."""
-        self._check_fitted()
+        """Scores of shape (batch_size, n_items), float64, on the CPU (``-inf`` for items without training clicks)."""
+        check_is_fitted(self, "index_")
         return self._score_all(core.prefixes_from_batch(batch, False, self.default_time_, self.n_items_))
 
     def score_sessions(self, batch: PrefixBatch) -> torch.Tensor:
         """Scores after every prefix of every row, shape (sum(lengths), n_items), rows in row-major order."""
-        self._check_fitted()
+        check_is_fitted(self, "index_")
         return self._score_all(core.prefixes_from_batch(batch, True, self.default_time_, self.n_items_))
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "index_"):
-            from sessrec.models.base import NotFittedError
-
-            raise NotFittedError(f"{type(self).__name__} is not fitted yet; call fit(train) first")
 
     def _score_all(self, prefixes: core.Prefixes) -> torch.Tensor:
         out = np.zeros((prefixes.n_rows, self.n_items_))  # lazily zeroed pages: each chunk adds into its rows
@@ -202,7 +207,7 @@ class _SessionKNN(BaseModel):
             result = self._score_chunk(prefixes.take(rows), block)
             if result is not block:
                 block[...] = result
-        return torch.from_numpy(out)
+        return mask_untrained(torch.from_numpy(out), self.untrained_)
 
     def _score_chunk(self, pre: core.Prefixes, out: np.ndarray) -> np.ndarray:
         """Add the scores of the prefixes ``pre`` into ``out`` (zeros, shape (n_rows, n_items)); return them."""
@@ -309,6 +314,16 @@ class SKNN(_SessionKNN):
     """
 
     paramfile_name = "sknn"
+    parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "k": [Interval(int, 1, None)],
+        "sample_size": [Interval(int, 0, None)],
+        "sampling": [Options(str, {"recent", "random"})],
+        "reference_code": [bool],
+        "random_state": [Interval(int, 0, None), None],
+        "similarity": [Options(str, {"jaccard", "cosine", "binary", "tanimoto"})],
+        "remind": [bool],
+        "pop_boost": [Interval(float, 0, None)],
+    }
     test_params: ClassVar[dict[str, Any]] = {"k": 20, "sample_size": 200}
 
     def __init__(
@@ -407,6 +422,10 @@ class SSKNN(SKNN):
     """
 
     paramfile_name = "ssknn"
+    parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **SKNN.parameter_constraints,
+        "weighting": [Options(str, {"same", "div", "linear", "quadratic", "log"})],
+    }
 
     def __init__(
         self,
@@ -532,6 +551,18 @@ class VSKNN(_SessionKNN):
     """
 
     paramfile_name = "vsknn"
+    parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "k": [Interval(int, 1, None)],
+        "sample_size": [Interval(int, 0, None)],
+        "sampling": [Options(str, {"recent", "random"})],
+        "reference_code": [bool],
+        "random_state": [Interval(int, 0, None), None],
+        "similarity": [Options(str, {"vec", "cosine"})],
+        "weighting": [Options(str, {"same", "div", "linear", "quadratic", "log"})],
+        "weighting_score": [Options(str, {"same", "div", "linear", "quadratic", "log"})],
+        "idf_weighting": [Interval(float, 0, None), bool],
+        "remind": [bool],
+    }
     test_params: ClassVar[dict[str, Any]] = {"k": 20, "sample_size": 200}
 
     def __init__(
@@ -644,6 +675,17 @@ class STAN(_SessionKNN):
 
     paramfile_name = "stan"
     positive_only = False
+    parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "k": [Interval(int, 1, None)],
+        "sample_size": [Interval(int, 0, None)],
+        "sampling": [Options(str, {"recent", "random"})],
+        "reference_code": [bool],
+        "random_state": [Interval(int, 0, None), None],
+        "remind": [bool],
+        "lambda_spw": [Interval(float, 0, None), None],
+        "lambda_snh": [Interval(float, 0, None), None],
+        "lambda_inh": [Interval(float, 0, None), None],
+    }
     test_params: ClassVar[dict[str, Any]] = {"k": 20, "sample_size": 200}
 
     def __init__(
@@ -741,6 +783,12 @@ class VSTAN(STAN):
     """
 
     paramfile_name = "vstan"
+    parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **STAN.parameter_constraints,
+        "similarity": [Options(str, {"cosine", "vec"})],
+        "lambda_ipw": [Interval(float, 0, None), None],
+        "lambda_idf": [Interval(float, 0, None), bool, None],
+    }
 
     def __init__(
         self,

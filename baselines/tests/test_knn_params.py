@@ -9,6 +9,7 @@ import tomllib
 from sessrec_baselines.session_knn import SFSKNN, SKNN, SSKNN, STAN, VSKNN, VSTAN
 
 from sessrec import Sessions
+from sessrec.models import param_names
 from sessrec.models.base import BaseModel
 
 MODELS = {"sknn": SKNN, "ssknn": SSKNN, "sfsknn": SFSKNN, "vsknn": VSKNN, "stan": STAN, "vstan": VSTAN}
@@ -21,11 +22,13 @@ def test_tuned_sets_for_the_three_datasets_fit(name):
     assert cls.param_set_names() == ["diginetica", "retailrocket", "rsc15"]
     for set_name in cls.param_set_names():
         params = cls.named_params(set_name)
-        assert set(params) <= set(cls._param_names()), params
+        assert set(params) <= set(param_names(cls)), params
         cls(**params).fit(TRAIN)
         path = resources.files("sessrec_baselines") / "paramfiles" / name / f"{set_name}.toml"
         provenance = tomllib.loads(path.read_text())["provenance"]
         assert provenance["repository"] == "rn5l/session-rec" and len(provenance["commit"]) == 40
+        assert cls.param_set_info(set_name)["commit"] == provenance["commit"]
+        assert cls.param_set_of(params) == set_name
 
 
 def test_published_diginetica_values():
@@ -48,6 +51,6 @@ def test_search_spaces_name_constructor_parameters(name):
     space = tomllib.loads(path.read_text())
     assert "rn5l/session-rec" in space["source"]
     params = {k: v for k, v in space.items() if isinstance(v, dict)}
-    assert set(params) <= set(MODELS[name]._param_names())
+    assert set(params) <= set(param_names(MODELS[name]))
     for spec in params.values():
         assert spec["type"] == "categorical" and len(spec["choices"]) >= 2
