@@ -13,7 +13,8 @@ Common to all models
   (``sample_size=0``: all candidates); ``"random"``: ``sample_size`` candidates drawn at
   random. Neighbours: the ``k`` candidates of largest similarity.
 * Scores are float64 (sums of float64 terms added in neighbour order, as session-rec adds
-  them); items no neighbour contains score 0.
+  them); items no neighbour contains score 0; items without a training click score
+  ``-inf`` (session-rec's candidates are the training items, so it never ranks them).
 
 Deviations from session-rec common to all models (in both modes)
 -----------------------------------------------------------------

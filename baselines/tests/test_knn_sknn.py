@@ -158,3 +158,10 @@ def test_tags_say_random_sampling_is_not_deterministic():
     assert SKNN.tags == {"oracle": "session", "deterministic": True}
     assert SKNN(sampling="random").tags["deterministic"] is False
     assert SFSKNN().tags == {"oracle": "sequence", "deterministic": True}
+
+
+def test_items_without_training_clicks_are_never_ranked():
+    # catalogue of 8 items, items 6 and 7 never clicked in training: -inf; item 5 (clicked) scores 0 here
+    model = SKNN(k=10).fit(Sessions.from_lists(TRAIN, n_items=8))
+    s = model.score(PrefixBatch.from_lists([[0, 1]]))[0].tolist()
+    assert s[:6] == pytest.approx([11 / 12, 1.0, 11 / 12, 1 / 3, 1 / 4, 0.0]) and s[6:] == [-math.inf, -math.inf]
