@@ -629,7 +629,7 @@ class STAN(_SessionKNN):
     * prefix weights ``w1(i) = exp((p(i) - L) / lambda_spw)``; similarity to a training session
       ``n``: ``sum_{i in s & n} w1(i) / (sqrt(sum_{i in s} w1(i)^2) sqrt(|n|))`` (cosine of the
       weighted prefix and the binary neighbour; plain cosine when ``lambda_spw`` is None);
-    * times recency: ``sim *= exp(-(t - t_n) / (lambda_snh days))`` with ``t_n`` the last click
+    * session recency: ``sim *= exp(-(t - t_n) / (lambda_snh days))`` with ``t_n`` the last click
       of ``n``;
     * the ``k`` most similar candidates are the neighbours (zero similarities included);
     * ``score(i) = sum over neighbours n containing i of sim(s, n) exp(-|q_n(i) - q_n(i*)| /
