@@ -63,6 +63,8 @@ class ItemKNN(BaseModel):
         Catalogue size seen in ``fit``.
     similarity_ : scipy.sparse.csr_matrix of shape (n_items, n_items), float64
         Kept similarities; row ``i`` holds the neighbours of ``i``.
+    untrained_items_ : ndarray of int64
+        Items without a training click, scored ``-inf``.
     support_ : ndarray of shape (n_items,), int64
         Number of training sessions containing each item.
     score_codes_ : ndarray of shape (n_distinct + 1,), float64
@@ -90,7 +92,9 @@ class ItemKNN(BaseModel):
       keeps zero-similarity items to fill ``n_sims`` (harmless: they score 0 either way);
     * scores are the order code of the similarities described above (same ranking, same
       ties), not the similarity values;
-    * vectorised sparse products instead of a Python loop over items and events.
+    * vectorised sparse products instead of a Python loop over items and events;
+    * items without a training click score ``-inf`` (``CoOccurence`` indexes training items
+      only): they no longer tie with the items that merely are not neighbours (score 0).
 
     Examples
     --------
