@@ -78,82 +78,84 @@ def _model_params(pairs: tuple[str, ...]) -> tuple[dict[str, dict[str, Any]], di
 _named_params = named_params  # kept for callers of the former private helper
 
 
+class _ProgressView:
+    """Progress bars and one line per finished run, drawn from the library's progress events."""
+
+    def __init__(self) -> None:
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[info]}"),
+            console=err_console,
+            transient=True,
+        )
+        self.tasks: dict[str, Any] = {}
+
+    def task(self, name: str, description: str, total: float | None) -> Any:
+        """The bar ``name``, created on first use."""
+        if name not in self.tasks:
+            self.tasks[name] = self.progress.add_task(description, total=total, info="")
+        return self.tasks[name]
+
+    def on_event(self, kind: str, info: dict[str, Any]) -> None:
+        handler = getattr(self, f"on_{kind}", None)
+        if handler is not None:
+            handler(info)
+
+    def on_run(self, info: dict[str, Any]) -> None:
+        state = info.get("state")
+        label = escape(f"{info.get('model')} (seed {info.get('seed')})")
+        runs = self.task("runs", "runs", info.get("total"))
+        if state == "started":
+            self.progress.update(runs, info=label)
+            return
+        self.progress.advance(runs)
+        for name in ("epochs", "eval"):
+            if name in self.tasks:
+                self.progress.remove_task(self.tasks.pop(name))
+        if state == "finished":
+            rec = info["record"]
+            main = {k: v for k, v in rec["metrics"].items() if k in ("recall@20", "mrr@20")}
+            shown = "  ".join(f"{k} {v:.4f}" for k, v in main.items())
+            timing = f"fit {rec['fit_seconds']:.1f}s  eval {rec['eval_seconds']:.1f}s"
+            err_console.print(f"[green]✓[/] {label}: {shown}  {timing}", highlight=False)
+        elif state == "skipped":
+            err_console.print(f"[dim]- {label}: already in the study, skipped (use --force to rerun)[/]")
+        else:
+            err_console.print(f"[red]✗ {label} failed:[/] {escape(str(info.get('error')))}", highlight=False)
+
+    def on_prepare(self, info: dict[str, Any]) -> None:
+        err_console.print(f"[dim]{escape(str(info.get('step')))}…[/]", highlight=False)
+
+    def on_prepared(self, info: dict[str, Any]) -> None:
+        st = info.get("stats", {})
+        note = "  [bold yellow](SYNTHETIC data)[/]" if info.get("synthetic") else ""
+        err_console.print(
+            f"{escape(str(info.get('dataset')))}: {st.get('n_items', '?')} items, "
+            f"{st.get('train_cases', '?')} train / {st.get('test_cases', '?')} test cases{note}",
+            highlight=False,
+        )
+
+    def on_epoch(self, info: dict[str, Any]) -> None:
+        epochs = self.task("epochs", "  epochs", info.get("epochs"))
+        valid = [f"{k} {v:.4f}" for k, v in info.items() if k.startswith("valid_")]
+        loss = f"loss {info.get('loss', 0):.4f} "
+        self.progress.update(epochs, completed=info.get("epoch"), info=loss + " ".join(valid))
+
+    def on_eval(self, info: dict[str, Any]) -> None:
+        self.progress.update(self.task("eval", "  evaluating", info.get("total")), completed=info.get("done"))
+
+
 @contextmanager
 def _progress(quiet: bool) -> Iterator[None]:
     if quiet:
         with progress_callback(None):
             yield
         return
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[info]}"),
-        console=err_console,
-        transient=True,
-    )
-    tasks: dict[str, Any] = {}
-
-    def task(name: str, description: str, total: float | None) -> Any:
-        if name in tasks:
-            progress.remove_task(tasks[name])
-        tasks[name] = progress.add_task(description, total=total, info="")
-        return tasks[name]
-
-    def on_event(kind: str, info: dict[str, Any]) -> None:
-        if kind == "run":
-            state = info.get("state")
-            label = f"{info.get('model')} (seed {info.get('seed')})"
-            if state == "started":
-                if "runs" not in tasks:
-                    task("runs", "runs", info.get("total"))
-                progress.update(tasks["runs"], info=label)
-            elif state in ("finished", "skipped", "failed"):
-                if "runs" not in tasks:
-                    task("runs", "runs", info.get("total"))
-                progress.advance(tasks["runs"])
-                for name in ("epochs", "eval"):
-                    if name in tasks:
-                        progress.remove_task(tasks.pop(name))
-                if state == "finished":
-                    rec = info["record"]
-                    main = {k: v for k, v in rec["metrics"].items() if k in ("recall@20", "mrr@20")}
-                    shown = "  ".join(f"{k} {v:.4f}" for k, v in main.items())
-                    err_console.print(
-                        f"[green]✓[/] {escape(label)}: {shown}  fit {rec['fit_seconds']:.1f}s  "
-                        f"eval {rec['eval_seconds']:.1f}s",
-                        highlight=False,
-                    )
-                elif state == "skipped":
-                    err_console.print(
-                        f"[dim]- {escape(label)}: already in the study, skipped (use --force to rerun)[/]"
-                    )
-                else:
-                    err_console.print(f"[red]✗ {escape(label)} failed:[/] {escape(str(info.get('error')))}")
-        elif kind == "prepare":
-            err_console.print(f"[dim]{escape(str(info.get('step')))}…[/]", highlight=False)
-        elif kind == "prepared":
-            st = info.get("stats", {})
-            note = "  [bold yellow](SYNTHETIC data)[/]" if info.get("synthetic") else ""
-            err_console.print(
-                f"{escape(str(info.get('dataset')))}: {st.get('n_items', '?')} items, "
-                f"{st.get('train_cases', '?')} train / "
-                f"{st.get('test_cases', '?')} test cases{note}"
-            )
-        elif kind == "epoch":
-            if "epochs" not in tasks:
-                task("epochs", "  epochs", info.get("epochs"))
-            valid = [f"{k} {v:.4f}" for k, v in info.items() if k.startswith("valid_")]
-            progress.update(
-                tasks["epochs"], completed=info.get("epoch"), info=f"loss {info.get('loss', 0):.4f} " + " ".join(valid)
-            )
-        elif kind == "eval":
-            if "eval" not in tasks:
-                task("eval", "  evaluating", info.get("total"))
-            progress.update(tasks["eval"], completed=info.get("done"))
-
-    with progress, progress_callback(on_event):
+    view = _ProgressView()
+    with view.progress, progress_callback(view.on_event):
         yield
 
 
