@@ -807,6 +807,8 @@ def check_writable_dir(path: str | os.PathLike[str], what: str) -> None:
         fd, tmp = tempfile.mkstemp(prefix=".sessrec-write-test.", dir=probe)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
-        raise ConfigError(f"{what} {path} is not writable ({probe}: {reason}); choose another folder") from None
+        raise ConfigError(
+            f"{what} {path} is not writable: cannot create a file in {probe} ({reason}); choose another folder"
+        ) from None
     os.close(fd)
     os.unlink(tmp)
