@@ -29,7 +29,15 @@ from rich.table import Table
 
 from sessrec.errors import ConfigError, SessrecError
 from sessrec.progress import progress_callback
-from sessrec.study import StudyConfig, named_params, parse_value, read_study, run_configs
+from sessrec.study import (
+    StudyConfig,
+    check_days,
+    coerce_dataset_options,
+    named_params,
+    parse_value,
+    read_study,
+    run_configs,
+)
 
 console = Console()
 err_console = Console(stderr=True)
@@ -406,13 +414,10 @@ def datasets_stats(
     """Statistics papers print (clicks, sessions, cases, items, average length) and what was dropped."""
     from sessrec.data import prepare
 
+    opts = coerce_dataset_options(name, protocol, _key_values(options, "--option"))
     with _progress(as_json):
         prepared = prepare(
-            name,
-            data_root=ctx.obj["data_dir"],
-            protocol=protocol,
-            test_days=test_days,
-            **_key_values(options, "--option"),
+            name, data_root=ctx.obj["data_dir"], protocol=protocol, test_days=check_days("test_days", test_days), **opts
         )
     stats = dict(prepared.stats)
     if as_json:

@@ -89,6 +89,7 @@ __all__ = [
     "SECTIONS",
     "STUDY_KEYS",
     "StudyConfig",
+    "check_days",
     "check_writable_dir",
     "coerce_dataset_options",
     "merge_configs",
@@ -185,6 +186,21 @@ def _days(where: str, key: str, value: Any) -> float | None:
     if not _is_number(value) or not 0 < value <= MAX_DAYS or math.isnan(value):
         raise ConfigError(f"{where}{key} must be a positive number of days up to {MAX_DAYS:g}, got {value!r}")
     return value
+
+
+def check_days(key: str, value: Any) -> float | None:
+    """``value`` if it is a usable number of days (positive, finite, at most 100 years) or ``None``.
+
+    Examples
+    --------
+    >>> check_days("test_days", 1)
+    1
+    >>> check_days("test_days", float("inf"))
+    Traceback (most recent call last):
+    ...
+    sessrec.errors.ConfigError: test_days must be a positive number of days up to 36500, got inf
+    """
+    return _days("", key, value)
 
 
 # ---------------------------------------------------------------------- dataset options
