@@ -169,6 +169,8 @@ def _int_list(where: str, key: str, value: Any) -> tuple[int, ...]:
 def _str_list(where: str, key: str, value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [v.strip() for v in value.split(",")]
+    if isinstance(value, (list, tuple)) and not any(value):
+        raise ConfigError(f"{where}{key} names no model; leave the key out to run every installed model")
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
         raise ConfigError(f'{where}{key} must be a list of names like ["pop", "iknn"], got {value!r}')
     return tuple(dict.fromkeys(v for v in value if v))
@@ -796,7 +798,7 @@ def run_configs(
         check_writable_dir(_data_root(data_dir) / ".cache", "the data folder's cache (data_dir)")
     outcome = run_study(specs, out_dir, data_root=data_dir, force=force, prepare=prepare)
     if record and (outcome.ran or outcome.skipped):
-        record_study(out_dir, [c.validate() for c in configs])
+        record_study(out_dir, [dataclasses.replace(c.validate(), out=str(out_dir)) for c in configs])
     return outcome
 
 

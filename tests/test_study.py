@@ -69,6 +69,7 @@ def test_valid_keys_are_listed():
         ('[study]\ncutoffs = "5,10"\n', "cutoffs must be a list of integers like [5, 10, 20], got '5,10'"),
         ('[study]\nseeds = [0, "1"]\n', "seeds must be a list of integers"),
         ("[study]\nmodels = 3\n", "models must be a list of names"),
+        ("[study]\nmodels = []\n", "models names no model; leave the key out to run every installed model"),
         ("[study]\ndataset = 5\n", "dataset must be a dataset name (a string), got 5"),
         ('[study]\ntest_days = "1"\n', "test_days must be a number of days, got '1'"),
         ("dataset_options = 3\n", "dataset_options must be a table"),
