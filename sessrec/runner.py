@@ -23,7 +23,6 @@ import hashlib
 import json
 import os
 import platform
-import subprocess
 import sys
 import threading
 import time
@@ -36,8 +35,9 @@ import torch
 
 from sessrec.errors import ConfigError, SessrecError
 from sessrec.evaluation.ranks import TIES
+from sessrec.models.params import param_names
 from sessrec.progress import emit
-from sessrec.registry import _declared_params, load_model, models
+from sessrec.registry import load_model, make_model, models, sessrec_commit
 from sessrec.results.record import RunRecord
 from sessrec.results.store import CaseTable, StudyStore
 
@@ -174,14 +174,6 @@ class _PeakRSS:
                 self.peak_mb = max(self.peak_mb, cur)
 
 
-def _git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
-
-
 def cpu_name() -> str:
     """The CPU model as the OS names it (``/proc/cpuinfo``), else ``platform.processor()``."""
     try:
@@ -216,24 +208,23 @@ def _versions(model_name: str) -> dict[str, str | None]:
 
 # ---------------------------------------------------------------------- running
 def build_model(spec: RunSpec) -> Any:
-    """The unfitted model of ``spec``: its params, plus ``random_state``/``device`` defaults."""
-    cls = load_model(spec.model)
-    names = _declared_params(cls)
+    """The unfitted model of ``spec``: its params, plus ``random_state``/``device`` defaults.
+
+    Parameters are checked by :func:`sessrec.registry.make_model` (the one place that
+    validates them); a :class:`~sessrec.study.StudyConfig` has already checked them when it
+    built the specs, so this fails here only for specs built by hand.
+    """
+    factory = load_model(spec.model)
+    try:
+        names = param_names(factory) if isinstance(factory, type) else []
+    except TypeError:  # ``**kwargs``: no parameter list to fill defaults into
+        names = []
     params = dict(spec.params)
-    unknown = sorted(set(params) - set(names)) if names else []
-    if unknown:
-        raise ConfigError(
-            f"model {spec.model!r} has no parameter {', '.join(map(repr, unknown))}; "
-            f"valid parameters: {', '.join(names)}"
-        )
     if "random_state" in names:
         params.setdefault("random_state", spec.seed)
     if "device" in names:
         params.setdefault("device", spec.device)
-    try:
-        return cls(**params)
-    except TypeError as exc:
-        raise ConfigError(f"bad parameters for model {spec.model!r}: {exc}") from exc
+    return make_model(spec.model, **params)
 
 
 def run_one(spec: RunSpec, prepared: Any) -> tuple[RunRecord, np.ndarray]:
@@ -279,7 +270,7 @@ def run_one(spec: RunSpec, prepared: Any) -> tuple[RunRecord, np.ndarray]:
         device=str(device) if device is not None else "cpu",
         versions=_versions(spec.model),
         hardware=hardware(),
-        git_commit=_git_commit(),
+        git_commit=sessrec_commit(),
         started_at=started.isoformat(timespec="seconds"),
         finished_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         history=_freeze(getattr(model, "history_", [])),
