@@ -10,7 +10,7 @@ import torch
 
 from sessrec.data import prepare
 from sessrec.errors import SessrecError
-from sessrec.models.saving import _decode, _encode, load_model, save_model
+from sessrec.models.saving import _decode, _encode, load_model, model_path, save_model
 from sessrec.registry import load_model as model_class
 from sessrec.registry import model_names, register_model, unregister_model
 from sessrec.testing.doubles import TransitionModel
@@ -48,7 +48,8 @@ def test_saved_model_scores_exactly_as_before(name, split, tmp_path):
 
 def test_load_from_a_study_folder_by_run_id(split, tmp_path):
     model = model_class("markov")().fit(split.train)
-    save_model(model, tmp_path / "models" / "abc123.pt")
+    save_model(model, model_path(tmp_path, "abc123"))
+    assert (tmp_path / "models" / "abc123.pt").is_file()
     batch, _ = next(iter(split.test.prefix_batches(32)))
     assert torch.equal(load_model(tmp_path, "abc123").score(batch), model.score(batch))
     with pytest.raises(SessrecError, match=r"no saved model at .*nope\.pt"):
@@ -148,3 +149,17 @@ def test_a_registered_notebook_model_round_trips(split, tmp_path):
         assert torch.equal(load_model(tmp_path / "t.pt").score(batch), model.score(batch))
     finally:
         unregister_model("transition-test")
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_gpu_model_reloads_on_the_gpu_exactly_and_on_the_cpu_on_request(split, tmp_path):
+    cls = model_class("narm")
+    model = cls(**{**cls.test_params, "device": "cuda"}).fit(split.train)
+    save_model(model, tmp_path / "narm.pt")
+    on_gpu = load_model(tmp_path / "narm.pt")
+    assert on_gpu.device_.type == "cuda"
+    assert torch.equal(_all_scores(on_gpu, split.test), _all_scores(model, split.test))
+    on_cpu = load_model(tmp_path / "narm.pt", device="cpu")
+    assert on_cpu.device_.type == "cpu" and on_cpu.device == "cpu"
+    torch.testing.assert_close(_all_scores(on_cpu, split.test), _all_scores(model, split.test).cpu())

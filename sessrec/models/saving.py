@@ -50,7 +50,7 @@ import torch
 
 from sessrec.errors import SessrecError
 
-__all__ = ["FORMAT", "load_model", "save_model"]
+__all__ = ["FORMAT", "load_model", "model_path", "save_model"]
 
 FORMAT = "sessrec-model/1"
 _TAG = "__sessrec__"
@@ -187,6 +187,15 @@ def _allowed_modules(cls: type) -> tuple[str, ...]:
 
 
 # ---------------------------------------------------------------------- save
+def model_path(study_dir: str | os.PathLike[str], run_id: str) -> Path:
+    """Where a study keeps the saved model of run ``run_id``: ``<study_dir>/models/<run_id>.pt``.
+
+    ``sessrec run --save-models`` calls ``save_model(model, model_path(out_dir, run_id))``
+    right after ``fit``; ``load_model(study_dir, run_id)`` reads it.
+    """
+    return Path(study_dir) / "models" / f"{run_id}.pt"
+
+
 def _fitted_attributes(model: Any) -> dict[str, Any]:
     """Everything ``fit`` set: the instance attributes that are not constructor parameters."""
     from sessrec.models.base import TorchModel
@@ -310,7 +319,7 @@ def load_model(path: str | os.PathLike[str], run_id: str | None = None, *, devic
         The file is missing, truncated, tampered with or not a sessrec model file, or its
         model class is not installed.
     """
-    file = Path(path) / "models" / f"{run_id}.pt" if run_id is not None else Path(path)
+    file = model_path(path, run_id) if run_id is not None else Path(path)
     payload = _read_payload(file)
     try:
         return _restore(payload, device)
