@@ -1,5 +1,6 @@
 """The Python API: the documented notebook example runs; load_study returns the tidy DataFrame."""
 
+import importlib.util
 import json
 import pathlib
 import re
@@ -14,7 +15,7 @@ DOC = ROOT / "docs" / "python_api.md"
 
 
 def test_the_documented_example_runs_and_leaves_what_it_promises(tmp_path, monkeypatch, capsys):
-    block = re.search(r"```python\n(.*?)```", DOC.read_text(), re.S).group(1)
+    block, tracking_block = re.findall(r"```python\n(.*?)```", DOC.read_text(), re.S)
     assert len(block.strip().splitlines()) < 15
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SESSREC_DATA", str(tmp_path / "data"))
@@ -26,6 +27,13 @@ def test_the_documented_example_runs_and_leaves_what_it_promises(tmp_path, monke
     runs = sessrec.load_study(tmp_path / "my-study")
     assert sorted(runs["model"].unique()) == ["markov", "pop"]
     assert sessrec.load_model("markov.pt").get_params() == sessrec.make_model("markov").get_params()
+    if importlib.util.find_spec("mlflow") is not None:  # the tracking example, with the mlflow extra
+        monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "")  # recorded, so the tracker's setting is undone
+        monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE")
+        scope = {}
+        exec(compile(tracking_block, str(DOC), "exec"), scope)
+        logged = scope["tracker"].client.search_runs([scope["tracker"].experiment_id])
+        assert sorted(r.data.tags["sessrec.run_id"] for r in logged) == sorted(runs["run_id"].unique())
 
 
 def _record(run_id, model, params, metrics, seed=0):
