@@ -60,12 +60,14 @@ def test_plain_data_round_trips_with_types():
     value = {
         "a": np.arange(5, dtype=np.int32),
         "b": sp.csr_matrix(np.array([[0, 2.5], [1, 0]])),
+        "z": sp.csr_matrix(np.array([[0, 1 + 2j], [3, 0]])),
         "c": (1, 2.0, None, "x", True),
         "d": [torch.tensor([1.5]), torch.float64, torch.device("cpu"), np.float32(0.25)],
     }
     back = _decode(_encode(value, "v"), ("sessrec.",))
     assert back["a"].dtype == np.int32 and back["a"].tolist() == [0, 1, 2, 3, 4]
     assert isinstance(back["b"], sp.csr_matrix) and (back["b"] != value["b"]).nnz == 0
+    assert back["z"].dtype == np.complex128 and (back["z"] != value["z"]).nnz == 0
     assert back["c"] == (1, 2.0, None, "x", True) and isinstance(back["c"], tuple)
     assert torch.equal(back["d"][0], value["d"][0]) and back["d"][1] is torch.float64
     assert back["d"][2] == torch.device("cpu")

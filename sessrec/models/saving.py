@@ -64,7 +64,7 @@ def _encode(value: Any, where: str) -> Any:
     if isinstance(value, torch.Tensor):
         return {_TAG: "tensor", "data": value.detach().to("cpu", copy=True)}
     if isinstance(value, np.ndarray):
-        if value.dtype.kind not in "biuf":
+        if value.dtype.kind not in "biufc":
             raise TypeError(f"{where}: cannot save a numpy array of dtype {value.dtype}")
         return {_TAG: "ndarray", "data": torch.from_numpy(np.ascontiguousarray(value).copy())}
     if isinstance(value, np.generic):
