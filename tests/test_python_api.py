@@ -75,3 +75,12 @@ def test_the_notebook_names_are_exported():
     for name in ("prepare", "make_model", "evaluate", "run_study", "RunSpec", "load_study", "load_model"):
         assert name in sessrec.__all__ and callable(getattr(sessrec, name))
     assert sessrec.load_model is sessrec.models.saving.load_model
+
+
+def test_the_readme_shows_the_tested_example():
+    readme = (ROOT / "README.md").read_text()
+    if "## Python API" not in readme:
+        pytest.skip("the README has no Python API section yet")
+    section = readme.split("## Python API", 1)[1]
+    shown = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    assert shown == re.search(r"```python\n(.*?)```", DOC.read_text(), re.S).group(1)
