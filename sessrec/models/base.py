@@ -302,7 +302,10 @@ class TorchModel(BaseModel):
     the public hooks
 
     ``build_network(train) -> nn.Module``
-        The freshly initialised network (moved to ``device_`` by :meth:`fit`).
+        The freshly initialised network (moved to ``device_`` by :meth:`fit`). Its shape may
+        depend on ``train`` only through ``train.n_sessions`` and ``train.n_items`` (recorded
+        in ``train_shape_``): a saved model rebuilds it from the parameters on a stand-in
+        of those sizes (:mod:`sessrec.models.saving`).
     ``build_optimizer(network) -> optimizer``
         Anything with ``zero_grad()`` and ``step()``.
     ``init_training(train, rng, generator) -> TrainingState``
@@ -376,6 +379,7 @@ class TorchModel(BaseModel):
             raise ValueError("cannot fit on training data without a single next-item case")
         self.device_ = resolve_device(self.device)
         self.n_items_ = train.n_items
+        self.train_shape_ = {"n_sessions": train.n_sessions, "n_items": train.n_items}
         seed = seed_from(self.random_state)
         rng = np.random.default_rng(seed)
         devices = [self.device_.index or 0] if self.device_.type == "cuda" else []
