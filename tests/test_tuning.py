@@ -202,3 +202,61 @@ def test_tuned_set_is_reported_back_with_its_budget(tmp_path, models):
     assert json.loads(meta["data_key"])["options"] == DATA
     with pytest.raises(ConfigError, match="no tuned parameters for 'pop'"):
         load_tuned(tmp_path, "synthetic", "pop")
+
+
+def _postgres_bin() -> str | None:
+    import glob
+    import shutil
+
+    for d in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
+        if os.path.exists(os.path.join(d, "initdb")):
+            return d
+    found = shutil.which("initdb")
+    return os.path.dirname(found) if found else None
+
+
+@pytest.fixture
+def postgres_url():
+    """A throw-away PostgreSQL server on 127.0.0.1, started with initdb + pg_ctl."""
+    import shutil
+    import socket
+    import tempfile
+
+    pytest.importorskip("psycopg2")
+    bindir = _postgres_bin()
+    if bindir is None:
+        pytest.skip("no PostgreSQL server binaries (Debian package postgresql)")
+    runas = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    root = tempfile.mkdtemp(prefix="sessrec-pg-")
+    os.chmod(root, 0o777)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    data = os.path.join(root, "data")
+    run = lambda *args: subprocess.run(runas + list(args), check=True, capture_output=True, timeout=120)  # noqa: E731
+    run(f"{bindir}/initdb", "-D", data, "-A", "trust", "-U", "sessrec")
+    opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1"
+    run(f"{bindir}/pg_ctl", "-D", data, "-o", opts, "-l", os.path.join(root, "log"), "-w", "start")
+    try:
+        run(f"{bindir}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "sessrec", "tune")
+        yield f"postgresql+psycopg2://sessrec@127.0.0.1:{port}/tune"
+    finally:
+        subprocess.run([*runas, f"{bindir}/pg_ctl", "-D", data, "-m", "immediate", "stop"], capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_two_workers_share_one_postgresql_study(tmp_path, models, postgres_url):
+    _, space = models
+    procs = [_worker(tmp_path, tmp_path / f"w{i}", 10, postgres_url, space) for i in range(2)]
+    for p in procs:
+        rc, err = _wait(p, 240)
+        assert rc == 0, err
+    rows = _trials(postgres_url)
+    numbers = sorted(r[0] for r in rows)
+    assert numbers == list(range(len(numbers)))  # no trial lost or duplicated
+    assert not [r for r in rows if r[1] == "RUNNING"]
+    assert 10 <= sum(r[1] == "COMPLETE" for r in rows) <= 11
+    assert load_tuned(tmp_path / "w0", "synthetic", "randomtable")["best_value"] == max(
+        r[3] for r in rows if r[3] is not None
+    )

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import os
+import random
 import socket
 import time
 from collections.abc import Callable, Mapping
@@ -208,6 +209,24 @@ class TuneSettings:
     n_startup_trials: int = 10
 
 
+def open_study(optuna: Any, settings: TuneSettings, study_name: str, attempts: int = 5) -> Any:
+    """Create or load the study; workers starting together may race to create the schema, so retry."""
+    for attempt in range(attempts):
+        try:
+            return optuna.create_study(
+                storage=settings.storage,
+                study_name=study_name,
+                direction="maximize",
+                pruner=_pruner(optuna, settings.pruner),
+                load_if_exists=True,
+            )
+        except Exception as exc:  # sqlalchemy's IntegrityError/OperationalError of a concurrent CREATE
+            if attempt == attempts - 1 or "sqlalchemy" not in type(exc).__module__:
+                raise
+            time.sleep(0.2 + random.random())
+    raise AssertionError("unreachable")
+
+
 def _run_trial(
     optuna: Any,
     study: Any,
@@ -265,13 +284,7 @@ def tune_model(
     """
     optuna = optuna_or_error()
     check_objective(settings.objective)
-    study = optuna.create_study(
-        storage=settings.storage,
-        study_name=study_name,
-        direction="maximize",
-        pruner=_pruner(optuna, settings.pruner),
-        load_if_exists=True,
-    )
+    study = open_study(optuna, settings, study_name)
     _check_study_meta(
         study,
         {
