@@ -80,6 +80,7 @@ def tune(
     data_root: str | Path | None = None,
     space_files: Mapping[str, str | Path] | None = None,
     base_params: Mapping[str, Mapping[str, Any]] | None = None,
+    executor: Any = None,
 ) -> dict[str, TuneResult]:
     """Tune every model on ``dataset``'s validation split; write ``tuned/<dataset>/<model>.toml``.
 
@@ -108,6 +109,7 @@ def tune(
             settings,
             study_name=study_name_for(data, name, settings.objective),
             base_params=(base_params or {}).get(name),
+            executor=executor,
         )
         results[name] = result
         if result.best_value is not None:

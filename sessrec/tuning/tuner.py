@@ -207,6 +207,7 @@ class TuneSettings:
     ties: str = "conservative"
     device: str = "auto"
     n_startup_trials: int = 10
+    n_parallel: int = 1
 
 
 def open_study(optuna: Any, settings: TuneSettings, study_name: str, attempts: int = 5) -> Any:
@@ -227,6 +228,79 @@ def open_study(optuna: Any, settings: TuneSettings, study_name: str, attempts: i
     raise AssertionError("unreachable")
 
 
+@dataclass(frozen=True)
+class TrialOutcome:
+    """How a trial ended: ``state`` is ``complete``, ``pruned`` or ``failed``."""
+
+    state: str
+    value: float | None = None
+    best_epochs: int | None = None
+    seconds: float = 0.0
+    error: str | None = None
+
+
+def _ask(
+    optuna: Any, study: Any, model_name: str, space: SearchSpace, settings: TuneSettings, base: Mapping[str, Any]
+) -> tuple[Any, dict[str, Any]]:
+    """A new trial with its sampler seeded by (seed, trials before it that did not fail)."""
+    k_before = sum(t.state != optuna.trial.TrialState.FAIL for t in study.get_trials(deepcopy=False))
+    study.sampler = optuna.samplers.TPESampler(
+        seed=settings.seed * 1_000_003 + k_before, n_startup_trials=settings.n_startup_trials
+    )
+    trial = study.ask()
+    trial.set_user_attr("worker", _worker_tag())
+    emit("trial", model=model_name, number=trial.number, state="started")
+    try:
+        return trial, trial_params(model_name, space, trial, seed=settings.seed, device=settings.device, base=base)
+    except BaseException:
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        raise
+
+
+def evaluate_trial(
+    model_name: str, params: dict[str, Any], data: TuningData, settings: TuneSettings, trial: Any
+) -> TrialOutcome:
+    """Fit with ``params``, score on validation; per-epoch values go to ``trial``'s pruner."""
+    optuna = optuna_or_error()
+    t0 = time.perf_counter()
+    try:
+        with progress_callback(_pruning_callback(optuna, trial)):
+            value, model = _fit_and_score(model_name, params, data, settings.objective, settings.ties)
+    except optuna.TrialPruned:
+        return TrialOutcome("pruned", seconds=time.perf_counter() - t0)
+    except (SessrecError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # a failing configuration is a failed trial, not a failed study
+        return TrialOutcome("failed", seconds=time.perf_counter() - t0, error=f"{type(exc).__name__}: {exc}"[:500])
+    best_epoch = getattr(model, "best_epoch_", None)
+    epochs = int(best_epoch) + 1 if best_epoch is not None and "epochs" in params else None
+    return TrialOutcome("complete", value, epochs, time.perf_counter() - t0)
+
+
+def _remote_trial(
+    model_name: str, params: dict[str, Any], data: TuningData, settings: TuneSettings, study_name: str, trial_id: int
+) -> TrialOutcome:
+    """A trial inside a Ray task: it reports to the pruner through the shared storage."""
+    optuna = optuna_or_error()
+    study = optuna.load_study(study_name=study_name, storage=settings.storage, pruner=_pruner(optuna, settings.pruner))
+    return evaluate_trial(model_name, params, data, settings, optuna.trial.Trial(study, trial_id))
+
+
+def _tell(optuna: Any, study: Any, model_name: str, trial: Any, outcome: TrialOutcome) -> None:
+    states = optuna.trial.TrialState
+    trial.set_user_attr("seconds", outcome.seconds)
+    if outcome.best_epochs is not None:
+        trial.set_user_attr("best_epochs", outcome.best_epochs)
+    if outcome.state == "complete":
+        study.tell(trial, outcome.value)
+    elif outcome.state == "pruned":
+        study.tell(trial, state=states.PRUNED)
+    else:
+        trial.set_user_attr("error", outcome.error)
+        study.tell(trial, state=states.FAIL)
+    emit("trial", model=model_name, number=trial.number, state=outcome.state, value=outcome.value, error=outcome.error)
+
+
 def _run_trial(
     optuna: Any,
     study: Any,
@@ -236,36 +310,65 @@ def _run_trial(
     settings: TuneSettings,
     base: Mapping[str, Any],
 ) -> None:
-    k_before = sum(t.state != optuna.trial.TrialState.FAIL for t in study.get_trials(deepcopy=False))
-    study.sampler = optuna.samplers.TPESampler(
-        seed=settings.seed * 1_000_003 + k_before, n_startup_trials=settings.n_startup_trials
-    )
-    trial = study.ask()
-    trial.set_user_attr("worker", _worker_tag())
-    emit("trial", model=model_name, number=trial.number, state="started")
-    t0 = time.perf_counter()
+    trial, params = _ask(optuna, study, model_name, space, settings, base)
     try:
-        params = trial_params(model_name, space, trial, seed=settings.seed, device=settings.device, base=base)
-        with progress_callback(_pruning_callback(optuna, trial)):
-            value, model = _fit_and_score(model_name, params, data, settings.objective, settings.ties)
-    except optuna.TrialPruned:
-        study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-        emit("trial", model=model_name, number=trial.number, state="pruned")
-        return
-    except (SessrecError, KeyboardInterrupt):
+        outcome = evaluate_trial(model_name, params, data, settings, trial)
+    except BaseException:
         study.tell(trial, state=optuna.trial.TrialState.FAIL)
         raise
-    except Exception as exc:  # a failing configuration is a failed trial, not a failed study
-        trial.set_user_attr("error", f"{type(exc).__name__}: {exc}"[:500])
-        study.tell(trial, state=optuna.trial.TrialState.FAIL)
-        emit("trial", model=model_name, number=trial.number, state="failed", error=str(exc))
-        return
-    best_epoch = getattr(model, "best_epoch_", None)
-    if best_epoch is not None and "epochs" in params:
-        trial.set_user_attr("best_epochs", int(best_epoch) + 1)
-    trial.set_user_attr("seconds", time.perf_counter() - t0)
-    study.tell(trial, value)
-    emit("trial", model=model_name, number=trial.number, state="complete", value=value)
+    _tell(optuna, study, model_name, trial, outcome)
+
+
+def _room(optuna: Any, study: Any, model_name: str, settings: TuneSettings, budget: int, t0: float) -> int:
+    """How many more trials may start now (0 when the budget or the time is spent)."""
+    c = _counts(optuna, study)
+    if c["failed"] >= max(10, 2 * settings.n_trials):
+        errors = [t.user_attrs.get("error") for t in study.get_trials(deepcopy=False) if t.user_attrs.get("error")]
+        raise SessrecError(f"{model_name}: {c['failed']} trials failed; the last: {errors[-1] if errors else '?'}")
+    if settings.timeout is not None and time.perf_counter() - t0 >= settings.timeout:
+        return 0
+    return budget - (c["complete"] + c["pruned"] + c["running"])
+
+
+def _run_parallel(
+    optuna: Any,
+    study: Any,
+    model_name: str,
+    space: SearchSpace,
+    data: TuningData,
+    settings: TuneSettings,
+    base: Mapping[str, Any],
+    executor: Any,
+    budget: int,
+    t0: float,
+) -> None:
+    """Keep ``settings.n_parallel`` trials running as Ray tasks until the budget is spent."""
+    ray = executor.start()
+    data_ref = ray.put(data)
+    pending: dict[Any, Any] = {}
+    try:
+        while True:
+            room = _room(optuna, study, model_name, settings, budget, t0)
+            while room > 0 and len(pending) < max(1, settings.n_parallel):
+                trial, params = _ask(optuna, study, model_name, space, settings, base)
+                # optuna names a trial in its storage by this id; the task reopens the trial with it
+                ref = executor.submit(
+                    _remote_trial, model_name, params, data_ref, settings, study.study_name, trial._trial_id
+                )
+                pending[ref], room = trial, room - 1
+            if not pending:
+                return
+            done, _ = ray.wait(list(pending), num_returns=1)
+            trial, outcome = pending.pop(done[0]), ray.get(done[0])
+            if isinstance(outcome, SessrecError):
+                raise outcome
+            if isinstance(outcome, BaseException):
+                outcome = TrialOutcome("failed", error=f"{type(outcome).__name__}: {outcome}"[:500])
+            _tell(optuna, study, model_name, trial, outcome)
+    finally:
+        for ref, trial in pending.items():
+            ray.cancel(ref, force=True)
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
 
 
 def tune_model(
@@ -276,11 +379,14 @@ def tune_model(
     *,
     study_name: str,
     base_params: Mapping[str, Any] | None = None,
+    executor: Any = None,
 ) -> TuneResult:
     """Run (or resume) the study ``study_name`` until it has ``settings.n_trials`` finished trials.
 
     Finished means complete or pruned; failed trials do not count towards the budget (they
     are retried with the same sampler seed). Several processes may call this on one study.
+    With a Ray ``executor`` (:mod:`sessrec.executors`), ``settings.n_parallel`` trials run at
+    once as Ray tasks; they report to the pruner through the storage.
     """
     optuna = optuna_or_error()
     check_objective(settings.objective)
@@ -299,16 +405,11 @@ def tune_model(
     t0 = time.perf_counter()
     base = dict(base_params or {})
     budget = settings.n_trials if space.dimensions else min(settings.n_trials, 1)  # nothing to search
-    while True:
-        c = _counts(optuna, study)
-        if c["complete"] + c["pruned"] + c["running"] >= budget:
-            break
-        if settings.timeout is not None and time.perf_counter() - t0 >= settings.timeout:
-            break
-        if c["failed"] >= max(10, 2 * settings.n_trials):
-            errors = [t.user_attrs.get("error") for t in study.get_trials(deepcopy=False) if t.user_attrs.get("error")]
-            raise SessrecError(f"{model_name}: {c['failed']} trials failed; the last: {errors[-1] if errors else '?'}")
-        _run_trial(optuna, study, model_name, space, data, settings, base)
+    if executor is not None and getattr(executor, "name", "") == "ray":
+        _run_parallel(optuna, study, model_name, space, data, settings, base, executor, budget, t0)
+    else:
+        while _room(optuna, study, model_name, settings, budget, t0) > 0:
+            _run_trial(optuna, study, model_name, space, data, settings, base)
     return summarise(optuna, study, model_name, space, settings, time.perf_counter() - t0)
 
 
