@@ -92,8 +92,16 @@ def _model_params(pairs: tuple[str, ...], models: list[str]) -> tuple[dict[str, 
     return params, sets
 
 
-def _named_params(model: str, name: str) -> dict[str, Any]:
+def _named_params(model: str, name: str, tuned_from: tuple[Path, str, dict[str, Any]] | None = None) -> dict[str, Any]:
     from sessrec.registry import load_model
+
+    if name == "tuned" and tuned_from is not None:
+        from sessrec.tuning.paramsets import check_tuned_data, load_tuned
+
+        study_dir, dataset, key = tuned_from
+        tuned = load_tuned(study_dir, dataset, model)
+        check_tuned_data(tuned, key)
+        return dict(tuned["params"])
 
     cls = load_model(model)
     getter = getattr(cls, "named_params", None)
@@ -151,6 +159,15 @@ def _progress(quiet: bool) -> Iterator[None]:
                     err_console.print(f"[dim]- {label}: already in the study, skipped (use --force to rerun)[/]")
                 else:
                     err_console.print(f"[red]✗ {label} failed:[/] {info.get('error')}")
+        elif kind == "trial":
+            _trial_event(progress, tasks, task, info)
+        elif kind == "tune":
+            if info.get("state") == "started":
+                task("trials", f"tuning {info.get('model')}", info.get("trials"))
+            else:
+                best = info.get("best")
+                shown = "no complete trial" if best is None else f"best validation value {best:.4f}"
+                err_console.print(f"[green]✓[/] tuned {info.get('model')}: {shown} ({info.get('complete')} complete)")
         elif kind == "prepare":
             err_console.print(f"[dim]{info.get('step')}…[/]")
         elif kind == "prepared":
@@ -174,6 +191,22 @@ def _progress(quiet: bool) -> Iterator[None]:
 
     with progress, progress_callback(on_event):
         yield
+
+
+def _trial_event(progress: Any, tasks: dict[str, Any], task: Any, info: dict[str, Any]) -> None:
+    state = info.get("state")
+    if state == "started":
+        if "trials" in tasks:
+            progress.update(tasks["trials"], info=f"trial {info.get('number')}")
+        return
+    if "trials" in tasks:
+        progress.advance(tasks["trials"])
+    for name in ("epochs", "eval"):
+        if name in tasks:
+            progress.remove_task(tasks.pop(name))
+    value = info.get("value")
+    shown = f"{value:.4f}" if isinstance(value, float) else state
+    err_console.print(f"[dim]  trial {info.get('number')}: {shown}[/]", highlight=False)
 
 
 def _fail(exc: SessrecError) -> None:
@@ -222,6 +255,12 @@ def main() -> None:
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.option("--no-report", is_flag=True, help="Do not write report.md after the runs.")
 @click.option("--threads", type=int, help="CPU threads for torch (default: torch's choice).")
+@click.option(
+    "--executor", type=click.Choice(["inprocess", "ray"]), default="inprocess", help="Where runs are computed."
+)
+@click.option("--ray-address", help="Address of a running Ray cluster (default: start a local one).")
+@click.option("--cpus-per-run", type=float, default=1.0, show_default=True, help="CPUs of each Ray task.")
+@click.option("--gpus-per-run", type=float, default=0.0, show_default=True, help="GPUs of each Ray task.")
 def run(
     models_opt: str | None,
     dataset: str | None,
@@ -241,8 +280,19 @@ def run(
     quiet: bool,
     no_report: bool,
     threads: int | None,
+    executor: str,
+    ray_address: str | None,
+    cpus_per_run: float,
+    gpus_per_run: float,
 ) -> None:
-    """Fit and evaluate models; results go to the study folder, then report.md."""
+    """Fit and evaluate models; results go to the study folder, then report.md.
+
+    ``-p MODEL=tuned`` takes the parameters ``sessrec tune`` found for MODEL on this dataset
+    (``<out>/tuned/<dataset>/<model>.toml``) and refits on the whole training part.
+    """
+    from sessrec.executors import make_executor
+
+    engine = make_executor(executor, address=ray_address, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run)
     if threads is not None:
         if threads < 1:
             raise ConfigError(f"--threads must be a positive integer, got {threads}")
@@ -273,7 +323,13 @@ def run(
     for model in model_list:
         merged: dict[str, Any] = {}
         if model in sets:
-            merged.update(_named_params(model, sets[model]))
+            key = {
+                "dataset": dataset,
+                "options": ds_options,
+                "protocol": protocol or study.get("protocol"),
+                "test_days": test_days if test_days is not None else study.get("test_days"),
+            }
+            merged.update(_named_params(model, sets[model], (out_dir, dataset, key)))
         merged.update(cfg_params.get(model, {}))
         merged.update(params.get(model, {}))
         for seed in seed_list:
@@ -290,10 +346,11 @@ def run(
                     cutoffs=tuple(cut),
                     ties=ties or study.get("ties", "conservative"),
                     device=device or study.get("device", "auto"),
+                    param_set=sets.get(model),
                 )
             )
     with _progress(quiet):
-        outcome = run_study(specs, out_dir, data_root=data_dir or study.get("data_dir"), force=force)
+        outcome = run_study(specs, out_dir, data_root=data_dir or study.get("data_dir"), force=force, executor=engine)
     _write_experiment(out_dir, specs, config_path)
     err_console.print(
         f"{len(outcome.ran)} run(s) finished, {len(outcome.skipped)} skipped, {len(outcome.failed)} failed → {out_dir}"
@@ -304,6 +361,96 @@ def run(
         _report(out_dir, ("md",), quiet)
     if outcome.failed:
         sys.exit(1)
+
+
+# ---------------------------------------------------------------------- tune
+@main.command()
+@click.option("--models", "models_opt", required=True, help="Comma-separated model names.")
+@click.option("--dataset", default="synthetic", show_default=True, help="Dataset recipe. See `sessrec datasets`.")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Data root (default: $SESSREC_DATA or ./datasets).")
+@click.option("--out", type=click.Path(file_okay=False), help="Study folder (default: reports/<dataset>).")
+@click.option("--protocol", type=click.Choice(["narm", "gru4rec"]), help="Preprocessing/split protocol.")
+@click.option("--test-days", type=float, help="Days of test data (the tuner never reads them).")
+@click.option("--valid-days", type=float, help="Validation days carved from training (default: the test days).")
+@click.option("--trials", type=int, default=30, show_default=True, help="Finished trials per model (equal budget).")
+@click.option("--timeout-per-model", type=float, help="Seconds per model (equal wall-clock budget).")
+@click.option("--objective", default="mrr@20", show_default=True, help="Validation metric to maximise.")
+@click.option("--storage", help="Optuna storage URL (default: SQLite tuning.db in the study folder).")
+@click.option("--space", "spaces", multiple=True, help="model=FILE: a search space of your own.")
+@click.option("--pruner", type=click.Choice(["median", "hyperband", "none"]), default="median", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Sampler seed (and the models' random_state).")
+@click.option("-o", "--option", "options", multiple=True, help="Dataset option key=value (e.g. path=FILE).")
+@click.option("-p", "--params", "param_pairs", multiple=True, help="model.key=value held fixed while tuning.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda …")
+@click.option("--threads", type=int, help="CPU threads for torch.")
+@click.option("--executor", type=click.Choice(["inprocess", "ray"]), default="inprocess", show_default=True)
+@click.option("--ray-address", help="Address of a running Ray cluster (default: start a local one).")
+@click.option("--parallel", type=int, default=1, show_default=True, help="Trials at once (with --executor ray).")
+@click.option("--cpus-per-run", type=float, default=1.0, show_default=True, help="CPUs of each Ray trial.")
+@click.option("--gpus-per-run", type=float, default=0.0, show_default=True, help="GPUs of each Ray trial.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def tune(**kw: Any) -> None:
+    """Tune models with equal budgets on a validation split; write tuned parameter sets.
+
+    The best parameters of MODEL go to <out>/tuned/<dataset>/<model>.toml; then
+    `sessrec run -p MODEL=tuned` refits them on the whole training part and tests them.
+    """
+    from sessrec.executors import make_executor
+    from sessrec.tuning import TuneSettings
+    from sessrec.tuning import tune as tune_models
+    from sessrec.tuning.tuner import check_objective
+
+    if kw["threads"] is not None:
+        import torch
+
+        torch.set_num_threads(max(1, kw["threads"]))
+    models = _csv_list(kw["models_opt"])
+    if not models:
+        raise ConfigError("--models names no model; e.g. --models fpmc,iknn")
+    if kw["trials"] < 1 or kw["parallel"] < 1:
+        raise ConfigError(f"--trials and --parallel must be positive, got {kw['trials']} and {kw['parallel']}")
+    check_objective(kw["objective"])
+    engine = make_executor(
+        kw["executor"], address=kw["ray_address"], cpus_per_run=kw["cpus_per_run"], gpus_per_run=kw["gpus_per_run"]
+    )
+    params, _ = _model_params(kw["param_pairs"], models)
+    out_dir = Path(kw["out"] or Path("reports") / kw["dataset"])
+    settings = TuneSettings(
+        n_trials=kw["trials"],
+        timeout=kw["timeout_per_model"],
+        objective=kw["objective"],
+        storage=kw["storage"],
+        seed=kw["seed"],
+        pruner=kw["pruner"],
+        device=kw["device"],
+        n_parallel=kw["parallel"],
+    )
+    with _progress(kw["quiet"]):
+        results = tune_models(
+            models,
+            kw["dataset"],
+            out_dir,
+            settings=settings,
+            dataset_options=_key_values(kw["options"], "--option"),
+            protocol=kw["protocol"],
+            test_days=kw["test_days"],
+            valid_days=kw["valid_days"],
+            data_root=kw["data_dir"],
+            space_files=_key_values(kw["spaces"], "--space"),
+            base_params=params,
+            executor=engine,
+        )
+    for name, r in results.items():
+        best = "no complete trial" if r.best_value is None else f"{r.objective} {r.best_value:.4f}"
+        console.print(
+            f"{name}: {best}  ({r.n_complete} complete, {r.n_pruned} pruned, {r.n_failed} failed, {r.seconds:.0f}s)",
+            highlight=False,
+        )
+    console.print(
+        f"tuned parameter sets in {out_dir / 'tuned' / kw['dataset']}; use them with -p MODEL=tuned",
+        highlight=False,
+        markup=False,
+    )
 
 
 def _write_experiment(out_dir: Path, specs: list[Any], config_path: str | None) -> None:

@@ -56,7 +56,9 @@ class RunSpec:
     ``params`` are the model's hyperparameters (``random_state`` defaults to ``seed`` and
     ``device`` to ``device`` when the model takes them). ``dataset_options`` go to the
     dataset recipe (e.g. ``path``, ``keep_file_order``); ``protocol``, ``test_days`` and
-    ``valid_days`` override the recipe's defaults when not ``None``.
+    ``valid_days`` override the recipe's defaults when not ``None``. ``param_set`` names the
+    parameter set ``params`` come from (``"tuned"``, a published set's name; ``None``: given
+    directly or defaults), for the report.
     """
 
     model: str
@@ -70,6 +72,7 @@ class RunSpec:
     cutoffs: tuple[int, ...] = (5, 10, 20)
     ties: str = "conservative"
     device: str = "auto"
+    param_set: str | None = None
 
     def __post_init__(self) -> None:
         if self.ties not in TIES:
@@ -101,6 +104,7 @@ class RunSpec:
                 "ties": self.ties,
                 "device": self.device,
                 **self.data_key(),
+                **({"param_set": self.param_set} if self.param_set is not None else {}),
             }
         )
 

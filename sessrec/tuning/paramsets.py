@@ -24,7 +24,7 @@ try:  # Python 3.11+
 except ImportError:  # pragma: no cover - Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
-__all__ = ["TUNED", "load_tuned", "tuned_path", "write_tuned"]
+__all__ = ["TUNED", "check_tuned_data", "load_tuned", "tuned_path", "write_tuned"]
 
 #: The parameter-set name that refers to a study's tuned parameters (``-p fpmc=tuned``).
 TUNED = "tuned"
@@ -97,3 +97,17 @@ def load_tuned(study_dir: str | Path, dataset: str, model: str) -> dict[str, Any
     tuples = set(data.get("tuple_params", []))
     data["params"] = {k: tuple(v) if k in tuples and isinstance(v, list) else v for k, v in params.items()}
     return data
+
+
+def check_tuned_data(tuned: Mapping[str, Any], key: Mapping[str, Any]) -> None:
+    """Raise :class:`ConfigError` unless the set was tuned on the data ``key`` describes.
+
+    ``key`` has ``dataset``, ``options``, ``protocol`` and ``test_days``, as the run's spec.
+    """
+    want = json.loads(json.dumps(dict(key), sort_keys=True, default=str))
+    have = json.loads(str(tuned.get("data_key", "{}")))
+    if have != want:
+        raise ConfigError(
+            f"the tuned parameters of {tuned.get('model')!r} were found on {json.dumps(have, sort_keys=True)}, "
+            f"but this run is on {json.dumps(want, sort_keys=True)}; tune again on this data"
+        )
