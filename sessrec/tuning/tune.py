@@ -63,6 +63,8 @@ def _meta(result: TuneResult, data: TuningData, key: Mapping[str, Any], settings
         "fingerprint": data.fingerprint,
         "valid_cases": data.valid.n_cases,
         "data_key": json.dumps(key, sort_keys=True),
+        "history_trial": [h["number"] for h in result.history if h["state"] == "COMPLETE"],
+        "history_value": [float(h["value"]) for h in result.history if h["state"] == "COMPLETE"],
         "tuple_params": sorted(k for k, v in result.best_params.items() if isinstance(v, tuple)),
     }
 
