@@ -27,6 +27,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from sessrec.data.protocols import PROTOCOLS
 from sessrec.errors import ConfigError, SessrecError
 from sessrec.progress import progress_callback
 from sessrec.study import (
@@ -41,6 +42,7 @@ from sessrec.study import (
 
 console = Console()
 err_console = Console(stderr=True)
+PROTOCOL_CHOICES = sorted(PROTOCOLS)
 
 
 # ---------------------------------------------------------------------- helpers
@@ -158,6 +160,30 @@ class _ProgressView:
     def on_eval(self, info: dict[str, Any]) -> None:
         self.progress.update(self.task("eval", "  evaluating", info.get("total")), completed=info.get("done"))
 
+    def on_tune(self, info: dict[str, Any]) -> None:
+        model = escape(str(info.get("model")))
+        if info.get("state") == "started":
+            if "trials" in self.tasks:
+                self.progress.remove_task(self.tasks.pop("trials"))
+            self.task("trials", f"tuning {model}", info.get("trials"))
+            return
+        best = info.get("best")
+        shown = "no complete trial" if best is None else f"best validation value {best:.4f}"
+        err_console.print(f"[green]✓[/] tuned {model}: {shown} ({info.get('complete')} complete)", highlight=False)
+
+    def on_trial(self, info: dict[str, Any]) -> None:
+        trials = self.task("trials", "trials", None)
+        if info.get("state") == "started":
+            self.progress.update(trials, info=f"trial {info.get('number')}")
+            return
+        self.progress.advance(trials)
+        for name in ("epochs", "eval"):
+            if name in self.tasks:
+                self.progress.remove_task(self.tasks.pop(name))
+        value = info.get("value")
+        shown = f"{value:.4f}" if isinstance(value, float) else escape(str(info.get("state")))
+        err_console.print(f"[dim]  trial {info.get('number')}: {shown}[/]", highlight=False)
+
 
 @contextmanager
 def _progress(quiet: bool) -> Iterator[None]:
@@ -202,7 +228,7 @@ def main() -> None:
 @click.option("--dataset", help="Dataset recipe (default: synthetic). See `sessrec datasets`.")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Data root (default: $SESSREC_DATA or ./datasets).")
 @click.option("--out", type=click.Path(file_okay=False), help="Study folder (default: reports/<dataset>).")
-@click.option("--protocol", type=click.Choice(["narm", "gru4rec"]), help="Preprocessing/split protocol.")
+@click.option("--protocol", type=click.Choice(PROTOCOL_CHOICES), help="Preprocessing/split protocol.")
 @click.option("--test-days", type=float, help="Days of test data (overrides the dataset's default).")
 @click.option("--valid-days", type=float, help="Carve a validation split of this many days from training.")
 @click.option("--cutoffs", help="Cutoffs K, e.g. 5,10,20.")
@@ -216,6 +242,12 @@ def main() -> None:
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.option("--no-report", is_flag=True, help="Do not write report.md after the runs.")
 @click.option("--threads", type=int, help="CPU threads for torch (default: torch's choice).")
+@click.option(
+    "--executor", type=click.Choice(["inprocess", "ray"]), default="inprocess", help="Where runs are computed."
+)
+@click.option("--ray-address", help="Address of a running Ray cluster (default: start a local one).")
+@click.option("--cpus-per-run", type=float, default=1.0, show_default=True, help="CPUs of each Ray task.")
+@click.option("--gpus-per-run", type=float, default=0.0, show_default=True, help="GPUs of each Ray task.")
 def run(
     models_opt: str | None,
     dataset: str | None,
@@ -235,9 +267,20 @@ def run(
     quiet: bool,
     no_report: bool,
     threads: int | None,
+    executor: str,
+    ray_address: str | None,
+    cpus_per_run: float,
+    gpus_per_run: float,
 ) -> None:
-    """Fit and evaluate models; results go to the study folder, then report.md."""
+    """Fit and evaluate models; results go to the study folder, then report.md.
+
+    ``-p MODEL=tuned`` takes the parameters ``sessrec tune`` found for MODEL on this dataset
+    (``<out>/tuned/<dataset>/<model>.toml``) and refits them on the whole training part.
+    """
+    from sessrec.executors import make_executor
+
     _set_threads(threads)
+    engine = make_executor(executor, address=ray_address, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run)
     params, sets = _model_params(param_pairs)
     overrides = {
         "models": None if models_opt is None else tuple(_csv_list(models_opt)),
@@ -259,7 +302,7 @@ def run(
     every = models_opt is None  # no --models: the file's models, else every installed model
     configs = [_check_param_models(e.with_overrides(**overrides), params, sets, every) for e in entries]
     with _progress(quiet):
-        outcome = run_configs(configs, force=force)
+        outcome = run_configs(configs, force=force, executor=engine)
     out_dir = configs[0].out_dir
     _summary(outcome, out_dir)
     if not no_report and (outcome.ran or outcome.skipped):
@@ -300,6 +343,99 @@ def _summary(outcome: Any, out_dir: Path) -> None:
         )
     if not (outcome.ran or outcome.skipped):
         err_console.print("[yellow]no run finished, so no report was written[/]")
+
+
+# ---------------------------------------------------------------------- tune
+@main.command()
+@click.option("--models", "models_opt", required=True, help="Comma-separated model names.")
+@click.option("--dataset", default="synthetic", show_default=True, help="Dataset recipe. See `sessrec datasets`.")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Data root (default: $SESSREC_DATA or ./datasets).")
+@click.option("--out", type=click.Path(file_okay=False), help="Study folder (default: reports/<dataset>).")
+@click.option("--protocol", type=click.Choice(PROTOCOL_CHOICES), help="Preprocessing/split protocol.")
+@click.option("--test-days", type=float, help="Days of test data (the tuner never reads them).")
+@click.option("--valid-days", type=float, help="Validation days carved from training (default: the test days).")
+@click.option("--trials", type=int, default=30, show_default=True, help="Finished trials per model (equal budget).")
+@click.option("--timeout-per-model", type=float, help="Seconds per model (equal wall-clock budget).")
+@click.option("--objective", default="mrr@20", show_default=True, help="Validation metric to maximise.")
+@click.option("--storage", help="Optuna storage URL (default: SQLite tuning.db in the study folder).")
+@click.option("--space", "spaces", multiple=True, help="model=FILE: a search space of your own.")
+@click.option("--pruner", type=click.Choice(["median", "hyperband", "none"]), default="median", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Sampler seed (and the models' random_state).")
+@click.option("-o", "--option", "options", multiple=True, help="Dataset option key=value (e.g. path=FILE).")
+@click.option("-p", "--params", "param_pairs", multiple=True, help="model.key=value held fixed while tuning.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda …")
+@click.option("--threads", type=int, help="CPU threads for torch.")
+@click.option("--executor", type=click.Choice(["inprocess", "ray"]), default="inprocess", show_default=True)
+@click.option("--ray-address", help="Address of a running Ray cluster (default: start a local one).")
+@click.option("--parallel", type=int, default=1, show_default=True, help="Trials at once (with --executor ray).")
+@click.option("--cpus-per-run", type=float, default=1.0, show_default=True, help="CPUs of each Ray trial.")
+@click.option("--gpus-per-run", type=float, default=0.0, show_default=True, help="GPUs of each Ray trial.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def tune(**kw: Any) -> None:
+    """Tune models with equal budgets on a validation split; write tuned parameter sets.
+
+    The best parameters of MODEL go to <out>/tuned/<dataset>/<model>.toml; then
+    `sessrec run -p MODEL=tuned` refits them on the whole training part and tests them.
+    """
+    from sessrec.executors import make_executor
+    from sessrec.tuning import TuneSettings
+    from sessrec.tuning import tune as tune_models
+    from sessrec.tuning.tuner import check_objective
+
+    if kw["threads"] is not None:
+        import torch
+
+        torch.set_num_threads(max(1, kw["threads"]))
+    models = _csv_list(kw["models_opt"])
+    if not models:
+        raise ConfigError("--models names no model; e.g. --models fpmc,iknn")
+    if kw["trials"] < 1 or kw["parallel"] < 1:
+        raise ConfigError(f"--trials and --parallel must be positive, got {kw['trials']} and {kw['parallel']}")
+    check_objective(kw["objective"])
+    engine = make_executor(
+        kw["executor"], address=kw["ray_address"], cpus_per_run=kw["cpus_per_run"], gpus_per_run=kw["gpus_per_run"]
+    )
+    params, _ = _model_params(kw["param_pairs"])
+    from sessrec.study.values import coerce_dataset_options
+
+    ds_options = coerce_dataset_options(kw["dataset"], kw["protocol"], _key_values(kw["options"], "--option"))
+    out_dir = Path(kw["out"] or Path("reports") / kw["dataset"])
+    settings = TuneSettings(
+        n_trials=kw["trials"],
+        timeout=kw["timeout_per_model"],
+        objective=kw["objective"],
+        storage=kw["storage"],
+        seed=kw["seed"],
+        pruner=kw["pruner"],
+        device=kw["device"],
+        n_parallel=kw["parallel"],
+    )
+    with _progress(kw["quiet"]):
+        results = tune_models(
+            models,
+            kw["dataset"],
+            out_dir,
+            settings=settings,
+            dataset_options=ds_options,
+            protocol=kw["protocol"],
+            test_days=kw["test_days"],
+            valid_days=kw["valid_days"],
+            data_root=kw["data_dir"],
+            space_files=_key_values(kw["spaces"], "--space"),
+            base_params=params,
+            executor=engine,
+        )
+    for name, r in results.items():
+        best = "no complete trial" if r.best_value is None else f"{r.objective} {r.best_value:.4f}"
+        console.print(
+            f"{name}: {best}  ({r.n_complete} complete, {r.n_pruned} pruned, {r.n_failed} failed, {r.seconds:.0f}s)",
+            highlight=False,
+        )
+    console.print(
+        f"tuned parameter sets in {out_dir / 'tuned' / kw['dataset']}; use them with -p MODEL=tuned",
+        highlight=False,
+        markup=False,
+    )
 
 
 # ---------------------------------------------------------------------- report
@@ -401,7 +537,7 @@ def datasets(ctx: click.Context, data_dir: str | None) -> None:
 
 @datasets.command("stats")
 @click.argument("name")
-@click.option("--protocol", type=click.Choice(["narm", "gru4rec"]))
+@click.option("--protocol", type=click.Choice(PROTOCOL_CHOICES))
 @click.option("--test-days", type=float)
 @click.option("-o", "--option", "options", multiple=True, help="Dataset option key=value (e.g. path=FILE).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")

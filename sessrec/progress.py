@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-__all__ = ["ProgressCallback", "emit", "progress_callback"]
+__all__ = ["ProgressCallback", "current_callback", "emit", "progress_callback"]
 
 ProgressCallback = Callable[[str, dict[str, Any]], None]
 
@@ -32,6 +32,11 @@ def emit(kind: str, **info: Any) -> None:
     cb = _callback.get()
     if cb is not None:
         cb(kind, info)
+
+
+def current_callback() -> ProgressCallback | None:
+    """The callback installed now (``None`` if none), so a wrapper can pass events on."""
+    return _callback.get()
 
 
 @contextmanager

@@ -26,14 +26,14 @@ import platform
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
-from sessrec.errors import ConfigError, SessrecError
+from sessrec.errors import ConfigError
 from sessrec.evaluation.ranks import TIES
 from sessrec.models.params import param_names
 from sessrec.progress import emit
@@ -56,7 +56,9 @@ class RunSpec:
     ``params`` are the model's hyperparameters (``random_state`` defaults to ``seed`` and
     ``device`` to ``device`` when the model takes them). ``dataset_options`` go to the
     dataset recipe (e.g. ``path``, ``keep_file_order``); ``protocol``, ``test_days`` and
-    ``valid_days`` override the recipe's defaults when not ``None``.
+    ``valid_days`` override the recipe's defaults when not ``None``. ``param_set`` names the
+    parameter set ``params`` come from (``"tuned"``, a published set's name; ``None``: given
+    directly or defaults), for the report.
     """
 
     model: str
@@ -70,6 +72,7 @@ class RunSpec:
     cutoffs: tuple[int, ...] = (5, 10, 20)
     ties: str = "conservative"
     device: str = "auto"
+    param_set: str | None = None
 
     def __post_init__(self) -> None:
         if self.ties not in TIES:
@@ -101,6 +104,7 @@ class RunSpec:
                 "ties": self.ties,
                 "device": self.device,
                 **self.data_key(),
+                **({"param_set": self.param_set} if self.param_set is not None else {}),
             }
         )
 
@@ -309,12 +313,17 @@ def run_study(
     data_root: str | os.PathLike[str] | None = None,
     force: bool = False,
     prepare: Callable[..., Any] | None = None,
+    executor: Any = None,
 ) -> StudyOutcome:
     """Run every spec not yet in the study at ``out_dir``; return what ran, skipped, failed.
 
     A failing run (an exception inside a model) is recorded in the outcome and the study
     goes on; user mistakes (:class:`~sessrec.errors.SessrecError`) and Ctrl-C stop it.
+    ``executor`` (see :mod:`sessrec.executors`) computes the runs, in this process by
+    default; this process alone writes the store, appending each run as it finishes.
     """
+    from sessrec.executors import InProcessExecutor
+
     if prepare is None:
         from sessrec.data import prepare
     store = StudyStore(out_dir)
@@ -328,43 +337,60 @@ def run_study(
         store.drop(ids)
     done = store.completed_ids()
     outcome = StudyOutcome()
-    prepared_cache: dict[str, Any] = {}
+    todo = []
     for i, spec in enumerate(specs):
         if spec.run_id in done:
             outcome.skipped.append(spec.run_id)
             emit(
                 "run", run_id=spec.run_id, model=spec.model, seed=spec.seed, state="skipped", index=i, total=len(specs)
             )
+        else:
+            todo.append(spec)
+    jobs = _jobs(todo, _Preparer(prepare, data_root))
+    for spec, prepared, result in (executor or InProcessExecutor()).run(jobs, run_one):
+        if isinstance(result, BaseException):
+            outcome.failed.append(RunFailure(spec, f"{type(result).__name__}: {result}"))
+            emit("run", run_id=spec.run_id, model=spec.model, seed=spec.seed, state="failed", error=str(result))
             continue
-        key = json.dumps(spec.data_key(), sort_keys=True)
-        if key not in prepared_cache:
-            emit("prepare", step=f"preparing {spec.dataset}")
-            prepared_cache[key] = prepare(
-                spec.dataset,
-                data_root=data_root,
-                protocol=spec.protocol,
-                test_days=spec.test_days,
-                valid_days=spec.valid_days,
-                **dict(spec.dataset_options),
-            )
-            emit(
-                "prepared",
-                dataset=spec.dataset,
-                stats=prepared_cache[key].stats,
-                synthetic=bool(getattr(prepared_cache[key], "synthetic", False)),
-            )
-        prepared = prepared_cache[key]
-        emit("run", run_id=spec.run_id, model=spec.model, seed=spec.seed, state="started", index=i, total=len(specs))
-        try:
-            record, ranks = run_one(spec, prepared)
-        except (SessrecError, KeyboardInterrupt):
-            raise
-        except Exception as exc:
-            outcome.failed.append(RunFailure(spec, f"{type(exc).__name__}: {exc}"))
-            emit("run", run_id=spec.run_id, model=spec.model, seed=spec.seed, state="failed", error=str(exc))
-            continue
+        record, ranks = result
         store.save_cases(prepared.fingerprint, _case_table(prepared))
         store.append(record, ranks)
         outcome.ran.append(spec.run_id)
         emit("run", run_id=spec.run_id, model=spec.model, seed=spec.seed, state="finished", record=record.to_dict())
     return outcome
+
+
+class _Preparer:
+    """Prepares each dataset of a study once, on first use."""
+
+    def __init__(self, prepare: Callable[..., Any], data_root: Any) -> None:
+        self.prepare, self.data_root, self.cache = prepare, data_root, {}
+
+    def __call__(self, spec: RunSpec) -> Any:
+        key = json.dumps(spec.data_key(), sort_keys=True)
+        if key not in self.cache:
+            emit("prepare", step=f"preparing {spec.dataset}")
+            self.cache[key] = self.prepare(
+                spec.dataset,
+                data_root=self.data_root,
+                protocol=spec.protocol,
+                test_days=spec.test_days,
+                valid_days=spec.valid_days,
+                **dict(spec.dataset_options),
+            )
+            ds = self.cache[key]
+            emit("prepared", dataset=spec.dataset, stats=ds.stats, synthetic=bool(getattr(ds, "synthetic", False)))
+        return self.cache[key]
+
+
+def _jobs(specs: list[RunSpec], preparer: _Preparer) -> Iterator[tuple[RunSpec, Callable[[], Any]]]:
+    for i, spec in enumerate(specs):
+
+        def get(spec: RunSpec = spec, i: int = i) -> Any:
+            prepared = preparer(spec)
+            emit(
+                "run", run_id=spec.run_id, model=spec.model, seed=spec.seed, state="started", index=i, total=len(specs)
+            )
+            return prepared
+
+        yield spec, get

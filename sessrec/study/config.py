@@ -172,10 +172,30 @@ class StudyConfig:
 
         where = f"{self.source}: " if self.source else ""
         merged: dict[str, Any] = {}
-        if model in self.param_sets:
+        if self.param_sets.get(model) == "tuned":
+            merged.update(_wrap(where, self.tuned_params, model))
+        elif model in self.param_sets:
             merged.update(_wrap(where, named_params, model, self.param_sets[model]))
         merged.update(self.params.get(model, {}))
         return _wrap(where, validated_params, model, merged)
+
+    def tuned_params(self, model: str) -> dict[str, Any]:
+        """The parameters ``sessrec tune`` found for ``model`` on this study's data (``-p MODEL=tuned``).
+
+        Read from ``<out>/tuned/<dataset>/<model>.toml``; a set tuned on other data (recipe
+        options, protocol or test days) is an error, never silently reused.
+        """
+        from sessrec.tuning.paramsets import check_tuned_data, load_tuned
+
+        tuned = load_tuned(self.out_dir, self.dataset, model)
+        key = {
+            "dataset": self.dataset,
+            "options": dict(self.dataset_options),
+            "protocol": self.protocol,
+            "test_days": self.test_days,
+        }
+        check_tuned_data(tuned, key)
+        return dict(tuned["params"])
 
     # ------------------------------------------------------------------ expanding and running
     def specs(self) -> list[Any]:
@@ -196,6 +216,7 @@ class StudyConfig:
                 cutoffs=tuple(cfg.cutoffs),
                 ties=cfg.ties,
                 device=cfg.device,
+                param_set=cfg.param_sets.get(model),
             )
             for model in cfg.models
             for seed in cfg.seeds

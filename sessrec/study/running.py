@@ -29,12 +29,14 @@ def run_configs(
     force: bool = False,
     record: bool = True,
     prepare: Callable[..., Any] | None = None,
+    executor: Any = None,
 ) -> Any:
     """Run every entry of a study (one folder); return the :class:`~sessrec.runner.StudyOutcome`.
 
     Everything is checked first — models, parameters, dataset options, that the study
     folder and the data cache can be written — and only then is data read. ``record`` adds
     the entries to the folder's ``experiment.toml`` once at least one run is in the study.
+    ``executor`` (:mod:`sessrec.executors`) computes the runs; in this process by default.
     """
     from sessrec.runner import run_study
 
@@ -51,7 +53,7 @@ def run_configs(
     check_writable_dir(out_dir, "the study folder (out)")
     if prepare is None:
         check_writable_dir(_data_root(data_dir) / ".cache", "the data folder's cache (data_dir)")
-    outcome = run_study(specs, out_dir, data_root=data_dir, force=force, prepare=prepare)
+    outcome = run_study(specs, out_dir, data_root=data_dir, force=force, prepare=prepare, executor=executor)
     if record and (outcome.ran or outcome.skipped):
         record_study(out_dir, [dataclasses.replace(c.validate(), out=str(out_dir)) for c in configs])
     return outcome
