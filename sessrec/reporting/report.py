@@ -23,6 +23,8 @@ from pathlib import Path
 
 from sessrec.errors import ConfigError, SessrecError
 from sessrec.reporting.analysis import CURVE_MAX_K, ReportSettings, StudyResult, analyse_study
+from sessrec.reporting.escape import md_text
+from sessrec.reporting.extras import extras_markdown
 from sessrec.reporting.figures import FigureFile, section_figures
 from sessrec.reporting.published import load_published
 from sessrec.reporting.render_markdown import main_tables_markdown, report_markdown
@@ -142,7 +144,11 @@ def write_report(
     result = analyse(study, settings, published_path)
     figures = {s.fingerprint: section_figures(s, study / "figures", settings) for s in result.sections}
     report_path = study / "report.md"
-    report_path.write_text(report_markdown(result, figures, study), encoding="utf-8")
+    extra, extra_figures, extra_notes = extras_markdown(study, result.records)
+    text = report_markdown(result, figures, study)
+    if extra or extra_notes:
+        text = text.rstrip("\n") + "\n\n" + extra + "".join(f"\n> Note: {md_text(n)}\n" for n in extra_notes)
+    report_path.write_text(text, encoding="utf-8")
     table_paths: dict[str, Path] = {}
     for f in fmts:
         if f != "md":
@@ -150,7 +156,7 @@ def write_report(
             table_paths[f].write_text(_RENDERERS[f](result), encoding="utf-8")
     return ReportResult(
         report_path=report_path,
-        figure_paths=tuple(fig.path for figs in figures.values() for fig in figs),
+        figure_paths=(*(fig.path for figs in figures.values() for fig in figs), *extra_figures),
         table_paths=table_paths,
         main_table=main_tables_markdown(result),
         n_runs=len(result.records),

@@ -199,7 +199,7 @@ class StudyConfig:
 
     # ------------------------------------------------------------------ expanding and running
     def specs(self) -> list[Any]:
-        """The :class:`~sessrec.runner.RunSpec` of every model × seed (validates first)."""
+        """The :class:`~sessrec.runner.RunSpec` of every model × seed (× window slice; validates first)."""
         from sessrec.runner import RunSpec
 
         cfg = self.validate()
@@ -208,7 +208,7 @@ class StudyConfig:
                 model=model,
                 dataset=cfg.dataset,
                 params=dict(cfg.params.get(model, {})),
-                dataset_options=dict(cfg.dataset_options),
+                dataset_options=options,
                 protocol=cfg.protocol,
                 test_days=cfg.test_days,
                 valid_days=cfg.valid_days,
@@ -218,9 +218,21 @@ class StudyConfig:
                 device=cfg.device,
                 param_set=cfg.param_sets.get(model),
             )
+            for options in cfg.data_variants()
             for model in cfg.models
             for seed in cfg.seeds
         ]
+
+    def data_variants(self) -> list[dict[str, Any]]:
+        """The dataset options of each prepared split: one per slice under ``window`` unless a slice is named."""
+        if self.protocol != "window" or "slice" in self.dataset_options:
+            return [dict(self.dataset_options)]
+        from sessrec.data.protocols import protocol_params, window_slices
+
+        window_keys = set(protocol_params("window"))
+        given = {k: v for k, v in self.dataset_options.items() if k in window_keys}
+        rest = {k: v for k, v in self.dataset_options.items() if k not in window_keys}
+        return [{**rest, **s} for s in window_slices(given, recipe=self.dataset)]
 
     @property
     def out_dir(self) -> Path:

@@ -158,7 +158,7 @@ def _coerce_option(name: str, value: Any, kind: type | None) -> Any:
     raise ConfigError(f"option {name}={value!r} is not allowed; expected {expected}")
 
 
-def _option_parameters(dataset: str, protocol: str | None) -> tuple[dict[str, inspect.Parameter], str]:
+def _option_parameters(dataset: str, protocol: str | None) -> tuple[dict[str, inspect.Parameter | None], str]:
     """The recipe's keyword options and the protocol's parameters, by name; and the protocol."""
     from sessrec.data import PROTOCOLS, get_recipe
 
@@ -166,9 +166,11 @@ def _option_parameters(dataset: str, protocol: str | None) -> tuple[dict[str, in
     pname = protocol or recipe.default_protocol
     if pname not in PROTOCOLS:
         raise ConfigError(f"unknown protocol {pname!r}{_suggest(pname, PROTOCOLS)}; valid: {', '.join(PROTOCOLS)}")
-    if pname not in recipe.protocols:
+    if recipe.protocols is not None and pname not in recipe.protocols:
         raise ConfigError(f"dataset {dataset!r} is defined only under protocol(s) {', '.join(recipe.protocols)}")
-    out = {p.name: p for p in inspect.signature(PROTOCOLS[pname]).parameters.values() if p.kind is p.KEYWORD_ONLY}
+    from sessrec.data.protocols import protocol_params
+
+    out: dict[str, inspect.Parameter | None] = dict.fromkeys(protocol_params(pname))  # typed by the protocol's spec
     for p in inspect.signature(recipe.__init__).parameters.values():
         if p.kind is p.KEYWORD_ONLY:
             out[p.name] = p
@@ -199,7 +201,12 @@ def coerce_dataset_options(dataset: str, protocol: str | None, options: Mapping[
         if key == "path" and not isinstance(value, (str, os.PathLike)):
             raise ConfigError(f"dataset {dataset!r}: option path must be a file path (a string), got {value!r}")
         try:
-            out[key] = _coerce_option(key, value, _option_kind(params[key]))
+            if params[key] is None:  # a protocol parameter: the protocol's own spec converts it
+                from sessrec.data.protocols import coerce_protocol_params
+
+                out[key] = coerce_protocol_params(pname, {key: value})[key]
+            else:
+                out[key] = _coerce_option(key, value, _option_kind(params[key]))
         except ConfigError as exc:
             raise ConfigError(f"dataset {dataset!r}: {exc}") from None
     return out
