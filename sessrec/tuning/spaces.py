@@ -59,8 +59,11 @@ except ImportError:  # pragma: no cover - Python 3.10
 __all__ = ["Dimension", "SearchSpace", "find_space_file", "load_space"]
 
 _TYPES = ("int", "float", "categorical")
-_KEYS = {"type", "low", "high", "step", "log", "choices", "as_tuple"}
-_META = {"source", "description"}
+_KEYS = {"type", "low", "high", "step", "log", "choices", "as_tuple", "scale"}
+_META = {"source", "description", "notes"}
+#: Data-dependent units a dimension may be given in (``scale = "mean_session_length"``: the
+#: drawn value times the mean length of the training sessions, as session-rec states STAN's λ grid).
+SCALES = ("mean_session_length",)
 
 
 @dataclass(frozen=True)
@@ -75,9 +78,10 @@ class Dimension:
     log: bool = False
     choices: tuple[Any, ...] = ()
     as_tuple: bool = False
+    scale: str | None = None
 
-    def suggest(self, trial: Any) -> Any:
-        """The value ``trial`` (an ``optuna.Trial``) draws for this dimension."""
+    def suggest(self, trial: Any, scales: dict[str, float] | None = None) -> Any:
+        """The value ``trial`` (an ``optuna.Trial``) draws for this dimension, in the model's units."""
         if self.type == "categorical":
             value = trial.suggest_categorical(self.name, list(self.choices))
         elif self.type == "int":
@@ -85,6 +89,12 @@ class Dimension:
             value = trial.suggest_int(self.name, int(self.low), int(self.high), step=step, log=self.log)  # type: ignore[arg-type]
         else:
             value = trial.suggest_float(self.name, float(self.low), float(self.high), step=self.step, log=self.log)  # type: ignore[arg-type]
+        if self.scale is not None:
+            if not scales or self.scale not in scales:
+                raise ConfigError(
+                    f"search space dimension {self.name!r} is in units of {self.scale}, which is unknown here"
+                )
+            value = float(value) * scales[self.scale]
         return (value,) if self.as_tuple else value
 
     def corners(self) -> list[Any]:
@@ -106,13 +116,16 @@ def _dimension(name: str, spec: Any, where: str) -> Dimension:
             f"{where}: [{name}] has unknown key(s) {', '.join(unknown)}; valid: {', '.join(sorted(_KEYS))}"
         )
     kind = spec.get("type")
+    scale = spec.get("scale")
+    if scale is not None and scale not in SCALES:
+        raise ConfigError(f"{where}: [{name}] scale must be one of {', '.join(SCALES)}, found {scale!r}")
     if kind not in _TYPES:
         raise ConfigError(f"{where}: [{name}] type must be one of {', '.join(_TYPES)}, found {kind!r}")
     if kind == "categorical":
         choices = spec.get("choices")
         if not isinstance(choices, list) or not choices:
             raise ConfigError(f"{where}: [{name}] is categorical and needs a non-empty list 'choices'")
-        return Dimension(name, kind, choices=tuple(choices), as_tuple=bool(spec.get("as_tuple", False)))
+        return Dimension(name, kind, choices=tuple(choices), as_tuple=bool(spec.get("as_tuple", False)), scale=scale)
     return _range_dimension(name, kind, spec, where)
 
 
@@ -128,7 +141,8 @@ def _range_dimension(name: str, kind: str, spec: Mapping[str, Any], where: str) 
         raise ConfigError(f"{where}: [{name}] log=true needs low > 0 and no step")
     if step is not None and (not isinstance(step, numbers) or step <= 0):
         raise ConfigError(f"{where}: [{name}] step must be a positive {kind}, found {step!r}")
-    return Dimension(name, kind, low=low, high=high, step=step, log=log, as_tuple=bool(spec.get("as_tuple", False)))
+    as_tuple = bool(spec.get("as_tuple", False))
+    return Dimension(name, kind, low=low, high=high, step=step, log=log, as_tuple=as_tuple, scale=spec.get("scale"))
 
 
 @dataclass(frozen=True)
@@ -151,8 +165,8 @@ class SearchSpace:
         if not isinstance(fixed, Mapping):
             raise ConfigError(f"{where}: [fixed] must be a table of parameter values")
         meta = {k: data.pop(k) for k in list(data) if k in _META}
-        if not isinstance(meta.get("source", ""), str):
-            raise ConfigError(f"{where}: 'source' must be a string saying where the space comes from")
+        if not all(isinstance(v, str) for v in meta.values()):
+            raise ConfigError(f"{where}: 'source', 'description' and 'notes' must be strings")
         dims = tuple(_dimension(name, spec, where) for name, spec in data.items())
         both = sorted(set(fixed) & {d.name for d in dims})
         if both:
@@ -171,11 +185,11 @@ class SearchSpace:
         space = cls.from_dict(data, where=str(path))
         return SearchSpace(space.dimensions, space.fixed, space.source, str(path))
 
-    def suggest(self, trial: Any) -> dict[str, Any]:
-        """Fixed values plus one draw of every dimension."""
+    def suggest(self, trial: Any, scales: dict[str, float] | None = None) -> dict[str, Any]:
+        """Fixed values plus one draw of every dimension (``scales``: see :data:`SCALES`)."""
         params = dict(self.fixed)
         for dim in self.dimensions:
-            params[dim.name] = dim.suggest(trial)
+            params[dim.name] = dim.suggest(trial, scales)
         return params
 
     def digest(self) -> str:

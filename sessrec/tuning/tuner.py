@@ -174,7 +174,14 @@ def _fit_and_score(
 
 
 def trial_params(
-    model_name: str, space: SearchSpace, trial: Any, *, seed: int, device: str, base: Mapping[str, Any]
+    model_name: str,
+    space: SearchSpace,
+    trial: Any,
+    *,
+    seed: int,
+    device: str,
+    base: Mapping[str, Any],
+    scales: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """The constructor arguments of one trial: ``base`` + fixed + drawn, checked, seeded."""
     from sessrec.models.params import param_names, validate_params
@@ -184,7 +191,7 @@ def trial_params(
     clash = sorted(set(base) & set(space.names))
     if clash:
         raise ConfigError(f"{model_name}: {', '.join(clash)} is tuned by the search space and cannot also be fixed")
-    drawn = space.suggest(trial)  # fixed values first, then the draws; a user's base values override fixed ones
+    drawn = space.suggest(trial, scales)  # fixed values first, then the draws; a user's base values override fixed ones
     params = validate_params(cls, {**drawn, **dict(base), **{k: drawn[k] for k in space.names}}, model_name=model_name)
     names = param_names(cls)
     if "random_state" in names:
@@ -240,7 +247,13 @@ class TrialOutcome:
 
 
 def _ask(
-    optuna: Any, study: Any, model_name: str, space: SearchSpace, settings: TuneSettings, base: Mapping[str, Any]
+    optuna: Any,
+    study: Any,
+    model_name: str,
+    space: SearchSpace,
+    settings: TuneSettings,
+    base: Mapping[str, Any],
+    data: TuningData,
 ) -> tuple[Any, dict[str, Any]]:
     """A new trial with its sampler seeded by (seed, trials before it that did not fail)."""
     k_before = sum(t.state != optuna.trial.TrialState.FAIL for t in study.get_trials(deepcopy=False))
@@ -251,7 +264,14 @@ def _ask(
     trial.set_user_attr("worker", _worker_tag())
     emit("trial", model=model_name, number=trial.number, state="started")
     try:
-        return trial, trial_params(model_name, space, trial, seed=settings.seed, device=settings.device, base=base)
+        scales = {"mean_session_length": data.train.n_clicks / max(1, data.train.n_sessions)}
+        params = trial_params(
+            model_name, space, trial, seed=settings.seed, device=settings.device, base=base, scales=scales
+        )
+        chosen = {k: v for k, v in params.items() if k not in ("random_state", "device")}
+        trial.set_user_attr("model_params", chosen)  # what a refit uses; random_state and device are per run
+        trial.set_user_attr("tuple_params", sorted(k for k, v in chosen.items() if isinstance(v, tuple)))
+        return trial, params
     except BaseException:
         study.tell(trial, state=optuna.trial.TrialState.FAIL)
         raise
@@ -310,7 +330,7 @@ def _run_trial(
     settings: TuneSettings,
     base: Mapping[str, Any],
 ) -> None:
-    trial, params = _ask(optuna, study, model_name, space, settings, base)
+    trial, params = _ask(optuna, study, model_name, space, settings, base, data)
     try:
         outcome = evaluate_trial(model_name, params, data, settings, trial)
     except BaseException:
@@ -350,7 +370,7 @@ def _run_parallel(
         while True:
             room = _room(optuna, study, model_name, settings, budget, t0)
             while room > 0 and len(pending) < max(1, settings.n_parallel):
-                trial, params = _ask(optuna, study, model_name, space, settings, base)
+                trial, params = _ask(optuna, study, model_name, space, settings, base, data)
                 # optuna names a trial in its storage by this id; the task reopens the trial with it
                 ref = executor.submit(
                     _remote_trial, model_name, params, data_ref, settings, study.study_name, trial._trial_id
@@ -438,9 +458,8 @@ def summarise(
             history,
         )
     best = max(done, key=lambda t: (t.value, -t.number))
-    params = dict(space.fixed)
-    probe = optuna.trial.FixedTrial(best.params)
-    params.update(space.suggest(probe))
+    tuples = set(best.user_attrs.get("tuple_params", []))
+    params = {k: tuple(v) if k in tuples else v for k, v in dict(best.user_attrs.get("model_params", {})).items()}
     if "best_epochs" in best.user_attrs:
         params["epochs"] = int(best.user_attrs["best_epochs"])
     return TuneResult(
