@@ -18,6 +18,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import hashlib
 import json
@@ -34,12 +35,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from sessrec.errors import ConfigError, SessrecError
+from sessrec.errors import ConfigError, DataError, SessrecError
 from sessrec.progress import emit
 from sessrec.registry import load_model, models
 from sessrec.results.store import CaseTable, StudyStore
 
-__all__ = ["RunFailure", "RunSpec", "StudyOutcome", "cpu_name", "hardware", "run_one", "run_study"]
+__all__ = ["RunFailure", "RunSpec", "StudyOutcome", "cpu_name", "data_id_of", "hardware", "run_one", "run_study"]
 
 TIES = ("conservative", "optimistic", "median")
 
@@ -47,6 +48,20 @@ TIES = ("conservative", "optimistic", "median")
 def _freeze(obj: Any) -> Any:
     """A JSON-canonical copy (sorted keys, tuples as lists) used for hashing and records."""
     return json.loads(json.dumps(obj, sort_keys=True, default=str))
+
+
+def _canonical(obj: Any) -> Any:
+    """``obj`` with every integral float written as an int (``3.0`` -> ``3``), for hashing.
+
+    Options and parameters spelled ``3`` and ``3.0`` mean the same run and get one id.
+    """
+    if isinstance(obj, float) and obj.is_integer() and abs(obj) < 2**53:
+        return int(obj)
+    if isinstance(obj, dict):
+        return {k: _canonical(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_canonical(v) for v in obj]
+    return obj
 
 
 @dataclass(frozen=True)
@@ -57,6 +72,13 @@ class RunSpec:
     ``device`` to ``device`` when the model takes them). ``dataset_options`` go to the
     dataset recipe (e.g. ``path``, ``keep_file_order``); ``protocol``, ``test_days`` and
     ``valid_days`` override the recipe's defaults when not ``None``.
+
+    ``data_id`` is the identity of the prepared data the run uses
+    (:attr:`~sessrec.data.PreparedDataset.data_id`: raw-file sha256 + recipe options +
+    every protocol parameter). :func:`run_study` and :func:`run_one` fill it in; once set,
+    the run id hashes it in place of the dataset options, so an edited raw file gives new
+    run ids and moving the file does not. Numbers are canonicalised before hashing
+    (``3`` and ``3.0`` give one id).
     """
 
     model: str
@@ -70,6 +92,7 @@ class RunSpec:
     cutoffs: tuple[int, ...] = (5, 10, 20)
     ties: str = "conservative"
     device: str = "auto"
+    data_id: str | None = None
 
     def __post_init__(self) -> None:
         if self.ties not in TIES:
@@ -92,22 +115,35 @@ class RunSpec:
         )
 
     def as_dict(self) -> dict[str, Any]:
-        return _freeze(
-            {
-                "model": self.model,
-                "params": dict(self.params),
-                "seed": self.seed,
-                "cutoffs": list(self.cutoffs),
-                "ties": self.ties,
-                "device": self.device,
-                **self.data_key(),
-            }
-        )
+        out = {
+            "model": self.model,
+            "params": dict(self.params),
+            "seed": self.seed,
+            "cutoffs": list(self.cutoffs),
+            "ties": self.ties,
+            "device": self.device,
+            **self.data_key(),
+        }
+        if self.data_id is not None:
+            out["data_id"] = self.data_id
+        return _freeze(out)
+
+    def identity(self) -> dict[str, Any]:
+        """What the run id hashes: the run's settings and its data (canonical numbers)."""
+        ident = self.as_dict()
+        if self.data_id is not None:  # the data id already covers options, protocol and days
+            for key in ("options", "protocol", "test_days", "valid_days"):
+                ident.pop(key)
+        return _canonical(ident)
 
     @property
     def run_id(self) -> str:
-        blob = json.dumps(self.as_dict(), sort_keys=True).encode()
+        blob = json.dumps(self.identity(), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
+
+    def with_data(self, data_id: str) -> RunSpec:
+        """This spec bound to the prepared data ``data_id`` (see the class docstring)."""
+        return dataclasses.replace(self, data_id=data_id)
 
 
 @dataclass
@@ -241,6 +277,7 @@ def run_one(spec: RunSpec, prepared: Any) -> tuple[dict[str, Any], np.ndarray]:
     """Fit and evaluate one run; return its record and per-case ranks. Pure but for time."""
     from sessrec.evaluation import evaluate
 
+    spec = _bind(spec, prepared)
     model = build_model(spec)
     started = _dt.datetime.now(_dt.timezone.utc)
     if torch.cuda.is_available():
@@ -292,6 +329,24 @@ def run_one(spec: RunSpec, prepared: Any) -> tuple[dict[str, Any], np.ndarray]:
     return record, ranks
 
 
+def data_id_of(prepared: Any) -> str:
+    """The identity of a prepared dataset: its ``data_id``, else (test doubles) its fingerprint."""
+    return str(getattr(prepared, "data_id", "") or prepared.fingerprint)
+
+
+def _bind(spec: RunSpec, prepared: Any) -> RunSpec:
+    """``spec`` bound to ``prepared``'s data; raise if it was bound to other data."""
+    ident = data_id_of(prepared)
+    if spec.data_id is None:
+        return spec.with_data(ident)
+    if spec.data_id != ident:
+        raise DataError(
+            f"dataset {spec.dataset!r} changed while the study ran (data id {spec.data_id[:12]} when the study "
+            f"started, {ident[:12]} now; was the raw file edited?); rerun the command"
+        )
+    return spec
+
+
 def _data_source(prepared: Any) -> dict[str, Any] | None:
     """``{path, checksum}`` of the raw file a run read (``None`` for generated data)."""
     files = list(getattr(prepared, "raw_files", []) or [])
@@ -312,6 +367,55 @@ def _case_table(prepared: Any) -> CaseTable:
     )
 
 
+class _DataPool:
+    """The prepared dataset and data id of each distinct :meth:`RunSpec.data_key`, made once."""
+
+    def __init__(self, prepare: Callable[..., Any] | None, data_root: str | os.PathLike[str] | None) -> None:
+        self._custom = prepare is not None
+        if prepare is None:
+            from sessrec.data import prepare
+        self._prepare = prepare
+        self._root = data_root
+        self._ids: dict[str, str] = {}
+        self._prepared: dict[str, Any] = {}
+
+    def _args(self, spec: RunSpec) -> dict[str, Any]:
+        return dict(
+            data_root=self._root,
+            protocol=spec.protocol,
+            test_days=spec.test_days,
+            valid_days=spec.valid_days,
+            **dict(spec.dataset_options),
+        )
+
+    def data_id(self, spec: RunSpec) -> str:
+        """The id of the data ``spec`` would run on (hashes the raw file; prepares only custom sources)."""
+        key = json.dumps(spec.data_key(), sort_keys=True)
+        if key not in self._ids:
+            if self._custom:
+                self._ids[key] = data_id_of(self.prepared(spec))
+            else:
+                from sessrec.data.dataset import data_identity
+
+                self._ids[key] = data_identity(spec.dataset, **self._args(spec))
+        return self._ids[key]
+
+    def prepared(self, spec: RunSpec) -> Any:
+        """The prepared dataset of ``spec``; an empty test split is an error."""
+        key = json.dumps(spec.data_key(), sort_keys=True)
+        if key not in self._prepared:
+            emit("prepare", step=f"preparing {spec.dataset}")
+            ds = self._prepare(spec.dataset, **self._args(spec))
+            emit("prepared", dataset=spec.dataset, stats=ds.stats, synthetic=bool(getattr(ds, "synthetic", False)))
+            if ds.test.n_cases == 0:
+                raise DataError(
+                    f"{spec.dataset}: the test split has no case after the protocol's filters (stats: {ds.stats}); "
+                    "use more test days or relax the filters"
+                )
+            self._prepared[key] = ds
+        return self._prepared[key]
+
+
 def run_study(
     specs: Iterable[RunSpec],
     out_dir: str | os.PathLike[str],
@@ -322,59 +426,57 @@ def run_study(
 ) -> StudyOutcome:
     """Run every spec not yet in the study at ``out_dir``; return what ran, skipped, failed.
 
+    Each spec is first bound to the data it would run on (:meth:`RunSpec.with_data`), so a
+    run recorded on other data (an edited raw file) is run again. Every dataset a pending
+    run needs is prepared before any model is fitted. ``force`` reruns recorded runs; each
+    new record replaces the old one when it is stored, so an interrupted ``--force`` loses
+    nothing. Other processes may write the same study meanwhile (see
+    :class:`~sessrec.results.StudyStore`).
+
     A failing run (an exception inside a model) is recorded in the outcome and the study
     goes on; user mistakes (:class:`~sessrec.errors.SessrecError`) and Ctrl-C stop it.
     """
-    if prepare is None:
-        from sessrec.data import prepare
     store = StudyStore(out_dir)
     specs = list(specs)
+    for spec in specs:  # fail early on unknown models or parameters, before any data work
+        build_model(spec)
+    for tmp in store.clean_temp_files():
+        emit("note", text=f"removed {tmp.name}, left in {tmp.parent} by an interrupted run")
+    data = _DataPool(prepare, data_root)
+    specs = [spec.with_data(data.data_id(spec)) for spec in specs]
     ids = [s.run_id for s in specs]
     if len(set(ids)) != len(ids):
         raise ConfigError("the study lists the same run twice")
-    for spec in specs:  # fail early on unknown models or parameters, before any data work
-        build_model(spec)
-    if force:
-        store.drop(ids)
-    done = store.completed_ids()
+    done = set() if force else store.completed_ids()
+    for spec in specs:  # every dataset a pending run needs, before any model is fitted
+        if spec.run_id not in done:
+            data.prepared(spec)
     outcome = StudyOutcome()
-    prepared_cache: dict[str, Any] = {}
     for i, spec in enumerate(specs):
+        where = {"index": i, "total": len(specs)}
         if spec.run_id in done:
             outcome.skipped.append(spec.run_id)
-            emit(
-                "run", run_id=spec.run_id, model=spec.model, seed=spec.seed, state="skipped", index=i, total=len(specs)
-            )
+            _emit_run(spec, "skipped", **where)
             continue
-        key = json.dumps(spec.data_key(), sort_keys=True)
-        if key not in prepared_cache:
-            emit("prepare", step=f"preparing {spec.dataset}")
-            prepared_cache[key] = prepare(
-                spec.dataset,
-                data_root=data_root,
-                protocol=spec.protocol,
-                test_days=spec.test_days,
-                valid_days=spec.valid_days,
-                **dict(spec.dataset_options),
-            )
-            emit(
-                "prepared",
-                dataset=spec.dataset,
-                stats=prepared_cache[key].stats,
-                synthetic=bool(getattr(prepared_cache[key], "synthetic", False)),
-            )
-        prepared = prepared_cache[key]
-        emit("run", run_id=spec.run_id, model=spec.model, seed=spec.seed, state="started", index=i, total=len(specs))
+        prepared = data.prepared(spec)
+        _emit_run(spec, "started", **where)
         try:
             record, ranks = run_one(spec, prepared)
         except (SessrecError, KeyboardInterrupt):
             raise
         except Exception as exc:
             outcome.failed.append(RunFailure(spec, f"{type(exc).__name__}: {exc}"))
-            emit("run", run_id=spec.run_id, model=spec.model, seed=spec.seed, state="failed", error=str(exc))
+            _emit_run(spec, "failed", error=str(exc))
             continue
         store.save_cases(prepared.fingerprint, _case_table(prepared))
-        store.append(record, ranks)
-        outcome.ran.append(spec.run_id)
-        emit("run", run_id=spec.run_id, model=spec.model, seed=spec.seed, state="finished", record=record)
+        if store.append(record, ranks, replace=force):
+            outcome.ran.append(spec.run_id)
+            _emit_run(spec, "finished", record=record)
+        else:  # another process stored this run meanwhile
+            outcome.skipped.append(spec.run_id)
+            _emit_run(spec, "skipped", **where)
     return outcome
+
+
+def _emit_run(spec: RunSpec, state: str, **info: Any) -> None:
+    emit("run", run_id=spec.run_id, model=spec.model, seed=spec.seed, state=state, **info)
