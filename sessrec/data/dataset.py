@@ -463,7 +463,7 @@ def _load_cached(path: Path, raw: list[dict[str, str]], identity: str) -> Prepar
 
 
 def _load(path: Path, raw: list[dict[str, str]]) -> PreparedDataset:
-    with np.load(path, allow_pickle=False) as z:
+    with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:  # own handle: closed on damage too
         meta = json.loads(str(z["meta"]))
         n_items = int(meta["n_items"])
         parts: dict[str, Sessions | None] = {}
