@@ -89,9 +89,8 @@ def test_empty_test_split_fails_before_any_model_is_fitted(tmp_path):
     raw = tmp_path / "views.csv"
     raw.write_text("\n".join(lines) + "\n")
     specs = [RunSpec(model="pop", dataset="diginetica", dataset_options={"path": str(raw)}, test_days=1)]
-    out, events = None, []
     with pytest.raises(DataError, match="test split is empty"):
-        out, events = collect(lambda: run_study(specs, tmp_path / "study", data_root=tmp_path))
+        run_study(specs, tmp_path / "study", data_root=tmp_path)
     assert not (tmp_path / "study" / "results.jsonl").exists()
 
 
@@ -114,7 +113,7 @@ def test_force_beside_an_appender_loses_no_record_and_leaves_no_orphan(tmp_path)
     for i in range(5):
         store.append(record(f"gone{i}"), np.zeros(1, dtype=np.int32))
     ctx = mp.get_context("fork")
-    procs = [ctx.Process(target=_appender, args=(str(tmp_path), 150)), ctx.Process(target=_forcer, args=(str(tmp_path), 150))]
+    procs = [ctx.Process(target=f, args=(str(tmp_path), 150)) for f in (_appender, _forcer)]
     for p in procs:
         p.start()
     for p in procs:
@@ -155,7 +154,7 @@ def test_forced_study_interrupted_keeps_the_old_results(tmp_path):
     try:
         with pytest.raises(KeyboardInterrupt):
             run_study(
-                [*specs, RunSpec(model="t-interrupt", dataset_options=SMALL)],
+                [RunSpec(model="t-interrupt", dataset_options=SMALL), *specs],
                 tmp_path / "s",
                 data_root=tmp_path,
                 force=True,
