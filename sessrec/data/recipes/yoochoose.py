@@ -20,7 +20,17 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from sessrec.data.recipes.base import DatasetRecipe, RawFile, check_delimiter, parse_datetimes, parse_ids
+from sessrec.data.recipes.base import (
+    DatasetRecipe,
+    RawFile,
+    RowLines,
+    bad_byte_error,
+    check_delimiter,
+    compression,
+    parse_datetimes,
+    parse_ids,
+    parser_error,
+)
 from sessrec.errors import DataError
 
 __all__ = ["Yoochoose", "Yoochoose14", "Yoochoose164"]
@@ -69,23 +79,31 @@ class Yoochoose(DatasetRecipe):
 
 
 def _read_chunks(path: Any, *, typed: bool) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """(session, item, seconds) per chunk of ``_CHUNK`` rows; bounded memory for 33 M rows."""
+    """(session, item, seconds) per chunk of ``_CHUNK`` rows; bounded memory for 33 M rows.
+
+    Every field is read (the category too) so that a row with a surplus field is an error.
+    """
     parts = []
-    line = 1
+    start = 0
     if typed:
-        kw: dict[str, Any] = {"dtype": {0: "int64", 1: str, 2: "int64"}}
+        kw: dict[str, Any] = {"dtype": {0: "int64", 1: str, 2: "int64", 3: str}}
     else:
         kw = {"dtype": str, "keep_default_na": False, "na_filter": False}
     try:
-        with pd.read_csv(path, sep=",", header=None, usecols=[0, 1, 2], chunksize=_CHUNK, engine="c", **kw) as reader:
+        with pd.read_csv(
+            path, sep=",", header=None, chunksize=_CHUNK, engine="c", compression=compression(path), **kw
+        ) as reader:
             for chunk in reader:
-                sid = parse_ids(chunk[0], path, "session", line)
-                secs = parse_datetimes(chunk[1], path, "timestamp", line, None)
-                item = parse_ids(chunk[2], path, "item", line)
+                lines = RowLines(path, 0, start=start)
+                sid = parse_ids(chunk[0], path, "session", lines)
+                secs = parse_datetimes(chunk[1], path, "timestamp", lines, None)
+                item = parse_ids(chunk[2], path, "item", lines)
                 parts.append((sid, item, secs))
-                line += len(chunk)
+                start += len(chunk)
+    except UnicodeDecodeError:
+        raise bad_byte_error(path) from None
     except pd.errors.ParserError as exc:
-        raise DataError(f"{path}: cannot parse as comma-separated session,timestamp,item,category: {exc}") from None
+        raise parser_error(path, ",", exc) from None
     if not parts:
         raise DataError(f"{path}: no rows (expected session,timestamp,item,category lines)")
     return parts
