@@ -22,6 +22,7 @@ import hashlib
 import io
 import lzma
 import re
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -333,7 +334,7 @@ def parse_ids(values: pd.Series, path: Path, column: str, line_offset: int | Row
         arr = values.to_numpy()
         if arr.dtype == np.uint64 and (arr > _INT64_MAX).any():
             i = int(np.flatnonzero(arr > _INT64_MAX)[0])
-            _id_error(path, column, _line(line_offset, i), str(arr[i]), "beyond the 64-bit integer range", hint)
+            _id_error(path, column, _line(line_offset, i), str(int(arr[i])), "beyond the 64-bit integer range", hint)
         return arr.astype(np.int64)
     text = values.astype("string").str.strip()
     ok = text.str.fullmatch(r"[+-]?\d+").fillna(False).to_numpy(dtype=bool)
@@ -351,7 +352,7 @@ def parse_ids(values: pd.Series, path: Path, column: str, line_offset: int | Row
         return digits.astype(np.int64)
     except OverflowError:  # some id is beyond 64 bits
         i = next(k for k, t in enumerate(digits) if not -_INT64_MAX - 1 <= int(t) <= _INT64_MAX)
-        _id_error(path, column, _line(line_offset, i), digits[i], "beyond the 64-bit integer range", hint)
+        _id_error(path, column, _line(line_offset, i), str(digits[i]), "beyond the 64-bit integer range", hint)
         raise  # pragma: no cover - _id_error raised
 
 
@@ -469,17 +470,18 @@ def unit_name(unit: str) -> str:
 def read_table(
     path: Path, sep: str, *, header: bool, usecols: list[str] | list[int], int_columns: list[str] | list[int]
 ) -> pd.DataFrame:
-    """Fast typed read (``int_columns`` as int64); on any parse failure fall back to
-    :func:`read_text_table`, whose text the ``parse_*`` helpers then diagnose by line.
+    """Fast read with inferred types; when an ``int_columns`` column is not plain int64, fall back
+    to :func:`read_text_table`, whose text the ``parse_*`` helpers then diagnose by line.
 
-    Every column is read so that a row with more fields than the header is an error (pandas
-    ignores surplus fields when given ``usecols``); the ``usecols`` are returned.
+    Types are inferred rather than forced: pandas' forced int64 accepts ``1e3`` and ``5.0``
+    (read as floats, then cast), while its inference gives int64 only when every value is
+    written in digits. Every column is read so that a row with more fields than the header is
+    an error (pandas ignores surplus fields when given ``usecols``); the ``usecols`` are returned.
     """
-    try:
-        df = _read_csv(path, sep, header, dtype=dict.fromkeys(int_columns, "int64"))
-    except (ValueError, OverflowError, TypeError) as exc:
-        if isinstance(exc, (DataError, UnicodeDecodeError)):
-            raise
+    with warnings.catch_warnings():  # mixed chunks only send us to the text read below
+        warnings.simplefilter("ignore", pd.errors.DtypeWarning)
+        df = _read_csv(path, sep, header)
+    if any(c not in df.columns or df[c].dtype != np.int64 for c in int_columns):
         return read_text_table(path, sep, header=header, usecols=usecols)
     return df[list(usecols)]
 

@@ -66,11 +66,9 @@ class Yoochoose(DatasetRecipe):
     def read_events(self) -> pd.DataFrame:
         path = self.raw_paths()[0]
         check_delimiter(path, ",", 3)
-        try:  # fast typed read; a bad id sends us to the text read, which names the line
+        try:  # fast read of digit ids; anything else sends us to the text read, which names the line
             parts = _read_chunks(path, typed=True)
-        except (ValueError, OverflowError, TypeError) as exc:
-            if isinstance(exc, DataError):
-                raise
+        except _NotDigits:
             parts = _read_chunks(path, typed=False)
         sid = np.concatenate([p[0] for p in parts])
         item = np.concatenate([p[1] for p in parts])
@@ -86,7 +84,7 @@ def _read_chunks(path: Any, *, typed: bool) -> list[tuple[np.ndarray, np.ndarray
     parts = []
     start = 0
     if typed:
-        kw: dict[str, Any] = {"dtype": {0: "int64", 1: str, 2: "int64", 3: str}}
+        kw: dict[str, Any] = {"dtype": {1: str, 3: str}}  # ids inferred: int64 only when all digits
     else:
         kw = {"dtype": str, "keep_default_na": False, "na_filter": False}
     try:
@@ -94,6 +92,8 @@ def _read_chunks(path: Any, *, typed: bool) -> list[tuple[np.ndarray, np.ndarray
             path, sep=",", header=None, chunksize=_CHUNK, engine="c", compression=compression(path), **kw
         ) as reader:
             for chunk in reader:
+                if typed and not (chunk[0].dtype == np.int64 and chunk[2].dtype == np.int64):
+                    raise _NotDigits
                 lines = RowLines(path, 0, start=start)
                 sid = parse_ids(chunk[0], path, "session", lines)
                 secs = parse_datetimes(chunk[1], path, "timestamp", lines, None)
@@ -107,6 +107,10 @@ def _read_chunks(path: Any, *, typed: bool) -> list[tuple[np.ndarray, np.ndarray
     if not parts:
         raise DataError(f"{path}: no rows (expected session,timestamp,item,category lines)")
     return parts
+
+
+class _NotDigits(Exception):
+    """Some id of a chunk is not written in plain digits: reread as text to say where."""
 
 
 class Yoochoose164(Yoochoose):
