@@ -23,6 +23,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -104,8 +105,8 @@ def _named_params(model: str, name: str) -> dict[str, Any]:
 
 @contextmanager
 def _progress(quiet: bool) -> Iterator[None]:
-    if quiet:
-        with progress_callback(None):
+    if quiet:  # notes (what was assumed, what was repaired) are shown even then
+        with progress_callback(lambda kind, info: _note(info) if kind == "note" else None):
             yield
         return
     progress = Progress(
@@ -151,6 +152,8 @@ def _progress(quiet: bool) -> Iterator[None]:
                     err_console.print(f"[dim]- {label}: already in the study, skipped (use --force to rerun)[/]")
                 else:
                     err_console.print(f"[red]✗ {label} failed:[/] {info.get('error')}")
+        elif kind == "note":
+            _note(info)
         elif kind == "prepare":
             err_console.print(f"[dim]{info.get('step')}…[/]")
         elif kind == "prepared":
@@ -174,6 +177,10 @@ def _progress(quiet: bool) -> Iterator[None]:
 
     with progress, progress_callback(on_event):
         yield
+
+
+def _note(info: dict[str, Any]) -> None:
+    err_console.print("[yellow]note:[/] " + escape(str(info.get("text", ""))), soft_wrap=True, highlight=False)
 
 
 def _fail(exc: SessrecError) -> None:

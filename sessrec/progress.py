@@ -10,6 +10,7 @@ Events are ``(kind, info)`` pairs. Kinds used by sessrec itself:
 ``"eval"``         evaluation advanced: ``done``, ``total`` (test cases)
 ``"prepare"``      a dataset step: ``step`` (text)
 ``"run"``          the runner started/finished a run: ``run_id``, ``state``
+``"note"``         something the user should know: an assumption made or a repair done: ``text``
 """
 
 from __future__ import annotations

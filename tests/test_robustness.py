@@ -235,3 +235,13 @@ def test_killed_study_resumes_without_loss(tmp_path):
     assert len(out.ran) + len(out.skipped) == 3
     assert sorted(r["model"] for r in StudyStore(study).read().records) == ["markov", "pop", "spop"]
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_summary_lists_every_model_and_dataset_of_every_invocation(tmp_path):
+    study = tmp_path / "s"
+    run_study([RunSpec(model="pop", dataset_options=SMALL)], study, data_root=tmp_path)
+    run_study([RunSpec(model="spop", dataset_options={**SMALL, "seed": 1}, seed=3)], study, data_root=tmp_path)
+    summary = StudyStore(study).summary()
+    assert summary["models"] == ["pop", "spop"] and summary["seeds"] == [0, 3]
+    assert [d["dataset_options"].get("seed") for d in summary["datasets"]] == [None, 1]
+    assert len({d["fingerprint"] for d in summary["datasets"]}) == 2

@@ -171,6 +171,36 @@ class StudyStore:
             out.records.append(rec)
         return out
 
+    def summary(self) -> dict[str, Any]:
+        """What the study holds over every invocation that wrote it (for ``experiment.toml``).
+
+        Returns
+        -------
+        dict
+            ``models``: sorted model names; ``seeds``: sorted seeds; ``runs``: per model the
+            distinct ``params`` it ran with; ``datasets``: one entry per distinct prepared
+            dataset (``dataset``, ``dataset_options``, ``protocol``, ``fingerprint``), in
+            order of first appearance.
+        """
+        records = self.read().records
+        runs: dict[str, list[Any]] = {}
+        datasets: dict[str, dict[str, Any]] = {}
+        for rec in records:
+            params = runs.setdefault(str(rec["model"]), [])
+            if rec["params"] not in params:
+                params.append(rec["params"])
+            datasets.setdefault(
+                str(rec["fingerprint"]),
+                {
+                    "dataset": rec["dataset"],
+                    "dataset_options": rec.get("dataset_options", {}),
+                    "protocol": rec["protocol"],
+                    "fingerprint": rec["fingerprint"],
+                },
+            )
+        seeds = sorted({r["seed"] for r in records if isinstance(r["seed"], int)})
+        return {"models": sorted(runs), "seeds": seeds, "runs": runs, "datasets": list(datasets.values())}
+
     def completed_ids(self) -> set[str]:
         """run_ids with a record and their ranks file."""
         return {r["run_id"] for r in self.read().records if self.ranks_path(r["run_id"]).exists()}

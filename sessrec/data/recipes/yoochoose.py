@@ -32,6 +32,7 @@ from sessrec.data.recipes.base import (
     parser_error,
 )
 from sessrec.errors import DataError
+from sessrec.progress import emit
 
 __all__ = ["Yoochoose", "Yoochoose14", "Yoochoose164"]
 
@@ -100,6 +101,7 @@ def _read_chunks(path: Any, *, typed: bool) -> list[tuple[np.ndarray, np.ndarray
                 item = parse_ids(chunk[2], path, "item", lines)
                 parts.append((sid, item, secs))
                 start += len(chunk)
+                emit("prepare", step=f"yoochoose: read {start:,} rows")  # a long read never looks like a hang
     except UnicodeDecodeError:
         raise bad_byte_error(path) from None
     except pd.errors.ParserError as exc:
