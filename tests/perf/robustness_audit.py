@@ -53,7 +53,7 @@ def rr_text(n: int = 2000, unit: float = 1000.0) -> str:
     rows = ["timestamp,visitorid,event,itemid,transactionid"]
     for i in range(n):
         t = int((1442004589 + 400 * i) * unit)
-        rows.append(f"{t},{i % 37},view,{10 + i % 11},")
+        rows.append(f"{t},{i // 5},view,{10 + i % 11},")  # a visitor: 5 views 400 s apart
     return "\n".join(rows) + "\n"
 
 

@@ -1,0 +1,139 @@
+"""``kill -9`` at random moments of a small study, each followed by a rerun; prints a table.
+
+The study: ``sessrec run --models pop,spop,markov`` on small synthetic data, with a fresh
+data root and study folder per trial (so a kill can land while the prepared cache, a ranks
+file, a case table or a record is being written). One uninterrupted run gives the reference,
+the moment W it first writes (its data root appears; before that it only imports) and its
+end T; each trial kills the command at a uniformly random moment in [W - 1 s, T], reruns
+the same command, and compares:
+
+* runs lost: reference runs missing from the store after the rerun;
+* temp files left: ``*.tmp`` anywhere under the data root or the study after the rerun;
+* identical: every record equal to the reference's, in the same order, with the timing
+  fields (``fit_seconds``, ``eval_seconds``, ``peak_rss_mb``, ``started_at``,
+  ``finished_at``) blanked, and every ranks and case file byte-identical.
+
+    python tests/perf/robustness_kills.py --trials 30 --seed 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TIMINGS = ("fit_seconds", "eval_seconds", "peak_rss_mb", "started_at", "finished_at")
+ARGS = ["run", "--models", "pop,spop,markov", "-o", "n_sessions=3000", "-o", "n_items=300", "--quiet", "--no-report"]
+
+
+def command(base: Path) -> tuple[list[str], dict[str, str]]:
+    env = {**os.environ, "SESSREC_DATA": str(base / "data")}
+    return [sys.executable, "-m", "sessrec.cli", *ARGS, "--out", str(base / "study")], env
+
+
+def run(base: Path) -> tuple[float, float]:
+    """Seconds until the command first writes (the data root appears) and until it ends."""
+    cmd, env = command(base)
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, cwd=base, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = None
+    while proc.poll() is None:
+        if first is None and (base / "data").exists():
+            first = time.perf_counter() - t0
+        time.sleep(0.02)
+    if proc.returncode != 0:
+        raise SystemExit(f"the uninterrupted run failed (exit {proc.returncode})")
+    end = time.perf_counter() - t0
+    return (end if first is None else first), end
+
+
+def snapshot(study: Path) -> tuple[list[str], dict[str, bytes]]:
+    """Records (timings blanked, canonical JSON) and the bytes of every ranks/case file."""
+    records = []
+    for line in (study / "results.jsonl").read_text().splitlines():
+        rec = json.loads(line)
+        rec.update(dict.fromkeys(TIMINGS))
+        records.append(json.dumps(rec, sort_keys=True))
+    files = {str(p.relative_to(study)): p.read_bytes() for d in ("ranks", "cases") for p in (study / d).glob("*")}
+    return records, files
+
+
+def count_records(study: Path) -> int:
+    path = study / "results.jsonl"
+    return sum(1 for line in path.read_bytes().split(b"\n") if line.strip()) if path.exists() else 0
+
+
+def trial(base: Path, at: float, reference: tuple[list[str], dict[str, bytes]]) -> dict[str, object]:
+    cmd, env = command(base)
+    proc = subprocess.Popen(cmd, env=env, cwd=base, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(at)
+    proc.kill()  # SIGKILL: no cleanup handler runs
+    proc.wait()
+    before = count_records(base / "study")
+    tmp_at_kill = len(list(base.rglob("*.tmp")))
+    rerun = subprocess.run(cmd, env=env, cwd=base, capture_output=True, text=True)
+    records, files = snapshot(base / "study")
+    ref_records, ref_files = reference
+    ref_ids = [json.loads(r)["run_id"] for r in ref_records]
+    ids = {json.loads(r)["run_id"] for r in records}
+    return {
+        "records_at_kill": before,
+        "tmp_at_kill": tmp_at_kill,
+        "rerun_rc": rerun.returncode,
+        "lost": sum(i not in ids for i in ref_ids),
+        "tmp_left": len(list(base.rglob("*.tmp"))),
+        "identical": records == ref_records and files == ref_files,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--trials", type=int, default=30)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    import sessrec
+
+    rng = random.Random(args.seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        ref_base = Path(tmp) / "reference"
+        ref_base.mkdir()
+        first_write, duration = run(ref_base)
+        reference = snapshot(ref_base / "study")
+        print(
+            f"sessrec from {Path(sessrec.__file__).parent}; uninterrupted run {duration:.1f} s, first write at "
+            f"{first_write:.1f} s; load {open('/proc/loadavg').read().split()[:3]}"
+        )
+        print(
+            "| trial | killed at (s) | records at kill | temp files at kill | rerun exit | runs lost | "
+            "temp files after rerun | identical to uninterrupted |"
+        )
+        print("|---|---|---|---|---|---|---|---|")
+        totals = {"lost": 0, "tmp_left": 0, "identical": 0, "tmp_at_kill": 0}
+        for t in range(1, args.trials + 1):
+            base = Path(tmp) / f"t{t}"
+            base.mkdir()
+            at = rng.uniform(max(first_write - 1.0, 0.0), duration)
+            got = trial(base, at, reference)
+            for k in totals:
+                totals[k] += int(got[k])  # type: ignore[call-overload]
+            print(
+                f"| {t} | {at:.1f} | {got['records_at_kill']} | {got['tmp_at_kill']} | {got['rerun_rc']} | "
+                f"{got['lost']} | {got['tmp_left']} | {'yes' if got['identical'] else 'NO'} |",
+                flush=True,
+            )
+            shutil.rmtree(base)
+        print(
+            f"| **all** | | | **{totals['tmp_at_kill']}** | | **{totals['lost']}** | **{totals['tmp_left']}** | "
+            f"**{totals['identical']}/{args.trials}** |"
+        )
+
+
+if __name__ == "__main__":
+    main()
