@@ -4,12 +4,18 @@
 
     prepare("diginetica", data_root="datasets", test_days=1)
       1. recipe      entry point "diginetica" of group sessrec.datasets -> Diginetica(root, **options)
-      2. cache key   sha256 of {recipe, recipe options, protocol name + every parameter,
-                     raw-file sha256, cache format}   -> <data_root>/.cache/<name>-<key>.npz
-      3. hit         load the arrays (a changed raw file or parameter gives another key)
-         miss        recipe.load_events() -> protocol -> PreparedDataset -> atomic write
+      2. data id     sha256 of {recipe, recipe options, protocol name + every parameter,
+                     raw-file sha256 (the file is read in full every time), cache format}
+                     -> <data_root>/.cache/<name>-<data id[:24]>.npz
+      3. hit         load the arrays (a changed raw file or parameter gives another key);
+                     a damaged file (zero bytes, truncated) is rebuilt, with a "note" event
+         miss        recipe.load_events() -> protocol -> PreparedDataset -> temp file,
+                     fsync, os.replace (temp files of dead writers are removed first)
+      4. check       an empty test split is a DataError
 
-The data root is the ``data_root`` argument, else ``$SESSREC_DATA``, else ``./datasets``.
+The data id is also part of every run's id (:class:`sessrec.runner.RunSpec`), so results
+computed on other bytes are never reused. The data root is the ``data_root`` argument, else
+``$SESSREC_DATA``, else ``./datasets``.
 """
 
 from __future__ import annotations
