@@ -1,6 +1,7 @@
 """``kill -9`` at random moments of a small study, each followed by a rerun; prints a table.
 
-The study: ``sessrec run --models pop,spop,markov`` on small synthetic data, with a fresh
+The study: ``sessrec run --models pop,spop,markov`` on small synthetic data (the CLI's
+``main`` in a process forked from this one, which has imported sessrec already), with a fresh
 data root and study folder per trial (so a kill can land while the prepared cache, a ranks
 file, a case table or a record is being written). One uninterrupted run gives the reference,
 the moment W it first writes (its data root appears; before that it only imports) and its
@@ -23,34 +24,55 @@ import json
 import os
 import random
 import shutil
-import subprocess
-import sys
+import signal
 import tempfile
 import time
 from pathlib import Path
 
 TIMINGS = ("fit_seconds", "eval_seconds", "peak_rss_mb", "started_at", "finished_at")
-ARGS = ["run", "--models", "pop,spop,markov", "-o", "n_sessions=3000", "-o", "n_items=300", "--quiet", "--no-report"]
+ARGS = ["run", "--models", "pop,spop,markov", "-o", "n_sessions=20000", "-o", "n_items=2000", "--quiet", "--no-report"]
 
 
-def command(base: Path) -> tuple[list[str], dict[str, str]]:
-    env = {**os.environ, "SESSREC_DATA": str(base / "data")}
-    return [sys.executable, "-m", "sessrec.cli", *ARGS, "--out", str(base / "study")], env
+def start(base: Path) -> int:
+    """Fork a child that runs ``sessrec run`` (the CLI's ``main``) on ``base``; return its pid.
+
+    The parent imported sessrec and torch once; forking skips their import in every child,
+    so kill moments land in the work, not in the imports.
+    """
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 1
+    try:
+        os.environ["SESSREC_DATA"] = str(base / "data")
+        os.chdir(base)
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        from sessrec.cli import main as cli
+
+        cli.main(args=[*ARGS, "--out", str(base / "study")], standalone_mode=False)
+        code = 0
+    finally:
+        os._exit(code)
+
+
+def wait(pid: int) -> int:
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
 
 
 def run(base: Path) -> tuple[float, float]:
     """Seconds until the command first writes (the data root appears) and until it ends."""
-    cmd, env = command(base)
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, cwd=base, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pid = start(base)
     first = None
-    while proc.poll() is None:
+    while os.waitpid(pid, os.WNOHANG) == (0, 0):
         if first is None and (base / "data").exists():
             first = time.perf_counter() - t0
-        time.sleep(0.02)
-    if proc.returncode != 0:
-        raise SystemExit(f"the uninterrupted run failed (exit {proc.returncode})")
+        time.sleep(0.005)
     end = time.perf_counter() - t0
+    if not (base / "study" / "results.jsonl").exists():
+        raise SystemExit("the uninterrupted run failed")
     return (end if first is None else first), end
 
 
@@ -71,14 +93,13 @@ def count_records(study: Path) -> int:
 
 
 def trial(base: Path, at: float, reference: tuple[list[str], dict[str, bytes]]) -> dict[str, object]:
-    cmd, env = command(base)
-    proc = subprocess.Popen(cmd, env=env, cwd=base, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pid = start(base)
     time.sleep(at)
-    proc.kill()  # SIGKILL: no cleanup handler runs
-    proc.wait()
+    os.kill(pid, signal.SIGKILL)  # no cleanup handler runs
+    wait(pid)
     before = count_records(base / "study")
     tmp_at_kill = len(list(base.rglob("*.tmp")))
-    rerun = subprocess.run(cmd, env=env, cwd=base, capture_output=True, text=True)
+    rerun_rc = wait(start(base))
     records, files = snapshot(base / "study")
     ref_records, ref_files = reference
     ref_ids = [json.loads(r)["run_id"] for r in ref_records]
@@ -86,7 +107,7 @@ def trial(base: Path, at: float, reference: tuple[list[str], dict[str, bytes]]) 
     return {
         "records_at_kill": before,
         "tmp_at_kill": tmp_at_kill,
-        "rerun_rc": rerun.returncode,
+        "rerun_rc": rerun_rc,
         "lost": sum(i not in ids for i in ref_ids),
         "tmp_left": len(list(base.rglob("*.tmp"))),
         "identical": records == ref_records and files == ref_files,
@@ -98,8 +119,12 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=30)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    import sessrec
+    import torch
 
+    import sessrec
+    import sessrec.cli  # imported once here, inherited by every forked run
+
+    torch.set_num_threads(1)
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory() as tmp:
         ref_base = Path(tmp) / "reference"
