@@ -1,7 +1,8 @@
 """Bad inputs, edited data and damaged caches tried through the CLI; prints a table: case, outcome.
 
-Each case builds its files in a fresh temporary folder, runs ``sessrec run`` (``python -m
-sessrec.cli``) with the ``pop`` model and classifies what a user sees: ``error`` (one line,
+Each case builds its files in a fresh temporary folder, runs ``sessrec run`` (the CLI's
+``main`` in a process forked from this one) with the ``pop`` model and classifies what a
+user sees: ``error`` (one line,
 exit 2), ``note`` (the run finished and said what it assumed or repaired), ``ok``,
 ``TRACEBACK``, or ``SILENT`` (finished, but what it did is wrong for this case). The last
 column is the first line of the error or note.
@@ -24,10 +25,10 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
-
-CLI = [sys.executable, "-m", "sessrec.cli"]
 
 
 # ---------------------------------------------------------------------- data
@@ -73,16 +74,37 @@ def with_line(text: str, line: int, new: str) -> str:
 
 # ---------------------------------------------------------------------- running
 def sessrec(tmp: Path, *args: str) -> tuple[int, str]:
-    env = {**os.environ, "SESSREC_DATA": str(tmp / "data"), "COLUMNS": "400"}
-    out = subprocess.run(
-        [*CLI, "run", "--models", "pop", "--quiet", "--no-report", "--out", str(tmp / "study"), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp,
-        timeout=600,
-    )
-    return out.returncode, out.stdout + out.stderr
+    """Exit code and output of ``sessrec run ARGS`` (the CLI's ``main`` in a forked child).
+
+    The parent imported sessrec once; each child inherits it, so a case costs its work only.
+    """
+    log = tmp / f".out-{time.monotonic_ns()}.txt"
+    argv = ["run", "--models", "pop", "--quiet", "--no-report", "--out", str(tmp / "study"), *args]
+    pid = os.fork()
+    if pid == 0:  # child: behave like `sessrec run ...` started in tmp
+        code = 1
+        try:
+            fd = os.open(log, os.O_WRONLY | os.O_CREAT)
+            os.dup2(fd, 1)
+            os.dup2(fd, 2)
+            os.environ["SESSREC_DATA"] = str(tmp / "data")
+            os.chdir(tmp)
+            from sessrec.cli import main as cli
+
+            cli.main(args=argv, prog_name="sessrec")
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    rc = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    text = log.read_text(errors="replace")
+    log.unlink()
+    return rc, text
 
 
 def outcome(rc: int, text: str, *, expect_note: str | None = None, silent_if: str | None = None) -> tuple[str, str]:
@@ -244,7 +266,9 @@ def main() -> None:
     ap.add_argument("--only", help="run only cases whose name contains this text")
     ap.add_argument("--start", type=int, default=0, help="skip the first START cases")
     args = ap.parse_args()
+    os.environ["COLUMNS"] = "400"  # before rich reads the terminal size
     import sessrec
+    import sessrec.cli  # imported once, inherited by every forked case
 
     print(f"sessrec from {Path(sessrec.__file__).parent}")
     print("| case | outcome | what the user sees |")
