@@ -134,7 +134,7 @@ def file_case(name: str, text: str | bytes, *args: str, **kw: str) -> Callable[[
 
 
 DIGI = ("--dataset", "diginetica", "-o", "path=FILE", "--test-days", "3")
-CSV = ("--dataset", "csv", "-o", "path=FILE", "--test-days", "3")
+CSV = ("--dataset", "csv", "-o", "path=FILE", "--test-days", "0.5")
 RR = ("--dataset", "retailrocket", "-o", "path=FILE", "--test-days", "1")
 YOO = ("--dataset", "yoochoose", "-o", "path=FILE", "--test-days", "3")
 
