@@ -214,7 +214,7 @@ def prepare(
     cache_file = root / ".cache" / f"{recipe.name}-{identity[:24]}.npz"
     if cache:
         _remove_stale_temp_files(cache_file.parent)
-    ds = _load_cached(cache_file, raw, identity) if cache and cache_file.is_file() else None
+    ds = _load_cached(cache_file, raw, identity, recipe.name) if cache and cache_file.is_file() else None
     if ds is None:
         emit("prepare", step=f"{recipe.name}: reading {', '.join(p['path'] for p in raw) or 'generator'}")
         events = recipe.load_events()
@@ -457,9 +457,9 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _load_cached(path: Path, raw: list[dict[str, str]], identity: str) -> PreparedDataset | None:
+def _load_cached(path: Path, raw: list[dict[str, str]], identity: str, name: str) -> PreparedDataset | None:
     """The cached dataset, or None (with a note) when the file is damaged and must be rebuilt."""
-    emit("prepare", step=f"{path.name.split('-')[0]}: cached")
+    emit("prepare", step=f"{name}: cached")
     try:
         ds = _load(path, raw)
     except Exception as exc:  # any damage (truncation, zero bytes, bad zip) means: rebuild
