@@ -245,3 +245,18 @@ def test_summary_lists_every_model_and_dataset_of_every_invocation(tmp_path):
     assert summary["models"] == ["pop", "spop"] and summary["seeds"] == [0, 3]
     assert [d["dataset_options"].get("seed") for d in summary["datasets"]] == [None, 1]
     assert len({d["fingerprint"] for d in summary["datasets"]}) == 2
+
+
+def test_unwritable_data_root_costs_only_the_cache_and_unreadable_raw_file_is_one_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    ds, events = collect(lambda: prepare("synthetic", data_root=blocker / "root", **SMALL))
+    assert ds.test.n_cases > 0
+    notes = [info["text"] for kind, info in events if kind == "note"]
+    assert len(notes) == 1 and notes[0].startswith("cannot write the prepared-data cache")
+    folder = tmp_path / "views.csv"
+    folder.mkdir()
+    from sessrec.data.recipes.base import file_sha256
+
+    with pytest.raises(DataError, match=r"views\.csv: cannot read the raw file"):
+        file_sha256(folder)

@@ -236,7 +236,7 @@ def prepare(
             data_id=identity,
         )
         if cache:
-            _save(cache_file, ds)
+            _save_or_note(cache_file, ds)
     check_test_split(ds)
     return ds
 
@@ -415,6 +415,14 @@ def _save(path: Path, ds: PreparedDataset) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _save_or_note(path: Path, ds: PreparedDataset) -> None:
+    """:func:`_save`; a data root that cannot be written only costs the cache (with a note)."""
+    try:
+        _save(path, ds)
+    except OSError as exc:
+        emit("note", text=f"cannot write the prepared-data cache {path} ({exc.strerror or exc}); continuing without it")
 
 
 _HOST = socket.gethostname().replace(".", "-")
