@@ -8,6 +8,9 @@ the moment W it first writes (its data root appears; before that it only imports
 end T; each trial kills the command at a uniformly random moment in [W - 1 s, T], reruns
 the same command, and compares:
 
+``--targeted N`` adds N kills timed the moment any ``*.tmp`` file appears (a write in
+flight), which random moments rarely hit. Per trial:
+
 * runs lost: reference runs missing from the store after the rerun;
 * temp files left: ``*.tmp`` anywhere under the data root or the study after the rerun;
 * identical: every record equal to the reference's, in the same order, with the timing
@@ -92,10 +95,32 @@ def count_records(study: Path) -> int:
     return sum(1 for line in path.read_bytes().split(b"\n") if line.strip()) if path.exists() else 0
 
 
-def trial(base: Path, at: float, reference: tuple[list[str], dict[str, bytes]]) -> dict[str, object]:
-    pid = start(base)
-    time.sleep(at)
+def temp_files(base: Path) -> bool:
+    """Whether a writer has a temp file open right now (the folders sessrec writes into)."""
+    for d in (base / "data" / ".cache", base / "study", base / "study" / "ranks", base / "study" / "cases"):
+        try:
+            if any(e.name.endswith(".tmp") for e in os.scandir(d)):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def kill_at(base: Path, pid: int, at: float | None) -> float:
+    """SIGKILL ``pid`` after ``at`` seconds, or (``at`` None) the moment a temp file appears."""
+    t0 = time.perf_counter()
+    if at is not None:
+        time.sleep(at)
+    else:
+        while not temp_files(base) and os.waitpid(pid, os.WNOHANG) == (0, 0):
+            pass
     os.kill(pid, signal.SIGKILL)  # no cleanup handler runs
+    return time.perf_counter() - t0
+
+
+def trial(base: Path, at: float | None, reference: tuple[list[str], dict[str, bytes]]) -> dict[str, object]:
+    pid = start(base)
+    killed = kill_at(base, pid, at)
     wait(pid)
     before = count_records(base / "study")
     tmp_at_kill = len(list(base.rglob("*.tmp")))
@@ -105,6 +130,7 @@ def trial(base: Path, at: float, reference: tuple[list[str], dict[str, bytes]]) 
     ref_ids = [json.loads(r)["run_id"] for r in ref_records]
     ids = {json.loads(r)["run_id"] for r in records}
     return {
+        "killed": killed,
         "records_at_kill": before,
         "tmp_at_kill": tmp_at_kill,
         "rerun_rc": rerun_rc,
@@ -118,6 +144,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--trials", type=int, default=30)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--targeted", type=int, default=0, help="then N kills the moment a temp file appears")
     args = ap.parse_args()
     import torch
 
@@ -141,22 +168,20 @@ def main() -> None:
         )
         print("|---|---|---|---|---|---|---|---|")
         totals = {"lost": 0, "tmp_left": 0, "identical": 0, "tmp_at_kill": 0}
-        for t in range(1, args.trials + 1):
+        for t in range(1, args.trials + args.targeted + 1):
             base = Path(tmp) / f"t{t}"
             base.mkdir()
-            at = rng.uniform(max(first_write - 1.0, 0.0), duration)
+            at = rng.uniform(max(first_write - 1.0, 0.0), duration) if t <= args.trials else None
             got = trial(base, at, reference)
             for k in totals:
                 totals[k] += int(got[k])  # type: ignore[call-overload]
-            print(
-                f"| {t} | {at:.1f} | {got['records_at_kill']} | {got['tmp_at_kill']} | {got['rerun_rc']} | "
-                f"{got['lost']} | {got['tmp_left']} | {'yes' if got['identical'] else 'NO'} |",
-                flush=True,
-            )
+            when = f"{got['killed']:.1f}" + ("" if at is not None else " (temp file seen)")
+            cells = [when, got["records_at_kill"], got["tmp_at_kill"], got["rerun_rc"], got["lost"], got["tmp_left"]]
+            print(f"| {t} | " + " | ".join(map(str, cells)) + f" | {'yes' if got['identical'] else 'NO'} |", flush=True)
             shutil.rmtree(base)
         print(
             f"| **all** | | | **{totals['tmp_at_kill']}** | | **{totals['lost']}** | **{totals['tmp_left']}** | "
-            f"**{totals['identical']}/{args.trials}** |"
+            f"**{totals['identical']}/{args.trials + args.targeted}** |"
         )
 
 
