@@ -180,7 +180,9 @@ def _progress(quiet: bool) -> Iterator[None]:
 
 
 def _note(info: dict[str, Any]) -> None:
-    err_console.print("[yellow]note:[/] " + escape(str(info.get("text", ""))), soft_wrap=True, highlight=False)
+    about = f"{info['model']}: " if info.get("model") else ""
+    text = escape(about + str(info.get("text", "")))
+    err_console.print("[yellow]note:[/] " + text, soft_wrap=True, highlight=False)
 
 
 def _fail(exc: SessrecError) -> None:

@@ -153,14 +153,26 @@ def load_model(name: str) -> Callable[..., Any]:
     return models.load(name)
 
 
+def _declared_params(factory: Any) -> list[str]:
+    """:func:`~sessrec.models.params.param_names` of a model class; ``[]`` for a function or ``**kwargs``."""
+    from sessrec.models.params import param_names
+
+    if not isinstance(factory, type):
+        return []
+    try:
+        return param_names(factory)
+    except TypeError:
+        return []
+
+
 def make_model(name: str, **params: Any) -> Any:
     """An unfitted model ``name`` with ``params``; unknown parameters give a clear error."""
     cls = load_model(name)
     try:
         return cls(**params)
     except TypeError as exc:
-        names = getattr(cls, "_param_names", None)
-        valid = ", ".join(names()) if callable(names) else "see its docstring"
+        names = _declared_params(cls)
+        valid = ", ".join(names) if names else "see its docstring"
         raise ConfigError(f"bad parameters for model {name!r}: {exc}; valid parameters: {valid}") from exc
 
 

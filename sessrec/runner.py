@@ -36,13 +36,13 @@ import numpy as np
 import torch
 
 from sessrec.errors import ConfigError, DataError, SessrecError
+from sessrec.evaluation.ranks import TIES
 from sessrec.progress import emit
-from sessrec.registry import load_model, models
+from sessrec.registry import _declared_params, load_model, models
+from sessrec.results.record import RunRecord
 from sessrec.results.store import CaseTable, StudyStore
 
 __all__ = ["RunFailure", "RunSpec", "StudyOutcome", "cpu_name", "data_id_of", "hardware", "run_one", "run_study"]
-
-TIES = ("conservative", "optimistic", "median")
 
 
 def _freeze(obj: Any) -> Any:
@@ -254,8 +254,7 @@ def _versions(model_name: str) -> dict[str, str | None]:
 def build_model(spec: RunSpec) -> Any:
     """The unfitted model of ``spec``: its params, plus ``random_state``/``device`` defaults."""
     cls = load_model(spec.model)
-    names_fn = getattr(cls, "_param_names", None)
-    names = list(names_fn()) if callable(names_fn) else []
+    names = _declared_params(cls)
     params = dict(spec.params)
     unknown = sorted(set(params) - set(names)) if names else []
     if unknown:
@@ -273,7 +272,7 @@ def build_model(spec: RunSpec) -> Any:
         raise ConfigError(f"bad parameters for model {spec.model!r}: {exc}") from exc
 
 
-def run_one(spec: RunSpec, prepared: Any) -> tuple[dict[str, Any], np.ndarray]:
+def run_one(spec: RunSpec, prepared: Any) -> tuple[RunRecord, np.ndarray]:
     """Fit and evaluate one run; return its record and per-case ranks. Pure but for time."""
     from sessrec.evaluation import evaluate
 
@@ -294,37 +293,37 @@ def run_one(spec: RunSpec, prepared: Any) -> tuple[dict[str, Any], np.ndarray]:
             item_popularity=prepared.train.item_counts(),
         )
     device = getattr(model, "device_", None)
-    record: dict[str, Any] = {
-        "run_id": spec.run_id,
-        "model": spec.model,
-        "params": _freeze(model.get_params() if hasattr(model, "get_params") else dict(spec.params)),
-        "dataset": spec.dataset,
-        "dataset_options": _freeze(dict(spec.dataset_options)),
-        "protocol": _freeze(prepared.protocol),
-        "fingerprint": prepared.fingerprint,
-        "seed": spec.seed,
-        "cutoffs": list(spec.cutoffs),
-        "ties": spec.ties,
-        "stats": _freeze(prepared.stats),
-        "metrics": {k: float(v) for k, v in result.metrics.items()},
-        "n_cases": int(result.n_cases),
-        "fit_seconds": fit_seconds,
-        "eval_seconds": float(result.seconds),
-        "used_fast_path": bool(getattr(result, "used_fast_path", False)),
-        "peak_rss_mb": round(mem.peak_mb, 1),
-        "peak_rss_method": mem.method,
-        "peak_gpu_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1) if torch.cuda.is_available() else None,
-        "device": str(device) if device is not None else "cpu",
-        "versions": _versions(spec.model),
-        "hardware": hardware(),
-        "git_commit": _git_commit(),
-        "started_at": started.isoformat(timespec="seconds"),
-        "finished_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "history": _freeze(getattr(model, "history_", [])),
-        "synthetic": bool(getattr(prepared, "synthetic", False)),
-        "data_source": _data_source(prepared),
-        "spec": spec.as_dict(),
-    }
+    record = RunRecord(
+        run_id=spec.run_id,
+        model=spec.model,
+        params=_freeze(model.get_params() if hasattr(model, "get_params") else dict(spec.params)),
+        dataset=spec.dataset,
+        dataset_options=_freeze(dict(spec.dataset_options)),
+        protocol=_freeze(prepared.protocol),
+        fingerprint=prepared.fingerprint,
+        seed=spec.seed,
+        cutoffs=list(spec.cutoffs),
+        ties=spec.ties,
+        stats=_freeze(prepared.stats),
+        metrics={k: float(v) for k, v in result.metrics.items()},
+        n_cases=int(result.n_cases),
+        fit_seconds=fit_seconds,
+        eval_seconds=float(result.seconds),
+        used_fast_path=bool(getattr(result, "used_fast_path", False)),
+        peak_rss_mb=round(mem.peak_mb, 1),
+        peak_rss_method=mem.method,
+        peak_gpu_mb=round(torch.cuda.max_memory_allocated() / 2**20, 1) if torch.cuda.is_available() else None,
+        device=str(device) if device is not None else "cpu",
+        versions=_versions(spec.model),
+        hardware=hardware(),
+        git_commit=_git_commit(),
+        started_at=started.isoformat(timespec="seconds"),
+        finished_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        history=_freeze(getattr(model, "history_", [])),
+        synthetic=bool(getattr(prepared, "synthetic", False)),
+        data_source=_data_source(prepared),
+        spec=spec.as_dict(),
+    )
     ranks = result.ranks if result.ranks is not None else np.zeros(0, dtype=np.int32)
     return record, ranks
 
@@ -471,7 +470,7 @@ def run_study(
         store.save_cases(prepared.fingerprint, _case_table(prepared))
         if store.append(record, ranks, replace=force):
             outcome.ran.append(spec.run_id)
-            _emit_run(spec, "finished", record=record)
+            _emit_run(spec, "finished", record=record.to_dict())
         else:  # another process stored this run meanwhile
             outcome.skipped.append(spec.run_id)
             _emit_run(spec, "skipped", **where)

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from sessrec.data import gru4rec, narm, run_protocol
+from sessrec.data.protocols import coerce_protocol_params
 from sessrec.errors import ConfigError, DataError
 
 DAY = 86400.0
@@ -221,8 +222,10 @@ def test_session_order_equals_stable_lexsort():
 
 
 def test_parameters_from_a_command_line_are_coerced_or_rejected():
+    # text is turned into values by the command-line/config layer, never inside the protocols
     ev = events(NARM_ROWS)
-    a = narm(ev, test_days="2", min_item_support="2", keep_file_order="false")
+    text = {"test_days": "2", "min_item_support": "2", "keep_file_order": "false"}
+    a = narm(ev, **coerce_protocol_params("narm", text))
     b = narm(ev, test_days=2, min_item_support=2, keep_file_order=False)
     assert a.params == b.params and ids(a, "train") == ids(b, "train")
     with pytest.raises(ConfigError, match="keep_file_order must be true or false"):

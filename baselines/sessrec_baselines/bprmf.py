@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -10,45 +9,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sessrec.data.sessions import PrefixBatch, Sessions
-from sessrec.models.base import TorchModel
+from sessrec import PrefixBatch, Sessions, TorchModel, TrainingState
+from sessrec.models import Interval
+from sessrec_baselines.common import (
+    SparseSGD,
+    mask_untrained,
+    mean_item_factors,
+    other_items,
+    running_mean_item_factors,
+    untrained_items,
+)
 
 __all__ = ["BPRMF", "SparseSGD", "mean_item_factors", "running_mean_item_factors"]
-
-
-class SparseSGD:
-    """Plain SGD, ``p -= lr * grad``, for parameters with sparse (row) gradients.
-
-    Duck-types the two methods :class:`~sessrec.models.base.TorchModel`'s loop uses
-    (``zero_grad``, ``step``). Not ``torch.optim.SGD`` because a torch optimiser imports
-    ``torch._dynamo`` on first use, which costs 3-14 s per process here (more than a whole
-    BPR-MF fit on the DIGINETICA split); the arithmetic is the same. A sparse gradient is
-    added with ``index_add_``, so rows listed twice get both contributions, without coalescing.
-
-    Parameters
-    ----------
-    params : iterable of Tensor
-    lr : float
-    """
-
-    def __init__(self, params: Iterable[torch.Tensor], lr: float) -> None:
-        self.params = list(params)
-        self.lr = float(lr)
-
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        for p in self.params:
-            p.grad = None
-
-    @torch.no_grad()
-    def step(self) -> None:
-        for p in self.params:
-            g = p.grad
-            if g is None:
-                continue
-            if g.is_sparse:
-                p.index_add_(0, g._indices()[0], g._values(), alpha=-self.lr)
-            else:
-                p.add_(g, alpha=-self.lr)
 
 
 class _BPRMFNetwork(nn.Module):
@@ -144,6 +116,18 @@ class BPRMF(TorchModel):
 
     tags: ClassVar[dict[str, Any]] = {"oracle": "session", "deterministic": False}
     test_params: ClassVar[dict[str, Any]] = {"n_factors": 16, "lr": 0.1, "epochs": 10, "batch_size": 256}
+    parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "n_factors": [Interval(int, 1, None)],
+        "lr": [Interval(float, 0, None, closed="neither")],
+        "sigma": [Interval(float, 0, None, closed="left")],
+        "reg": [Interval(float, 0, None)],
+        "epochs": [Interval(int, 1, None)],
+        "batch_size": [Interval(int, 1, None)],
+        "patience": [Interval(int, 1, None), None],
+        "valid_cutoff": [Interval(int, 1, None)],
+        "device": [str],
+        "random_state": [Interval(int, 0, None), None],
+    }
 
     def __init__(
         self,
@@ -169,22 +153,21 @@ class BPRMF(TorchModel):
         self.device = device
         self.random_state = random_state
 
-    def _build_network(self, train: Sessions) -> nn.Module:
+    def build_network(self, train: Sessions) -> nn.Module:
+        self.untrained_items_ = untrained_items(train)
         return _BPRMFNetwork(train.n_sessions, train.n_items, int(self.n_factors), float(self.sigma))
 
-    def _build_optimizer(self, network: nn.Module) -> SparseSGD:  # type: ignore[override]  # duck-typed
+    def build_optimizer(self, network: nn.Module) -> SparseSGD:
         return SparseSGD(network.parameters(), lr=float(self.lr))
 
-    def _train_epoch(  # type: ignore[override]  # SparseSGD instead of a torch optimiser
-        self, train: Sessions, optimizer: SparseSGD, rng: np.random.Generator, generator: torch.Generator
-    ) -> float:
+    def train_epoch(self, train: Sessions, optimizer: SparseSGD, state: TrainingState) -> float:
+        rng = state.rng
         net = self.network_
         dev = self.device_
-        n_items = train.n_items
         order = rng.permutation(train.n_clicks)
         sessions = np.repeat(np.arange(train.n_sessions), train.lengths)[order]
         positives = train.items[order]
-        negatives = _other_items(positives, n_items, rng)
+        negatives = other_items(positives, np.flatnonzero(train.item_counts() > 0), rng)
         s_all = torch.from_numpy(sessions).to(dev)
         p_all = torch.from_numpy(positives).to(dev)
         n_all = torch.from_numpy(negatives).to(dev)
@@ -204,45 +187,11 @@ class BPRMF(TorchModel):
             total += bpr.detach()
         return float(total) / max(len(order), 1)
 
-    def _scores(self, batch: PrefixBatch) -> torch.Tensor:
+    def network_scores(self, batch: PrefixBatch) -> torch.Tensor:
         weight = self.network_.item_factors.weight
-        return mean_item_factors(weight, batch) @ weight.T
+        return mask_untrained(mean_item_factors(weight, batch) @ weight.T, self.untrained_items_)
 
-    def score_sessions(self, batch: PrefixBatch) -> torch.Tensor:
+    def network_session_scores(self, batch: PrefixBatch) -> torch.Tensor:
         """Scores after every prefix, shape (sum(lengths), n_items), rows in row-major order."""
-        self._check_fitted()
-        self.network_.eval()
-        with torch.no_grad():
-            batch = batch.to(self.device_)
-            weight = self.network_.item_factors.weight
-            return running_mean_item_factors(weight, batch) @ weight.T
-
-
-def running_mean_item_factors(weight: torch.Tensor, batch: PrefixBatch) -> torch.Tensor:
-    """Mean of ``weight[i]`` over every prefix ``items[b, :t+1]``, shape (sum(lengths), k), row-major."""
-    mask = batch.mask
-    rows = weight[batch.items.clamp(min=0)] * mask[..., None].to(weight.dtype)
-    counts = torch.arange(1, batch.max_len + 1, device=weight.device, dtype=weight.dtype)
-    return (rows.cumsum(dim=1) / counts[None, :, None])[mask]
-
-
-def mean_item_factors(weight: torch.Tensor, batch: PrefixBatch) -> torch.Tensor:
-    """Mean of ``weight[i]`` over every prefix's items, shape (batch_size, k).
-
-    Parameters
-    ----------
-    weight : Tensor of shape (n_items, k)
-    batch : PrefixBatch
-        On ``weight``'s device.
-    """
-    mask = batch.mask
-    rows = weight[batch.items.clamp(min=0)] * mask[..., None].to(weight.dtype)
-    return rows.sum(dim=1) / batch.lengths[:, None].to(weight.dtype)
-
-
-def _other_items(positives: np.ndarray, n_items: int, rng: np.random.Generator) -> np.ndarray:
-    """One uniform draw from ``[0, n_items) \\ {positive}`` per positive (needs n_items >= 2)."""
-    if n_items < 2:
-        raise ValueError(f"BPR training needs at least 2 items to draw negatives from, got n_items={n_items}")
-    draw = rng.integers(0, n_items - 1, size=len(positives))
-    return draw + (draw >= positives)
+        weight = self.network_.item_factors.weight
+        return mask_untrained(running_mean_item_factors(weight, batch) @ weight.T, self.untrained_items_)

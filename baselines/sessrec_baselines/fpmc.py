@@ -9,9 +9,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sessrec.data.sessions import PrefixBatch, Sessions
-from sessrec.models.base import TorchModel
-from sessrec_baselines.bprmf import SparseSGD, _other_items, mean_item_factors, running_mean_item_factors
+from sessrec import PrefixBatch, Sessions, TorchModel, TrainingState
+from sessrec.models import Interval
+from sessrec_baselines.common import (
+    SparseSGD,
+    concat_ranges,
+    mask_untrained,
+    mean_item_factors,
+    other_items,
+    running_mean_item_factors,
+    untrained_items,
+)
 
 __all__ = ["FPMC"]
 
@@ -135,6 +143,18 @@ class FPMC(TorchModel):
 
     tags: ClassVar[dict[str, Any]] = {"oracle": "sequence", "deterministic": False}
     test_params: ClassVar[dict[str, Any]] = {"n_factors": 16, "lr": 0.1, "sigma": 0.1, "epochs": 10, "batch_size": 256}
+    parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "n_factors": [Interval(int, 1, None)],
+        "lr": [Interval(float, 0, None, closed="neither")],
+        "sigma": [Interval(float, 0, None, closed="left")],
+        "reg": [Interval(float, 0, None)],
+        "epochs": [Interval(int, 1, None)],
+        "batch_size": [Interval(int, 1, None)],
+        "patience": [Interval(int, 1, None), None],
+        "valid_cutoff": [Interval(int, 1, None)],
+        "device": [str],
+        "random_state": [Interval(int, 0, None), None],
+    }
 
     def __init__(
         self,
@@ -160,15 +180,15 @@ class FPMC(TorchModel):
         self.device = device
         self.random_state = random_state
 
-    def _build_network(self, train: Sessions) -> nn.Module:
+    def build_network(self, train: Sessions) -> nn.Module:
+        self.untrained_items_ = untrained_items(train)
         return _FPMCNetwork(train.n_items, int(self.n_factors), float(self.sigma))
 
-    def _build_optimizer(self, network: nn.Module) -> SparseSGD:  # type: ignore[override]  # duck-typed
+    def build_optimizer(self, network: nn.Module) -> SparseSGD:
         return SparseSGD(network.parameters(), lr=float(self.lr))
 
-    def _train_epoch(  # type: ignore[override]  # SparseSGD instead of a torch optimiser
-        self, train: Sessions, optimizer: SparseSGD, rng: np.random.Generator, generator: torch.Generator
-    ) -> float:
+    def train_epoch(self, train: Sessions, optimizer: SparseSGD, state: TrainingState) -> float:
+        rng = state.rng
         net = self.network_
         dev = self.device_
         bs = int(self.batch_size)
@@ -178,13 +198,13 @@ class FPMC(TorchModel):
         order = rng.permutation(len(positions))
         positions, starts = positions[order], starts[order]
         targets = train.items[positions]
-        negatives = _other_items(targets, train.n_items, rng)
+        negatives = other_items(targets, np.flatnonzero(train.item_counts() > 0), rng)
         items = torch.from_numpy(np.array(train.items)).to(dev)  # a writable copy
         total = torch.zeros((), dtype=torch.float64, device=dev)
         for lo in range(0, len(order), bs):
             pos, st = positions[lo : lo + bs], starts[lo : lo + bs]
             lengths = pos - st
-            flat = torch.from_numpy(_concat_ranges(st, lengths)).to(dev)
+            flat = torch.from_numpy(concat_ranges(st, lengths)).to(dev)
             offsets = torch.from_numpy(np.concatenate([[0], np.cumsum(lengths)[:-1]])).to(dev)
             s = net.session_item(items[flat], offsets)  # (B, k) mean over each prefix
             last = net.last_item(items[torch.from_numpy(pos - 1).to(dev)])
@@ -204,26 +224,22 @@ class FPMC(TorchModel):
             total += bpr.detach()
         return float(total) / max(len(order), 1)
 
-    def _scores(self, batch: PrefixBatch) -> torch.Tensor:
+    def network_scores(self, batch: PrefixBatch) -> torch.Tensor:
         net = self.network_
         s = mean_item_factors(net.session_item.weight, batch)
         last = net.last_item(batch.last_items)
         query = torch.cat([s, last], dim=1)  # (B, 2k)
         keys = torch.cat([net.item_session.weight, net.item_last.weight], dim=1)  # (n_items, 2k)
-        return query @ keys.T
+        return mask_untrained(query @ keys.T, self.untrained_items_)
 
-    def score_sessions(self, batch: PrefixBatch) -> torch.Tensor:
+    def network_session_scores(self, batch: PrefixBatch) -> torch.Tensor:
         """Scores after every prefix, shape (sum(lengths), n_items), rows in row-major order."""
-        self._check_fitted()
         net = self.network_
-        net.eval()
-        with torch.no_grad():
-            batch = batch.to(self.device_)
-            s = running_mean_item_factors(net.session_item.weight, batch)
-            last = net.last_item(batch.items[batch.mask])
-            query = torch.cat([s, last], dim=1)
-            keys = torch.cat([net.item_session.weight, net.item_last.weight], dim=1)
-            return query @ keys.T
+        s = running_mean_item_factors(net.session_item.weight, batch)
+        last = net.last_item(batch.items[batch.mask])
+        query = torch.cat([s, last], dim=1)
+        keys = torch.cat([net.item_session.weight, net.item_last.weight], dim=1)
+        return mask_untrained(query @ keys.T, self.untrained_items_)
 
 
 def _concat_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:

@@ -14,6 +14,7 @@ each with its provenance): :func:`paramfile_names`, :func:`load_paramfile`,
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any, ClassVar
 
@@ -21,13 +22,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from sessrec.data.sessions import PrefixBatch, Sessions
-from sessrec.models.base import TorchModel
+from sessrec import PrefixBatch, Sessions, TorchModel, TrainingState, ValidationCases
+from sessrec.models import Interval, Options
 
 from ._gru4rec_batches import SampleCache, SessionParallelPlan, build_plan
 from ._gru4rec_losses import bpr_max_loss, cross_entropy_loss, top1_max_loss
 from ._gru4rec_network import GRU4RecNetwork
 from ._gru4rec_optim import AdagradM
+from .common import mask_untrained, untrained_items
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -74,6 +76,16 @@ def load_paramfile(name: str) -> dict[str, Any]:
     if "layers" in params:
         params["layers"] = tuple(params["layers"])
     return {"params": params, "provenance": dict(data.get("provenance", {}))}
+
+
+@dataclass
+class GRU4RecTraining(TrainingState):
+    """Per-fit state of :class:`GRU4Rec`: the session-parallel plan, its device copies, negatives, log-popularity."""
+
+    plan: SessionParallelPlan
+    tensors: dict[str, Any]
+    cache: SampleCache | None
+    log_pop: torch.Tensor | None
 
 
 class GRU4Rec(TorchModel):
@@ -124,12 +136,15 @@ class GRU4Rec(TorchModel):
     ----------
     network_ : GRU4RecNetwork
     n_items_ : int
+    untrained_items_ : ndarray of int64
+        Items without a training click, scored ``-inf``.
     history_ : list of dict
         Per epoch: mean step loss, seconds, and the validation metric if any.
 
     Notes
     -----
-    Training (per epoch, sessions in the given order, which the data layer makes time order):
+    Training (per epoch, sessions in the order of the ``Sessions`` given to :meth:`fit`; see
+    Deviation 6):
     ``batch_size`` slots each hold one session; every step feeds each slot's current item and
     scores the batch's targets plus ``n_sample`` shared negatives; a slot whose session ends
     takes the next session and its hidden state is zeroed; no BPTT. The loss of a step is
@@ -139,9 +154,17 @@ class GRU4Rec(TorchModel):
     items with ``h @ Wy.T + By`` (the raw output; ELU is monotone and does not change ranks).
     :meth:`score_sessions` carries the state along whole sessions in one pass.
 
-    Accuracy and speed against the official implementation on the DIGINETICA benchmark split
-    (``tests/perf/gru4rec_diginetica_results.md``): with the official Diginetica BPR-max
-    parameters, Recall@20 0.6154 and MRR@20 0.1930 over 3 seeds (official: 0.6153 and 0.1938);
+    Items without a training click (possible under ``yoochoose-1-64``/``yoochoose-1-4``, whose
+    catalogue is the full split's, and with ``--valid-days``) score ``-inf`` and are never
+    sampled as negatives: the official code builds its item index from the training data and
+    never ranks them (``untrained_items_``).
+
+    Accuracy and speed against the official implementation, run side by side on the same
+    data: the DIGINETICA slice of ``/work/shared/data`` under sessrec's ``narm`` protocol with
+    1 test day (``tests/perf/gru4rec_diginetica_results.md``; *not* the official Diginetica
+    split, whose published Recall@20 0.4995 / MRR@20 0.1542 has not been reproduced here).
+    With the official Diginetica BPR-max parameters, Recall@20 0.6154 and MRR@20 0.1930 over
+    3 seeds against the official code's 0.6153 and 0.1938 on that slice;
     trained side by side with the official code on one 2-core machine
     (``tests/perf/gru4rec_vs_official.py``), 0.855x its seconds per epoch with 2 threads and
     0.923x with 1 thread (medians of 5 and 3 rounds).
@@ -160,8 +183,10 @@ class GRU4Rec(TorchModel):
        probability falls below ~1e-20).
     5. Sessions shorter than 2 clicks are skipped (they hold no next-item event); the official
        preprocessing removes them beforehand.
-    6. Sessions are taken in the order of the ``Sessions`` given to ``fit`` (the data layer
-       sorts them by time); the official code argsorts by each session's first timestamp.
+    6. Sessions are taken in the order of the ``Sessions`` given to ``fit``; the official code
+       argsorts by each session's first timestamp. The ``gru4rec``, ``gru4rec-rsc15`` and
+       ``window`` protocols list sessions by start time (the same order); ``narm`` lists them by
+       session *date* (day resolution on DIGINETICA, file order within a day).
     7. ``top1-max`` is offered in addition (it is in the Theano original, not in the PyTorch port).
     8. The negative-sample cache draws its uniforms from a generator seeded from ``random_state``
        (float64 inverse CDF on the CPU, then moved to the device); the official one draws float32
@@ -198,6 +223,28 @@ class GRU4Rec(TorchModel):
         "learning_rate": 0.2,
         "sample_cache_max_size": 4096,
         "device": "cpu",
+    }
+    parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "layers": [tuple, list, Interval(int, 1, None)],
+        "loss": [Options(str, LOSSES)],
+        "batch_size": [Interval(int, 1, None)],
+        "dropout_p_embed": [Interval(float, 0, 1, closed="left")],
+        "dropout_p_hidden": [Interval(float, 0, 1, closed="left")],
+        "learning_rate": [Interval(float, 0, None, closed="neither")],
+        "momentum": [Interval(float, 0, 1, closed="left")],
+        "sample_alpha": [Interval(float, 0, None)],
+        "n_sample": [Interval(int, 0, None)],
+        "embedding": [Interval(int, 0, None), Options(str, {"layersize"})],
+        "constrained_embedding": [bool],
+        "bpreg": [Interval(float, 0, None)],
+        "elu_param": [Interval(float, 0, None)],
+        "logq": [Interval(float, 0, None)],
+        "epochs": [Interval(int, 1, None)],
+        "sample_cache_max_size": [Interval(int, 1, None)],
+        "patience": [Interval(int, 1, None), None],
+        "valid_cutoff": [Interval(int, 1, None)],
+        "device": [str],
+        "random_state": [Interval(int, 0, None), None],
     }
 
     def __init__(
@@ -300,65 +347,67 @@ class GRU4Rec(TorchModel):
         self._input_mode()
 
     # ------------------------------------------------------------------ fit
-    def fit(self, train: Sessions, *, valid: Sessions | None = None) -> Self:
+    def fit(self, train: Sessions, *, valid: Sessions | ValidationCases | None = None) -> Self:
         """Train on ``train`` (sessions in time order); ``valid`` enables early stopping."""
         self._check_params()
-        try:
-            super().fit(train, valid=valid)
-        finally:
-            for name in ("_plan", "_plan_tensors", "_sample_cache", "_log_pop", "_counts"):
-                self.__dict__.pop(name, None)
-        return self
+        return super().fit(train, valid=valid)
 
-    def _build_network(self, train: Sessions) -> nn.Module:
+    def build_network(self, train: Sessions) -> nn.Module:
+        self.untrained_items_ = untrained_items(train)
         mode, emb = self._input_mode()
-        net = GRU4RecNetwork(
+        return GRU4RecNetwork(
             train.n_items, self._layers(), mode, emb, float(self.dropout_p_embed), float(self.dropout_p_hidden)
         )
-        # The epoch's slot schedule is the same every epoch: compute it once.
-        min_rows = 2 if int(self.n_sample) == 0 else 1
-        self._plan: SessionParallelPlan = build_plan(
-            train.items, train.offsets, int(self.batch_size), min_rows=min_rows
-        )
-        counts = train.item_counts().astype(np.float64)
-        self._counts = counts
-        return net
 
-    def _build_optimizer(self, network: nn.Module) -> torch.optim.Optimizer:
-        # Set-up that the official code also does before its first epoch (not timed as
-        # training): device copies of the plan and the first chunk of negative samples.
-        self._prepare_epochs()
+    def build_optimizer(self, network: nn.Module) -> torch.optim.Optimizer:
         return AdagradM(network.parameters(), lr=float(self.learning_rate), momentum=float(self.momentum))
 
-    def _prepare_epochs(self) -> None:
-        """Device copies of the plan, the sample cache (first chunk drawn) and log-popularity."""
+    def init_training(self, train: Sessions, rng: np.random.Generator, generator: torch.Generator) -> GRU4RecTraining:
+        """The epoch's slot schedule (the same every epoch), its device copies, the sample cache and log-popularity.
+
+        Set-up that the official code also does before its first epoch (not timed as
+        training); the first chunk of negative samples is drawn here.
+        """
         dev = self.device_
-        plan = self._plan
-        self._plan_tensors = {
+        min_rows = 2 if int(self.n_sample) == 0 else 1
+        plan = build_plan(train.items, train.offsets, int(self.batch_size), min_rows=min_rows)
+        tensors = {
             "inputs": torch.from_numpy(plan.inputs).to(dev),
             "targets": torch.from_numpy(plan.targets).to(dev),
             "keep": {k: torch.from_numpy(v).to(dev) for k, v in plan.keep.items()},
             "reset": {k: torch.from_numpy(v).to(dev) for k, v in plan.reset.items()},
         }
-        counts = self._counts
+        counts = train.item_counts().astype(np.float64)
+        cache = None
         if int(self.n_sample) > 0:
             # fit() runs under fork_rng seeded from random_state: this seed is reproducible
             seed = int(torch.randint(0, 2**62, (1,)))
-            generator = torch.Generator().manual_seed(seed)
-            self._sample_cache = SampleCache(
-                counts ** float(self.sample_alpha), int(self.n_sample), int(self.sample_cache_max_size), generator, dev
+            # only items with training clicks exist for the official code: 0 ** 0 = 1 must not
+            # make the untrained ones samples (with logq > 0 their log-count is -inf)
+            weights = np.where(counts > 0, counts ** float(self.sample_alpha), 0.0)
+            cache = SampleCache(
+                weights,
+                int(self.n_sample),
+                int(self.sample_cache_max_size),
+                torch.Generator().manual_seed(seed),
+                dev,
             )
-            self._sample_cache.next()  # draw the first chunk now
-            self._sample_cache.rewind()
+            cache.next()  # draw the first chunk now
+            cache.rewind()
+        log_pop = None
         if self.loss == "cross-entropy" and self.logq > 0:
             with np.errstate(divide="ignore"):
-                self._log_pop = torch.from_numpy(np.log(counts)).to(dev, torch.float32)
+                log_pop = torch.from_numpy(np.log(counts)).to(dev, torch.float32)
+        return GRU4RecTraining(rng, generator, plan, tensors, cache, log_pop)
 
-    def _step_loss(self, scores: torch.Tensor, cols: torch.Tensor, n_rows: int) -> torch.Tensor:
+    def _step_loss(
+        self, scores: torch.Tensor, cols: torch.Tensor, n_rows: int, log_pop: torch.Tensor | None
+    ) -> torch.Tensor:
         if self.loss == "cross-entropy":
             log_q = None
             if self.logq > 0:
-                lp = self._log_pop.index_select(0, cols)
+                assert log_pop is not None
+                lp = log_pop.index_select(0, cols)
                 if len(cols) > n_rows:  # sampled columns follow count**alpha
                     lp = torch.cat([lp[:n_rows], lp[n_rows:] * float(self.sample_alpha)])
                 log_q = float(self.logq) * lp
@@ -367,12 +416,11 @@ class GRU4Rec(TorchModel):
             return bpr_max_loss(scores, float(self.bpreg), float(self.elu_param))
         return top1_max_loss(scores, float(self.elu_param))
 
-    def _train_epoch(
+    def train_epoch(
         self,
         train: Sessions,
         optimizer: torch.optim.Optimizer,
-        rng: np.random.Generator,
-        generator: torch.Generator,
+        state: GRU4RecTraining,
         hidden_hook: Any = None,
     ) -> float:
         """One epoch over the precomputed plan; returns the mean loss per step.
@@ -380,16 +428,13 @@ class GRU4Rec(TorchModel):
         ``hidden_hook(step, hidden)``, if given, sees the states entering every step after the
         resets (used by the tests to check the reset at session boundaries).
         """
-        if not hasattr(self, "_plan_tensors"):
-            self._prepare_epochs()
         net: GRU4RecNetwork = self.network_  # type: ignore[assignment]
-        plan, pt = self._plan, self._plan_tensors
+        plan, pt, cache = state.plan, state.tensors, state.cache
         offsets = plan.step_offsets.tolist()
         inputs, targets, keep, reset = pt["inputs"], pt["targets"], pt["keep"], pt["reset"]
         hidden = net.init_hidden(int(offsets[1] - offsets[0]) if plan.n_steps else 0, self.device_)
         total = torch.zeros((), device=self.device_)
         scale = 1.0 / float(self.batch_size)
-        cache = getattr(self, "_sample_cache", None)
         for k in range(plan.n_steps):
             lo, hi = offsets[k], offsets[k + 1]
             if k in keep:
@@ -404,7 +449,7 @@ class GRU4Rec(TorchModel):
             cols = torch.cat([y, cache.next()]) if cache is not None else y
             optimizer.zero_grad(set_to_none=True)
             scores = net.train_step(x, cols, hidden)
-            loss = self._step_loss(scores, cols, hi - lo) * scale
+            loss = self._step_loss(scores, cols, hi - lo, state.log_pop) * scale
             loss.backward()
             net.sparse_grads()
             optimizer.step()
@@ -431,11 +476,11 @@ class GRU4Rec(TorchModel):
             return torch.stack(outs, dim=1) if outs else torch.zeros(n, 0, net.layers[-1], device=items.device)
         return hidden[-1]
 
-    def _scores(self, batch: PrefixBatch) -> torch.Tensor:
+    def network_scores(self, batch: PrefixBatch) -> torch.Tensor:
         net: GRU4RecNetwork = self.network_  # type: ignore[assignment]
-        return net.score_all(self._run_prefixes(batch, collect=False))
+        return mask_untrained(net.score_all(self._run_prefixes(batch, collect=False)), self.untrained_items_)
 
-    def score_sessions(self, batch: PrefixBatch) -> torch.Tensor:
+    def network_session_scores(self, batch: PrefixBatch) -> torch.Tensor:
         """Scores after every position of every session in one pass.
 
         Parameters
@@ -449,10 +494,6 @@ class GRU4Rec(TorchModel):
             Row for ``(b, t)``, ``t < lengths[b]``, in row-major order: the scores after
             ``batch.items[b, :t+1]``, with the hidden state carried along the session.
         """
-        self._check_fitted()
         net: GRU4RecNetwork = self.network_  # type: ignore[assignment]
-        net.eval()
-        batch = batch.to(self.device_)
-        with torch.no_grad():
-            states = self._run_prefixes(batch, collect=True)
-            return net.score_all(states[batch.mask])
+        states = self._run_prefixes(batch, collect=True)
+        return mask_untrained(net.score_all(states[batch.mask]), self.untrained_items_)

@@ -8,9 +8,9 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from sessrec.data.sessions import PrefixBatch, Sessions
-from sessrec.models.base import BaseModel
-from sessrec_baselines.markov import CsrRows
+from sessrec import BaseModel, PrefixBatch, Sessions, check_is_fitted
+from sessrec.models import Interval
+from sessrec_baselines.common import CsrRows, mask_untrained, untrained_items
 
 try:  # Python 3.11+
     from typing import Self
@@ -104,6 +104,11 @@ class ItemKNN(BaseModel):
 
     tags: ClassVar[dict[str, Any]] = {"oracle": "sequence", "deterministic": True}
     test_params: ClassVar[dict[str, Any]] = {}
+    parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "n_neighbors": [Interval(int, 1, None)],
+        "alpha": [Interval(float, 0, 1)],
+        "lmbd": [Interval(float, 0, None)],
+    }
 
     def __init__(self, n_neighbors: int = 100, alpha: float = 0.5, lmbd: float = 20.0) -> None:
         self.n_neighbors = n_neighbors
@@ -121,6 +126,7 @@ class ItemKNN(BaseModel):
         self.similarity_ = keep_top_neighbors(sim, int(self.n_neighbors))
         self.support_ = supp
         self.n_items_ = train.n_items
+        self.untrained_items_ = untrained_items(train)
         sim = self.similarity_
         distinct, code = np.unique(sim.data, return_inverse=True)
         self.score_codes_ = np.concatenate([[0.0], distinct])
@@ -130,16 +136,17 @@ class ItemKNN(BaseModel):
 
     def score(self, batch: PrefixBatch) -> torch.Tensor:
         """Scores of shape (batch_size, n_items) on the CPU: the order code of ``sim(last item, j)``."""
-        self._check_fitted()
-        return self._rows_.dense(batch.last_items.to("cpu"), self.n_items_)
+        check_is_fitted(self)
+        return mask_untrained(self._rows_.dense(batch.last_items.to("cpu"), self.n_items_), self.untrained_items_)
 
     def score_sessions(self, batch: PrefixBatch) -> torch.Tensor:
         """Scores after every prefix, shape (sum(lengths), n_items), rows in row-major order.
 
         Row ``(b, t)`` is the similarity row of ``batch.items[b, t]`` (the last click of that prefix).
         """
-        self._check_fitted()
-        return self._rows_.dense(batch.items.to("cpu")[batch.mask.to("cpu")], self.n_items_)
+        check_is_fitted(self)
+        scores = self._rows_.dense(batch.items.to("cpu")[batch.mask.to("cpu")], self.n_items_)
+        return mask_untrained(scores, self.untrained_items_)
 
 
 def item_similarity(x: sp.csr_matrix, *, alpha: float, lmbd: float) -> tuple[sp.csr_matrix, np.ndarray]:

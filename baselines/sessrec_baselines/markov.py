@@ -8,8 +8,8 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from sessrec.data.sessions import PrefixBatch, Sessions
-from sessrec.models.base import BaseModel
+from sessrec import BaseModel, PrefixBatch, Sessions, check_is_fitted
+from sessrec_baselines.common import CsrRows
 
 try:  # Python 3.11+
     from typing import Self
@@ -86,6 +86,7 @@ class Markov(BaseModel):
     """
 
     tags: ClassVar[dict[str, Any]] = {"oracle": "sequence", "deterministic": True}
+    parameter_constraints: ClassVar[dict[str, list[Any]]] = {}  # no hyperparameters
     test_params: ClassVar[dict[str, Any]] = {}
 
     def __init__(self) -> None:
@@ -116,7 +117,7 @@ class Markov(BaseModel):
 
     def score(self, batch: PrefixBatch) -> torch.Tensor:
         """Scores of shape (batch_size, n_items), on the CPU; see the class docstring."""
-        self._check_fitted()
+        check_is_fitted(self)
         last = batch.last_items.to("cpu")
         out = self._base_.expand(len(last), self.n_items_).clone()
         self._rows_.add_into(out, last)
@@ -128,7 +129,7 @@ class Markov(BaseModel):
         The score depends on the last click only, so row ``(b, t)`` is the successor row of
         ``batch.items[b, t]``.
         """
-        self._check_fitted()
+        check_is_fitted(self)
         last = batch.items.to("cpu")[batch.mask.to("cpu")]
         out = self._base_.expand(len(last), self.n_items_).clone()
         self._rows_.add_into(out, last)
@@ -145,48 +146,3 @@ def _pair_positions(sessions: Sessions) -> np.ndarray:
     ends = ends[(ends > 0) & (ends < n)]
     same[ends - 1] = False
     return np.flatnonzero(same)
-
-
-class CsrRows:
-    """Rows of a sparse ``(n_items, n_items)`` matrix, scattered into dense score tensors.
-
-    Holds the CSR arrays as torch tensors so that gathering the rows of a batch is a few
-    vectorised tensor operations: no Python loop over rows or entries.
-
-    Parameters
-    ----------
-    indptr : ndarray of shape (n_rows + 1,)
-    indices : ndarray of shape (nnz,)
-        Column of every stored entry; no duplicates inside a row.
-    data : ndarray of shape (nnz,)
-        Stored values.
-    dtype : torch.dtype
-        dtype of the values written into score tensors.
-    """
-
-    def __init__(self, indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, dtype: torch.dtype) -> None:
-        self.indptr = torch.from_numpy(np.asarray(indptr, dtype=np.int64).copy())
-        self.indices = torch.from_numpy(np.asarray(indices, dtype=np.int64).copy())
-        self.data = torch.from_numpy(np.asarray(data, dtype=np.float64).copy()).to(dtype)
-
-    def _entries(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(batch row, position in ``indices``/``data``) of every stored entry of ``rows``."""
-        starts = self.indptr[rows]
-        counts = self.indptr[rows + 1] - starts
-        total = int(counts.sum())
-        batch_row = torch.repeat_interleave(torch.arange(len(rows)), counts, output_size=total)
-        first = torch.cumsum(counts, 0) - counts  # where each row's entries start in the output
-        pos = torch.arange(total) - torch.repeat_interleave(first - starts, counts, output_size=total)
-        return batch_row, pos
-
-    def add_into(self, out: torch.Tensor, rows: torch.Tensor) -> None:
-        """``out[b] += matrix[rows[b]]`` in place; ``out`` has shape (len(rows), n_cols)."""
-        batch_row, pos = self._entries(rows)
-        out.index_put_((batch_row, self.indices[pos]), self.data[pos], accumulate=True)
-
-    def dense(self, rows: torch.Tensor, n_cols: int) -> torch.Tensor:
-        """``matrix[rows]`` as a dense tensor of shape (len(rows), n_cols)."""
-        out = torch.zeros(len(rows), n_cols, dtype=self.data.dtype)
-        batch_row, pos = self._entries(rows)
-        out[batch_row, self.indices[pos]] = self.data[pos]
-        return out

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from sessrec import BaseModel, PrefixBatch, Sessions
+from sessrec import BaseModel, PrefixBatch, Sessions, check_is_fitted
 
 try:
     from typing import Self
@@ -46,6 +46,7 @@ class Pop(BaseModel):
     """
 
     tags: ClassVar[dict[str, Any]] = {"oracle": "popularity", "deterministic": True}
+    parameter_constraints: ClassVar[dict[str, list[Any]]] = {}  # no hyperparameters
 
     def __init__(self) -> None:
         pass
@@ -57,9 +58,9 @@ class Pop(BaseModel):
         return self
 
     def score(self, batch: PrefixBatch) -> torch.Tensor:
-        self._check_fitted()
+        check_is_fitted(self)
         return self._scores_t.to(batch.device).expand(batch.batch_size, -1)
 
     def score_sessions(self, batch: PrefixBatch) -> torch.Tensor:
-        self._check_fitted()
+        check_is_fitted(self)
         return self._scores_t.to(batch.device).expand(int(batch.lengths.sum()), -1)

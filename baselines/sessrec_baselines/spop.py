@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from sessrec import PAD, BaseModel, PrefixBatch, Sessions
+from sessrec import PAD, BaseModel, PrefixBatch, Sessions, check_is_fitted
 
 try:
     from typing import Self
@@ -52,6 +52,7 @@ class SPop(BaseModel):
     """
 
     tags: ClassVar[dict[str, Any]] = {"oracle": "popularity", "deterministic": True}
+    parameter_constraints: ClassVar[dict[str, list[Any]]] = {}  # no hyperparameters
 
     def __init__(self) -> None:
         pass
@@ -66,7 +67,7 @@ class SPop(BaseModel):
         return self
 
     def score(self, batch: PrefixBatch) -> torch.Tensor:
-        self._check_fitted()
+        check_is_fitted(self)
         items = batch.items
         valid = items != PAD
         counts = torch.zeros(batch.batch_size, self.n_items_, dtype=torch.float64, device=items.device)
@@ -80,7 +81,7 @@ class SPop(BaseModel):
         that contain it, ``(b, t) .. (b, lengths[b] - 1)``: ``sum L(L+1)/2`` sparse updates
         on top of the popularity levels, no dense per-row passes.
         """
-        self._check_fitted()
+        check_is_fitted(self)
         items, device = batch.items, batch.items.device
         n_rows = int(batch.lengths.sum())
         starts = torch.cumsum(batch.lengths, 0) - batch.lengths  # row of (b, 0)

@@ -246,15 +246,15 @@ def test_training_hidden_state_is_reset_at_session_starts():
     train = _successor_sessions(n_sessions=60)
     model = GRU4Rec(**{**SMALL, "batch_size": 5, "dropout_p_hidden": 0.3})
     model.device_ = torch.device("cpu")
-    model.network_ = model._build_network(train)
-    optimizer = model._build_optimizer(model.network_)
-    plan = model._plan
+    model.network_ = model.build_network(train)
+    optimizer = model.build_optimizer(model.network_)
+    state = model.init_training(train, np.random.default_rng(0), torch.Generator().manual_seed(0))
+    plan = state.plan
     seen: list[tuple[int, list[torch.Tensor]]] = []
-    model._train_epoch(
+    model.train_epoch(
         train,
         optimizer,
-        np.random.default_rng(0),
-        torch.Generator().manual_seed(0),
+        state,
         hidden_hook=lambda k, h: seen.append((k, h)),
     )
     assert len(seen) == plan.n_steps
@@ -355,12 +355,12 @@ def test_determinism_with_random_state():
 
 def test_logq_columns():
     model = GRU4Rec(loss="cross-entropy", logq=0.5, sample_alpha=0.25)
-    model._log_pop = torch.log(torch.tensor([1.0, 2.0, 4.0, 8.0]))
+    log_pop = torch.log(torch.tensor([1.0, 2.0, 4.0, 8.0]))
     scores = torch.tensor(SCORES[:2])  # 2 rows; columns: 2 targets then 2 samples
     cols = torch.tensor([3, 1, 2, 2])
     log_q = 0.5 * np.log([8.0, 2.0, 4.0**0.25, 4.0**0.25])
     expected = float(cross_entropy_loss(scores, torch.tensor(log_q)))
-    assert float(model._step_loss(scores, cols, 2)) == pytest.approx(expected, rel=1e-6)
+    assert float(model._step_loss(scores, cols, 2, log_pop)) == pytest.approx(expected, rel=1e-6)
 
 
 def test_invalid_parameters_are_explained():

@@ -8,19 +8,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from sessrec_baselines.narm import NARM, _AuthorsGRU, _hard_sigmoid, _NARMNetwork, _TestScaledDropout
+from sessrec_baselines._narm_network import AuthorsGRU, DropoutScaledAtTest, NARMNetwork, hard_sigmoid
+from sessrec_baselines.narm import NARM
 
 from sessrec.data.sessions import PrefixBatch, Sessions
 
 TINY = {"embedding_dim": 8, "hidden_size": 8, "batch_size": 32, "lr": 0.01, "device": "cpu"}
 
 
-def _network(attention_norm: str, activation: str, n_items: int = 3, d: int = 2, hidden: int = 2) -> _NARMNetwork:
-    net = _NARMNetwork(n_items, d, hidden, 0.0, 0.0, "torch", activation, attention_norm)
+def _network(attention_norm: str, activation: str, n_items: int = 3, d: int = 2, hidden: int = 2) -> NARMNetwork:
+    net = NARMNetwork(n_items, d, hidden, 0.0, 0.0, "torch", activation, attention_norm)
     return net.eval()
 
 
-def _set_worked_weights(net: _NARMNetwork) -> None:
+def _set_worked_weights(net: NARMNetwork) -> None:
     """A1 = A2 = I, v = (1, -1), B = [I | I], E = [[1, 0], [0, 1], [1, 1]]."""
     with torch.no_grad():
         net.a1.weight.copy_(torch.eye(2))
@@ -34,10 +35,10 @@ def _set_worked_weights(net: _NARMNetwork) -> None:
 H = torch.tensor([[[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]])
 
 
-def test_hard_sigmoid_is_theanos() -> None:
+def testhard_sigmoid_is_theanos() -> None:
     x = torch.tensor([-3.0, -2.5, -1.0, 0.0, 1.0, 2.5, 4.0])
     expected = torch.tensor([0.0, 0.0, 0.3, 0.5, 0.7, 1.0, 1.0])  # clip(0.2 x + 0.5, 0, 1)
-    torch.testing.assert_close(_hard_sigmoid(x), expected)
+    torch.testing.assert_close(hard_sigmoid(x), expected)
 
 
 def test_attention_worked_example_paper_equation() -> None:
@@ -108,7 +109,7 @@ def test_attend_all_matches_numpy_per_query(norm: str, activation: str) -> None:
 def test_authors_gru_matches_numpy_equations() -> None:
     """The code's cell: hard-sigmoid gates, reset applied to h before U_h."""
     torch.manual_seed(1)
-    cell = _AuthorsGRU(3, 4)
+    cell = AuthorsGRU(3, 4)
     x = torch.randn(2, 5, 3)
     out, last = cell(x)
     wx, b = cell.w_x.weight.detach().numpy(), cell.w_x.bias.detach().numpy()
@@ -131,20 +132,20 @@ def test_authors_gru_matches_numpy_equations() -> None:
 def test_test_scaled_dropout_is_the_authors() -> None:
     """The code's ``dropout_layer``: x * Bernoulli(1 - p) mask in training, x * (1 - p) at test."""
     x = torch.full((200, 50), 3.0)
-    drop = _TestScaledDropout(0.25)
+    drop = DropoutScaledAtTest(0.25)
     torch.testing.assert_close(drop.eval()(x), torch.full((200, 50), 2.25))
     torch.manual_seed(0)
     out = drop.train()(x)
     assert set(out.unique().tolist()) == {0.0, 3.0}  # kept values are not rescaled
     assert abs(float((out == 0).float().mean()) - 0.25) < 0.01  # 10,000 draws: sd 0.0043
-    net = _NARMNetwork(5, 4, 3, 0.25, 0.5, "torch", "sigmoid", "softmax", dropout_scaling="test")
-    assert isinstance(net.emb_dropout, _TestScaledDropout) and net.emb_dropout.p == 0.25
-    assert isinstance(net.ct_dropout, _TestScaledDropout) and net.ct_dropout.p == 0.5
-    assert isinstance(_NARMNetwork(5, 4, 3, 0.25, 0.5, "torch", "sigmoid", "softmax").ct_dropout, torch.nn.Dropout)
+    net = NARMNetwork(5, 4, 3, 0.25, 0.5, "torch", "sigmoid", "softmax", dropout_scaling="test")
+    assert isinstance(net.emb_dropout, DropoutScaledAtTest) and net.emb_dropout.p == 0.25
+    assert isinstance(net.ct_dropout, DropoutScaledAtTest) and net.ct_dropout.p == 0.5
+    assert isinstance(NARMNetwork(5, 4, 3, 0.25, 0.5, "torch", "sigmoid", "softmax").ct_dropout, torch.nn.Dropout)
 
 
 def test_init_follows_the_authors_code() -> None:
-    net = _NARMNetwork(4000, 50, 100, 0.25, 0.5, "torch", "hard_sigmoid", "softmax")
+    net = NARMNetwork(4000, 50, 100, 0.25, 0.5, "torch", "hard_sigmoid", "softmax")
     assert abs(float(net.embedding.weight.detach().std()) - np.sqrt(2 / 4000)) < 0.002
     assert abs(float(net.b.weight.detach().std()) - np.sqrt(2 / 50)) < 0.02
     block = net.gru.weight_hh_l0[:100].detach()
@@ -162,7 +163,7 @@ def test_init_xavier_follows_recbole(gru: str) -> None:
     """
     torch.manual_seed(0)
     n_items, d, hidden = 4000, 50, 100
-    net = _NARMNetwork(n_items, d, hidden, 0.25, 0.5, gru, "hard_sigmoid", "softmax", "xavier")
+    net = NARMNetwork(n_items, d, hidden, 0.25, 0.5, gru, "hard_sigmoid", "softmax", "xavier")
     expected = {
         "embedding": np.sqrt(2 / (n_items + d)),  # weight (n_items, d)
         "a1": np.sqrt(2 / (hidden + hidden)),
@@ -184,7 +185,7 @@ def test_init_xavier_follows_recbole(gru: str) -> None:
             assert float(values.abs().max()) <= bound, name
             assert abs(float(values.std()) / (bound / np.sqrt(3)) - 1) < 0.05, name
     # the authors' scheme differs visibly: E std sqrt(2/4000) = 0.0224 against 0.0222, v std 1.41 against 0.14
-    authors = _NARMNetwork(n_items, d, hidden, 0.25, 0.5, gru, "hard_sigmoid", "softmax", "authors")
+    authors = NARMNetwork(n_items, d, hidden, 0.25, 0.5, gru, "hard_sigmoid", "softmax", "authors")
     assert float(authors.v.weight.detach().std()) > 0.7
 
 

@@ -1,8 +1,9 @@
 """Data: sessions, the item index, dataset recipes, protocols and prepared (cached) splits.
 
 ``prepare(name, ...)`` is the entry point: a recipe reads the raw file into an event table,
-a protocol (``narm`` or ``gru4rec``) splits it into train/test(/valid) :class:`Sessions`
-over an :class:`ItemIndex`, and the result is cached under the data root.
+a protocol (``narm``, ``gru4rec``, ``gru4rec-rsc15`` or ``window``; the package
+:mod:`sessrec.data.protocols`) splits it into train/test(/valid) :class:`Sessions` over an
+:class:`ItemIndex`, and the result is cached under the data root.
 """
 
 from sessrec.data.dataset import (
@@ -14,7 +15,17 @@ from sessrec.data.dataset import (
     resolve_data_root,
 )
 from sessrec.data.index import ItemIndex
-from sessrec.data.protocols import EVENT_COLUMNS, PROTOCOLS, ProtocolResult, gru4rec, narm, run_protocol
+from sessrec.data.protocols import (
+    EVENT_COLUMNS,
+    PROTOCOLS,
+    ProtocolResult,
+    gru4rec,
+    gru4rec_rsc15,
+    narm,
+    run_protocol,
+    window,
+    window_slices,
+)
 from sessrec.data.recipes.base import DatasetRecipe, RawFile
 from sessrec.data.sessions import PAD, PrefixBatch, Sessions
 
@@ -31,10 +42,13 @@ __all__ = [
     "Sessions",
     "get_recipe",
     "gru4rec",
+    "gru4rec_rsc15",
     "list_recipes",
     "make_recipe",
     "narm",
     "prepare",
     "resolve_data_root",
     "run_protocol",
+    "window",
+    "window_slices",
 ]

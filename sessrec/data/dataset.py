@@ -37,7 +37,7 @@ import numpy as np
 
 from sessrec import registry
 from sessrec.data.index import ItemIndex
-from sessrec.data.protocols import PROTOCOLS, protocol_params, run_protocol
+from sessrec.data.protocols import PROTOCOLS, ProtocolSpec, protocol_params, protocol_spec
 from sessrec.data.recipes.base import DatasetRecipe
 from sessrec.data.sessions import Sessions
 from sessrec.errors import ConfigError, DataError
@@ -179,8 +179,8 @@ def prepare(
         A recipe name (see :func:`list_recipes`) or an instance.
     data_root : str or Path, optional
         See :func:`resolve_data_root`. The cache lives in ``<data_root>/.cache/``.
-    protocol : {"narm", "gru4rec"}, optional
-        Default: the recipe's (``narm`` for all built-ins).
+    protocol : {"narm", "gru4rec", "gru4rec-rsc15", "window"}, optional
+        Default: the recipe's (``narm`` for all built-ins). See :mod:`sessrec.data.protocols`.
     test_days, valid_days : float, optional
         Override the recipe's default test days; carve a validation split (default none).
     cache : bool
@@ -206,7 +206,8 @@ def prepare(
     (True, True)
     """
     root = resolve_data_root(data_root)
-    recipe, pname, params = _resolve(name_or_recipe, root, protocol, test_days, valid_days, options)
+    recipe, spec, params = _resolve(name_or_recipe, root, protocol, test_days, valid_days, options)
+    pname = spec.name
     emit("prepare", step=f"{recipe.name}: checksum")
     checksum = recipe.checksum()
     raw = [{"path": str(p), "sha256": checksum} for p in recipe.raw_paths()]
@@ -219,7 +220,7 @@ def prepare(
         emit("prepare", step=f"{recipe.name}: reading {', '.join(p['path'] for p in raw) or 'generator'}")
         events = recipe.load_events()
         emit("prepare", step=f"{recipe.name}: protocol {pname}")
-        result = run_protocol(pname, events, **params)
+        result = spec.build(events, params)
         ds = PreparedDataset(
             name=recipe.name,
             train=result.train,
@@ -262,8 +263,8 @@ def data_identity(
         64 hex digits.
     """
     root = resolve_data_root(data_root)
-    recipe, pname, params = _resolve(name_or_recipe, root, protocol, test_days, valid_days, options)
-    return _identity(recipe, pname, params, recipe.checksum())
+    recipe, spec, params = _resolve(name_or_recipe, root, protocol, test_days, valid_days, options)
+    return _identity(recipe, spec.name, params, recipe.checksum())
 
 
 def check_test_split(ds: PreparedDataset) -> None:
@@ -287,8 +288,8 @@ def _resolve(
     test_days: float | None,
     valid_days: float | None,
     options: dict[str, Any],
-) -> tuple[DatasetRecipe, str, dict[str, Any]]:
-    """The recipe, the protocol name and its parameters (test/valid days included)."""
+) -> tuple[DatasetRecipe, ProtocolSpec, dict[str, Any]]:
+    """The recipe, the protocol and its checked parameters (test/valid days included)."""
     proto_names = set(PROTOCOLS)
     if isinstance(name_or_recipe, DatasetRecipe):
         recipe = name_or_recipe
@@ -309,22 +310,12 @@ def _resolve(
         recipe.root = root
 
     pname = protocol or recipe.default_protocol
-    if pname not in PROTOCOLS:
-        raise ConfigError(f"unknown protocol {pname!r}; valid protocols: {', '.join(sorted(PROTOCOLS))}")
-    if pname not in recipe.protocols:
+    spec = protocol_spec(pname)
+    if recipe.protocols is not None and pname not in recipe.protocols:
         raise ConfigError(
             f"dataset {recipe.name!r} is defined only under protocol(s) {', '.join(recipe.protocols)}, not {pname!r}"
         )
-    valid_params = protocol_params(pname)
-    bad = sorted(set(proto_opts) - set(valid_params))
-    if bad:
-        raise ConfigError(f"protocol {pname!r} has no parameter {', '.join(bad)}; valid: {', '.join(valid_params)}")
-    params = dict(recipe.protocol_defaults.get(pname, {}))
-    params.update(proto_opts)
-    params["test_days"] = recipe.default_test_days.get(pname, 7) if test_days is None else test_days
-    if valid_days is not None:
-        params["valid_days"] = valid_days
-    return recipe, pname, params
+    return recipe, spec, _protocol_values(spec, recipe, proto_opts, test_days, valid_days)
 
 
 def _identity(recipe: DatasetRecipe, pname: str, params: dict[str, Any], checksum: str | None) -> str:
@@ -335,7 +326,7 @@ def _identity(recipe: DatasetRecipe, pname: str, params: dict[str, Any], checksu
             "recipe": recipe.name,
             "options": recipe.options(),
             "protocol": pname,
-            "params": _full_params(pname, params),
+            "params": _full_params(params),
             "raw_sha256": checksum,
         },
         sort_keys=True,
@@ -344,15 +335,28 @@ def _identity(recipe: DatasetRecipe, pname: str, params: dict[str, Any], checksu
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def _full_params(pname: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Every parameter of protocol ``pname`` with its default filled in (for the cache key)."""
-    sig = inspect.signature(PROTOCOLS[pname])
-    out = {p.name: p.default for p in sig.parameters.values() if p.kind is p.KEYWORD_ONLY}
-    out.update(params)
-    for k, v in out.items():
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            out[k] = float(v)
-    return out
+def _protocol_values(
+    spec: ProtocolSpec,
+    recipe: DatasetRecipe,
+    options: dict[str, Any],
+    test_days: float | None,
+    valid_days: float | None,
+) -> dict[str, Any]:
+    """Every parameter of the protocol, checked once: protocol defaults < the protocol's defaults
+    for this recipe < the recipe's own < options < ``test_days``/``valid_days`` arguments."""
+    values = {**spec.recipe_defaults.get(recipe.name, {}), **recipe.protocol_defaults.get(spec.name, {}), **options}
+    if test_days is not None:
+        values["test_days"] = test_days
+    elif spec.name in recipe.default_test_days:
+        values["test_days"] = recipe.default_test_days[spec.name]
+    if valid_days is not None:
+        values["valid_days"] = valid_days
+    return spec.check(values)
+
+
+def _full_params(params: dict[str, Any]) -> dict[str, Any]:
+    """The checked parameters with numbers as floats (for the cache key)."""
+    return {k: float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v for k, v in params.items()}
 
 
 # ---------------------------------------------------------------------------------- fingerprint & cache

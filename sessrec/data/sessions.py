@@ -23,7 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-__all__ = ["PAD", "PrefixBatch", "Sessions"]
+__all__ = ["PAD", "PrefixBatch", "Sessions", "concat_ranges"]
 
 #: Padding value of :class:`PrefixBatch`. It is not a valid ``item_idx``: an embedding
 #: lookup or a gather that forgets the mask raises instead of silently reading item 0.
@@ -172,7 +172,7 @@ class Sessions:
         starts, ends = self.offsets[idx], self.offsets[idx + 1]
         lengths = ends - starts
         new_offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        gather = _ranges(starts, lengths)
+        gather = concat_ranges(starts, lengths)
         ids = None if self.session_ids is None else self.session_ids[idx]
         return Sessions(self.items[gather], new_offsets, self.timestamps[gather], self.n_items, ids)
 
@@ -216,7 +216,7 @@ class Sessions:
         The case's prefix is ``items[offsets[s]:pos]`` and its target ``items[pos]``.
         """
         starts = self.offsets[:-1] + 1
-        return _ranges(starts, np.maximum(self.lengths - 1, 0))
+        return concat_ranges(starts, np.maximum(self.lengths - 1, 0))
 
     def case_targets(self) -> np.ndarray:
         """Target ``item_idx`` of every case, shape (n_cases,)."""
@@ -244,18 +244,28 @@ class Sessions:
             yield PrefixBatch.from_ranges(self.items, starts, p - starts), self.items[p]
 
 
-def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Concatenation of ``arange(start, start + length)`` for every pair, vectorised."""
+def concat_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """``concatenate([arange(s, s + n) for s, n in zip(starts, lengths)])``, vectorised.
+
+    Parameters
+    ----------
+    starts, lengths : int arrays of shape (n_ranges,)
+        First value and length (``>= 0``) of each range.
+
+    Returns
+    -------
+    ndarray of shape (lengths.sum(),), int64
+
+    Examples
+    --------
+    >>> concat_ranges(np.array([5, 0, 9]), np.array([2, 0, 3])).tolist()
+    [5, 6, 9, 10, 11]
+    """
     lengths = np.asarray(lengths, dtype=np.int64)
     total = int(lengths.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.int64)
-    keep = lengths > 0
-    starts, lengths = np.asarray(starts, dtype=np.int64)[keep], lengths[keep]
-    steps = np.ones(total, dtype=np.int64)
-    heads = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    steps[heads] = starts - np.concatenate([[0], starts[:-1] + lengths[:-1] - 1])
-    return np.cumsum(steps)
+    heads = np.cumsum(lengths) - lengths  # position of each range's first element
+    return np.repeat(np.asarray(starts, dtype=np.int64) - heads, lengths) + np.arange(total, dtype=np.int64)
+
 
 
 @dataclass(frozen=True, eq=False)

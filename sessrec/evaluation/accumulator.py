@@ -28,7 +28,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from sessrec.evaluation.metrics import METRICS, normalised_popularity
+from sessrec.evaluation.metrics import RANK_METRICS, normalised_popularity, rank_gain
 
 __all__ = ["MetricAccumulator", "check_cutoffs"]
 
@@ -102,7 +102,7 @@ class MetricAccumulator:
     def reset(self) -> None:
         """Forget everything seen so far."""
         self.n_cases = 0
-        self.rank_sums = np.zeros((len(METRICS), len(self.cutoffs)), dtype=np.float64)
+        self.rank_sums = np.zeros((len(RANK_METRICS), len(self.cutoffs)), dtype=np.float64)
         self.popularity_sums = np.zeros(len(self.cutoffs), dtype=np.float64)
         self.best_position = np.full(self.n_items, self.cutoffs[-1], dtype=np.int64)
 
@@ -122,9 +122,8 @@ class MetricAccumulator:
         if len(r) and (r.min() < 1 or r.max() > self.n_items):
             raise ValueError(f"ranks must lie in [1, {self.n_items}], found [{r.min()}, {r.max()}]")
         inside = r[:, None] <= self._k[None, :]  # (B, n_cutoffs)
-        self.rank_sums[0] += inside.sum(axis=0)
-        self.rank_sums[1] += np.where(inside, (1.0 / r)[:, None], 0.0).sum(axis=0)
-        self.rank_sums[2] += np.where(inside, (1.0 / np.log2(r + 1.0))[:, None], 0.0).sum(axis=0)
+        for m, name in enumerate(RANK_METRICS):
+            self.rank_sums[m] += np.where(inside, rank_gain(r, name)[:, None], 0.0).sum(axis=0)
         self.n_cases += len(r)
         if not self.beyond_accuracy:
             return
@@ -157,7 +156,7 @@ class MetricAccumulator:
         """
         out: dict[str, float] = {}
         n = self.n_cases
-        for m, name in enumerate(METRICS):
+        for m, name in enumerate(RANK_METRICS):
             for c, k in enumerate(self.cutoffs):
                 out[f"{name}@{k}"] = float(self.rank_sums[m, c]) / n if n else float("nan")
         if self.beyond_accuracy:

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from sessrec.data.sessions import PrefixBatch, Sessions
+from sessrec.data.sessions import PrefixBatch, Sessions, concat_ranges
 from sessrec.evaluation.accumulator import MetricAccumulator, check_cutoffs
 from sessrec.evaluation.ranks import _target_ranks_unchecked, _top_k_candidates, _top_k_finish, check_ties
 from sessrec.progress import emit
@@ -228,10 +228,10 @@ def _score_chunks(
             batch = PrefixBatch.from_ranges(test.items, test.offsets[sess], rows[sess])
             if isinstance(device, torch.device):
                 batch = batch.to(device)
-            cases = _concat_ranges(case_start[sess], rows[sess])
+            cases = concat_ranges(case_start[sess], rows[sess])
             yield model.score_sessions(batch), cases, "score_sessions"
         too_long = np.flatnonzero(rows > batch_size)
-        slow_cases = _concat_ranges(case_start[too_long], rows[too_long])
+        slow_cases = concat_ranges(case_start[too_long], rows[too_long])
     if len(slow_cases) == 0:
         return
     lo = 0
@@ -256,14 +256,6 @@ def _greedy_groups(rows: np.ndarray, budget: int) -> Iterator[np.ndarray]:
         yield np.arange(start, end)
         base = int(cum[end - 1])
         start = end
-
-
-def _concat_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """``concatenate([arange(s, s + n) for s, n in zip(starts, lengths)])`` without a loop."""
-    lengths = np.asarray(lengths, dtype=np.int64)
-    total = int(lengths.sum())
-    heads = np.cumsum(lengths) - lengths  # position of each range's first element
-    return np.repeat(np.asarray(starts, dtype=np.int64) - heads, lengths) + np.arange(total, dtype=np.int64)
 
 
 # ---------------------------------------------------------------------- validation

@@ -28,24 +28,210 @@ about 1e-15.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 import numpy as np
 import torch
 
+from sessrec.errors import ConfigError
+
 __all__ = [
+    "BEYOND_METRICS",
     "METRICS",
+    "METRIC_NAMES",
+    "RANK_METRICS",
     "catalogue_coverage",
+    "cutoff_curve",
     "hit",
     "mean_popularity",
+    "metric_label",
     "ndcg",
     "normalised_popularity",
+    "parse_metric",
+    "per_case",
+    "rank_gain",
     "rank_metrics",
     "reciprocal_rank",
 ]
 
+#: The one table of metric names: key as stored in records (``"recall@20"``) -> name shown.
+METRIC_NAMES: dict[str, str] = {
+    "recall": "Recall",
+    "mrr": "MRR",
+    "ndcg": "NDCG",
+    "coverage": "Coverage",
+    "popularity": "Popularity",
+}
 #: The accuracy metrics derived from ranks, in the order results list them.
-METRICS: tuple[str, ...] = ("recall", "mrr", "ndcg")
+RANK_METRICS: tuple[str, ...] = ("recall", "mrr", "ndcg")
+#: Same as :data:`RANK_METRICS` (the name the evaluation package has always exported).
+METRICS: tuple[str, ...] = RANK_METRICS
+#: The beyond-accuracy metrics derived from top-K lists.
+BEYOND_METRICS: tuple[str, ...] = tuple(name for name in METRIC_NAMES if name not in RANK_METRICS)
+
+_METRIC_RE = re.compile(r"^([a-z_]+)@(\d+)$")
+
+Ranks = TypeVar("Ranks", torch.Tensor, np.ndarray)
+
+
+def parse_metric(name: str, allowed: Iterable[str] = RANK_METRICS) -> tuple[str, int]:
+    """Split ``"recall@20"`` into ``("recall", 20)``.
+
+    Parameters
+    ----------
+    name : str
+        ``<metric>@<K>``; case and surrounding spaces are ignored.
+    allowed : iterable of str
+        Accepted metric names (default: the rank metrics).
+
+    Raises
+    ------
+    ConfigError
+        When ``name`` is not ``<metric>@<K>`` with an allowed metric and a positive integer ``K``.
+
+    Examples
+    --------
+    >>> parse_metric("mrr@5")
+    ('mrr', 5)
+    """
+    allowed = tuple(allowed)
+    m = _METRIC_RE.match(str(name).strip().lower())
+    if m is None or m.group(1) not in allowed or int(m.group(2)) < 1:
+        kind = "a rank metric" if allowed == RANK_METRICS else "a metric"
+        raise ConfigError(
+            f"expected {kind} such as 'recall@20' (one of {', '.join(allowed)} @ a positive K), got {name!r}"
+        )
+    return m.group(1), int(m.group(2))
+
+
+def metric_label(name: str) -> str:
+    """Display name of a metric key: ``"ndcg@10"`` -> ``"NDCG@10"``; unknown bases are kept as they are.
+
+    Examples
+    --------
+    >>> metric_label("mrr@20"), metric_label("recall"), metric_label("loss")
+    ('MRR@20', 'Recall', 'loss')
+    """
+    base, _, k = str(name).partition("@")
+    shown = METRIC_NAMES.get(base, base)
+    return f"{shown}@{k}" if k else shown
+
+
+# --------------------------------------------------------------------------- per-case core
+def _module(r: torch.Tensor | np.ndarray) -> object:
+    return torch if isinstance(r, torch.Tensor) else np
+
+
+def _recall_gain(r: Ranks) -> Ranks:
+    return _module(r).ones_like(r)  # type: ignore[attr-defined]  # numpy or torch, same name
+
+
+def _mrr_gain(r: Ranks) -> Ranks:
+    return 1.0 / r
+
+
+def _ndcg_gain(r: Ranks) -> Ranks:
+    return 1.0 / _module(r).log2(r + 1.0)  # type: ignore[attr-defined]  # numpy or torch, same name
+
+
+#: The one definition of every rank formula: the value of a case whose target is inside the cutoff.
+_GAINS: dict[str, Callable[[Ranks], Ranks]] = {"recall": _recall_gain, "mrr": _mrr_gain, "ndcg": _ndcg_gain}
+
+
+def rank_gain(ranks: Ranks, metric: str) -> Ranks:
+    """Per-case value of ``metric`` for a target inside the cutoff (the "gain" of its rank).
+
+    ``recall``: 1; ``mrr``: ``1 / rank``; ``ndcg``: ``1 / log2(rank + 1)``. Every rank metric
+    anywhere in sessrec (per case, in the accumulator, in the report's curves) is built from
+    these three formulas.
+
+    Parameters
+    ----------
+    ranks : float64 ndarray or Tensor of shape (n_cases,)
+        1-based ranks (already checked).
+    metric : {"recall", "mrr", "ndcg"}
+
+    Returns
+    -------
+    ndarray or Tensor of shape (n_cases,)
+        Same kind (and device) as ``ranks``.
+
+    Examples
+    --------
+    >>> rank_gain(np.array([1.0, 3.0]), "ndcg").tolist()
+    [1.0, 0.5]
+    """
+    if metric not in _GAINS:
+        raise ValueError(f"unknown rank metric {metric!r}; choose from {', '.join(RANK_METRICS)}")
+    return _GAINS[metric](ranks)
+
+
+def per_case(ranks: Ranks, metric: str, k: int) -> Ranks:
+    """Per-case value of ``metric@k``: :func:`rank_gain` where ``rank <= k``, else 0.
+
+    Parameters
+    ----------
+    ranks : ndarray or Tensor of shape (n_cases,)
+        1-based target ranks (integers, or half-integers for median ties).
+    metric : {"recall", "mrr", "ndcg"}
+    k : int
+        The cutoff.
+
+    Returns
+    -------
+    float64 ndarray or Tensor of shape (n_cases,)
+        NumPy in, NumPy out; a tensor in gives a tensor on its device. The metric is the mean.
+
+    Examples
+    --------
+    >>> per_case(np.array([1, 3, 30]), "mrr", 5).round(4).tolist()
+    [1.0, 0.3333, 0.0]
+    """
+    k = _check_k(k)
+    if isinstance(ranks, torch.Tensor):
+        r = _as_float_ranks(ranks)
+        return torch.where(r <= k, rank_gain(r, metric), torch.zeros_like(r))
+    r = _as_float_array(ranks)
+    return np.where(r <= k, rank_gain(r, metric), 0.0)
+
+
+def cutoff_curve(ranks: np.ndarray, metric: str, max_k: int) -> np.ndarray:
+    """A rank metric at every cutoff ``K = 1 … max_k`` from one run's ranks.
+
+    Parameters
+    ----------
+    ranks : ndarray of shape (n_cases,)
+        1-based target ranks; at least one case.
+    metric : {"recall", "mrr", "ndcg"}
+    max_k : int
+
+    Returns
+    -------
+    ndarray of shape (max_k,), float64
+        Entry ``K - 1`` equals ``per_case(ranks, metric, K).mean()``.
+
+    Examples
+    --------
+    >>> cutoff_curve(np.array([1, 3, 30]), "recall", 4).round(4).tolist()
+    [0.3333, 0.3333, 0.6667, 0.6667]
+    """
+    r = np.sort(_as_float_array(ranks))
+    if len(r) == 0:
+        raise ValueError("a cutoff curve needs at least one case")
+    upto = np.searchsorted(r, np.arange(1, _check_k(max_k) + 1), side="right")  # cases with rank <= K
+    running = np.concatenate([[0.0], np.cumsum(rank_gain(r, metric))])
+    return running[upto] / len(r)
+
+
+def _as_float_array(ranks: np.ndarray) -> np.ndarray:
+    r = np.asarray(ranks, dtype=np.float64)
+    if r.ndim != 1:
+        raise ValueError(f"ranks must have shape (n_cases,), got shape {r.shape}")
+    if r.size and float(r.min()) < 1:
+        raise ValueError(f"ranks are 1-based; found a rank of {float(r.min())}")
+    return r
 
 
 def _as_float_ranks(ranks: torch.Tensor | np.ndarray) -> torch.Tensor:
@@ -65,28 +251,26 @@ def _check_k(k: int) -> int:
 
 
 def hit(ranks: torch.Tensor | np.ndarray, k: int) -> torch.Tensor:
-    """Per-case Recall@K = HitRate@K: ``1.0`` where ``rank <= k``, shape (n_cases,), float64."""
-    r = _as_float_ranks(ranks)
-    return (r <= _check_k(k)).to(torch.float64)
+    """Per-case Recall@K = HitRate@K: ``1.0`` where ``rank <= k``, shape (n_cases,), float64 tensor."""
+    return per_case(_as_float_ranks(ranks), "recall", k)
 
 
 def reciprocal_rank(ranks: torch.Tensor | np.ndarray, k: int) -> torch.Tensor:
-    """Per-case MRR@K: ``1 / rank`` where ``rank <= k``, else 0; shape (n_cases,), float64."""
-    r = _as_float_ranks(ranks)
-    return torch.where(r <= _check_k(k), 1.0 / r, torch.zeros_like(r))
+    """Per-case MRR@K: ``1 / rank`` where ``rank <= k``, else 0; shape (n_cases,), float64 tensor."""
+    return per_case(_as_float_ranks(ranks), "mrr", k)
 
 
 def ndcg(ranks: torch.Tensor | np.ndarray, k: int) -> torch.Tensor:
-    """Per-case NDCG@K with one relevant item: ``1 / log2(rank + 1)`` where ``rank <= k``; float64."""
-    r = _as_float_ranks(ranks)
-    return torch.where(r <= _check_k(k), 1.0 / torch.log2(r + 1.0), torch.zeros_like(r))
-
-
-_PER_CASE = {"recall": hit, "mrr": reciprocal_rank, "ndcg": ndcg}
+    """Per-case NDCG@K with one relevant item: ``1 / log2(rank + 1)`` where ``rank <= k``; float64 tensor."""
+    return per_case(_as_float_ranks(ranks), "ndcg", k)
 
 
 def rank_metrics(ranks: torch.Tensor | np.ndarray, cutoffs: Iterable[int] = (5, 10, 20)) -> dict[str, float]:
     """Recall, MRR and NDCG at every cutoff, as means over cases.
+
+    This is also the function to call for a model's own validation metric (for instance
+    ``rank_metrics(target_ranks(scores, targets), (20,))["recall@20"]`` per batch, weighted by
+    the batch size).
 
     Parameters
     ----------
@@ -108,8 +292,8 @@ def rank_metrics(ranks: torch.Tensor | np.ndarray, cutoffs: Iterable[int] = (5, 
     r = _as_float_ranks(ranks)
     out: dict[str, float] = {}
     for k in cutoffs:
-        for name in METRICS:
-            values = _PER_CASE[name](r, k)
+        for name in RANK_METRICS:
+            values = per_case(r, name, k)
             out[f"{name}@{int(k)}"] = float(values.mean()) if len(values) else float("nan")
     return out
 

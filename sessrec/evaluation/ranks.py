@@ -33,12 +33,18 @@ from typing import Literal
 
 import torch
 
-__all__ = ["TIES", "Ties", "check_ties", "target_ranks", "top_k_items"]
+__all__ = ["TIES", "TIE_RULES", "Ties", "check_ties", "target_ranks", "top_k_items"]
 
 Ties = Literal["conservative", "optimistic", "median"]
 
 #: The valid values of the ``ties`` parameter.
 TIES: tuple[str, ...] = ("conservative", "optimistic", "median")
+#: One line per tie rule, as reports state it.
+TIE_RULES: dict[str, str] = {
+    "conservative": "rank = number of items scoring at least the target's score",
+    "optimistic": "rank = number of items scoring above the target, plus one",
+    "median": "rank = midpoint of the conservative and optimistic ranks",
+}
 
 
 def check_ties(ties: str) -> None:

@@ -1,11 +1,15 @@
-"""The model protocol, :class:`BaseModel` and :class:`TorchModel`.
+"""The public model contract: :class:`BaseModel`, :class:`TorchModel` and their helpers.
 
 A session model follows scikit-learn's estimator conventions:
 
 * hyperparameters are explicit keyword arguments of ``__init__``, stored verbatim
-  (``__init__`` holds no logic);
-* everything learned is set in :meth:`fit` and ends in ``_``;
-* randomness comes only from ``random_state``, turned into local generators in ``fit``.
+  (``__init__`` holds no logic), listed by :func:`~sessrec.models.params.param_names` and
+  declared in the class attribute ``parameter_constraints`` (see :mod:`sessrec.models.params`),
+  which a study checks before any data is read;
+* everything learned is set in :meth:`fit` and ends in ``_``; ``score`` starts with
+  :func:`check_is_fitted`;
+* randomness comes only from ``random_state``, turned into local generators in ``fit``
+  (:func:`seed_from`).
 
 Scores are ``(batch_size, n_items)`` float tensors, higher is better, finite or ``-inf``
 ("never"). Ranking, ties, cutoffs and metrics belong to the evaluator.
@@ -17,7 +21,12 @@ A causal model may also implement the whole-session fast path::
         # order, holds the scores after the prefix batch.items[b, :t+1]
 
 which the evaluator uses when present; the conformance suite checks it equals
-:meth:`score` on every prefix.
+:meth:`score` on every prefix. A :class:`TorchModel` gets it by defining
+``network_session_scores``.
+
+Everything a plugin needs is public and exported by :mod:`sessrec.models` (and
+:mod:`sessrec`): a plugin never uses an ``_``-prefixed name of sessrec
+(``baselines/tests/test_public_contract.py`` checks ours).
 """
 
 from __future__ import annotations
@@ -25,6 +34,8 @@ from __future__ import annotations
 import copy
 import inspect
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
@@ -32,9 +43,20 @@ import torch
 from torch import nn
 
 from sessrec.data.sessions import PrefixBatch, Sessions
+from sessrec.models.params import param_names
 from sessrec.progress import emit
 
-__all__ = ["BaseModel", "NotFittedError", "SessionModel", "TorchModel", "resolve_device"]
+__all__ = [
+    "BaseModel",
+    "NotFittedError",
+    "SessionModel",
+    "TorchModel",
+    "TrainingState",
+    "ValidationCases",
+    "check_is_fitted",
+    "resolve_device",
+    "seed_from",
+]
 
 try:  # Python 3.11+
     from typing import Self
@@ -53,6 +75,118 @@ class SessionModel(Protocol):
 
 class NotFittedError(RuntimeError):
     """Raised when a model is used before :meth:`fit`."""
+
+
+def check_is_fitted(model: Any, attributes: str | Sequence[str] = "n_items_") -> None:
+    """Raise :class:`NotFittedError` unless ``model`` has every attribute in ``attributes``.
+
+    Call it first in ``score`` (and ``score_sessions``): scoring an unfitted model must fail
+    with a clear message (the conformance suite checks it).
+
+    Parameters
+    ----------
+    model : object
+        The model to check.
+    attributes : str or sequence of str, default "n_items_"
+        Learned attributes that :meth:`fit` sets.
+
+    Examples
+    --------
+    >>> class Toy:
+    ...     pass
+    >>> check_is_fitted(Toy())
+    Traceback (most recent call last):
+    ...
+    sessrec.models.base.NotFittedError: Toy is not fitted yet; call fit(train) first
+    """
+    names = [attributes] if isinstance(attributes, str) else list(attributes)
+    if not all(hasattr(model, name) for name in names):
+        raise NotFittedError(f"{type(model).__name__} is not fitted yet; call fit(train) first")
+
+
+def seed_from(random_state: int | None) -> int:
+    """An integer seed from ``random_state`` (``None`` draws one from OS entropy).
+
+    Examples
+    --------
+    >>> seed_from(7)
+    7
+    >>> 0 <= seed_from(None) < 2**31
+    True
+    """
+    if random_state is None:
+        return int(np.random.default_rng().integers(2**31 - 1))
+    return int(random_state)
+
+
+@dataclass(frozen=True)
+class ValidationCases:
+    """Some next-item cases of ``sessions``, held out for validation.
+
+    A case is numbered in ``sessions``' case order (session by session, then position; see
+    :meth:`Sessions.case_positions`). Models that carve validation data out of their training
+    sessions (NARM's random 10% of the training cases) hand this to :meth:`TorchModel.fit` as
+    ``valid``; the held-out cases may stay in the training sessions as inputs.
+
+    Parameters
+    ----------
+    sessions : Sessions
+        The sessions the cases belong to.
+    cases : ndarray of int64, shape (n_cases,)
+        Sorted case numbers.
+
+    Examples
+    --------
+    >>> from sessrec.data.sessions import Sessions
+    >>> held = ValidationCases(Sessions.from_lists([[0, 1, 2]], n_items=3), np.array([1]))
+    >>> held.n_cases, held.sessions.case_targets()[held.cases].tolist()
+    (1, [2])
+    """
+
+    sessions: Sessions
+    cases: np.ndarray
+
+    @property
+    def n_cases(self) -> int:
+        """Number of held-out cases."""
+        return len(self.cases)
+
+    def recall(self, model: Any, cutoff: int, *, batch_size: int = 1024) -> float:
+        """Recall@``cutoff`` of ``model.score`` on these cases (conservative ties: rank = #scores >= target's)."""
+        hits = 0
+        for batch, targets in self.sessions.prefix_batches(batch_size, cases=self.cases):
+            scores = model.score(batch)
+            target_scores = scores.gather(1, torch.as_tensor(targets, device=scores.device)[:, None])
+            ranks = (scores >= target_scores).sum(dim=1)
+            hits += int((ranks <= cutoff).sum())
+        return hits / max(self.n_cases, 1)
+
+
+@dataclass
+class TrainingState:
+    """Per-fit training state that :meth:`TorchModel.init_training` returns.
+
+    :meth:`TorchModel.fit` hands it to every :meth:`TorchModel.train_epoch` call and drops
+    it at the end of ``fit``, so nothing but learned attributes stays on the model. Subclass
+    it (as a dataclass) to add a model's own state: precomputed batches, sample caches, ...
+
+    Attributes
+    ----------
+    rng : numpy.random.Generator
+        Seeded from ``random_state``: batch order, negative samples, ...
+    generator : torch.Generator
+        A CPU torch generator seeded from ``random_state``.
+    """
+
+    rng: np.random.Generator
+    generator: torch.Generator
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Parameter equality as a run record stores it (lists and tuples alike, ints and floats alike)."""
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return bool(a == b) and isinstance(a, bool) == isinstance(b, bool)
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -77,30 +211,24 @@ class BaseModel:
     ``test_params``
         Keyword arguments that make the model cheap enough for the conformance suite
         (e.g. few epochs); the suite still checks the defaults' API.
+    ``parameter_constraints``
+        ``{name: [allowed forms]}`` (``int``, ``float``, ``str``, ``bool``, ``None``,
+        :class:`~sessrec.models.params.Interval`, :class:`~sessrec.models.params.Options`):
+        what each hyperparameter accepts, checked by
+        :func:`~sessrec.models.params.validate_params` when a study is built. Parameters
+        left out are checked against the type of their default.
     """
 
     tags: ClassVar[dict[str, Any]] = {"oracle": "popularity", "deterministic": True}
     test_params: ClassVar[dict[str, Any]] = {}
-
-    # -------------------------------------------------------------- parameters
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        sig = inspect.signature(cls.__init__)
-        names = []
-        for name, p in sig.parameters.items():
-            if name == "self":
-                continue
-            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-                raise TypeError(f"{cls.__name__}.__init__ must list its hyperparameters explicitly, not *{name}")
-            names.append(name)
-        return names
+    parameter_constraints: ClassVar[dict[str, list[Any]]] = {}
 
     def get_params(self) -> dict[str, Any]:
         """Hyperparameters as given to ``__init__``."""
-        return {name: getattr(self, name) for name in self._param_names()}
+        return {name: getattr(self, name) for name in param_names(type(self))}
 
     def set_params(self, **params: Any) -> Self:
-        valid = self._param_names()
+        valid = param_names(type(self))
         for key, value in params.items():
             if key not in valid:
                 raise ValueError(
@@ -125,6 +253,31 @@ class BaseModel:
             + (f"available: {', '.join(names)}" if names else "it ships none; give parameters as model.key=value")
         )
 
+    @classmethod
+    def param_set_info(cls, name: str) -> dict[str, Any]:
+        """Provenance of the named set ``name``: what it reproduces and where its values come from.
+
+        Keys a report reads: ``reproduces`` (e.g. ``"authors' code"``, ``"RecBole"``) and
+        ``same_setup_as_published`` (``True`` only when a run with this set is the setup behind
+        the paper's published numbers). The default: no provenance.
+        """
+        return {}
+
+    @classmethod
+    def param_set_of(cls, params: dict[str, Any]) -> str | None:
+        """The named set that ``params`` (a run's hyperparameters) follow, if any.
+
+        A run follows a set when every parameter of the set has the set's value in ``params``
+        (missing keys count as the ``__init__`` default); the first such set by name.
+        """
+        defaults = {k: v.default for k, v in inspect.signature(cls.__init__).parameters.items() if k != "self"}
+        merged = {**defaults, **params}
+        for name in cls.param_set_names():
+            wanted = cls.named_params(name)
+            if all(_same(merged.get(key), value) for key, value in wanted.items()):
+                return name
+        return None
+
     def clone(self) -> Self:
         """An unfitted copy with the same hyperparameters."""
         return type(self)(**copy.deepcopy(self.get_params()))
@@ -140,31 +293,36 @@ class BaseModel:
     def score(self, batch: PrefixBatch) -> torch.Tensor:
         raise NotImplementedError
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "n_items_"):
-            raise NotFittedError(f"{type(self).__name__} is not fitted yet; call fit(train) first")
-
-    @staticmethod
-    def _seed(random_state: int | None) -> int:
-        """An integer seed from ``random_state`` (``None`` draws one from OS entropy)."""
-        if random_state is None:
-            return int(np.random.default_rng().integers(2**31 - 1))
-        return int(random_state)
-
 
 class TorchModel(BaseModel):
     """A model whose learned state is an ``nn.Module`` in ``network_``.
 
     Subclasses define ``__init__`` with their hyperparameters, which must include
     ``epochs``, ``patience``, ``valid_cutoff``, ``device`` and ``random_state``, and implement
+    the public hooks
 
-    ``_build_network(train) -> nn.Module``
-    ``_build_optimizer(network) -> torch.optim.Optimizer``
-    ``_train_epoch(train, optimizer, rng, generator) -> float`` (mean training loss)
-    ``_scores(batch) -> Tensor (B, n_items)`` on ``self.device_``, called in eval mode under
-    ``torch.no_grad``.
+    ``build_network(train) -> nn.Module``
+        The freshly initialised network (moved to ``device_`` by :meth:`fit`).
+    ``build_optimizer(network) -> optimizer``
+        Anything with ``zero_grad()`` and ``step()``.
+    ``init_training(train, rng, generator) -> TrainingState``
+        Optional. Per-fit state (precomputed batches, sample caches, ...) returned to
+        :meth:`fit`, which hands it to every epoch and drops it afterwards; the default holds
+        only ``rng`` and ``generator``.
+    ``train_epoch(train, optimizer, state) -> float``
+        One epoch; returns the mean training loss.
+    ``network_scores(batch) -> Tensor (B, n_items)``
+        Scores on ``device_``; :meth:`score` calls it in eval mode under ``torch.no_grad``
+        with the batch on ``device_``, after checking that the model is fitted.
+    ``network_session_scores(batch) -> Tensor (sum(lengths), n_items)``
+        Optional whole-session fast path, called the same way by :meth:`score_sessions`;
+        ``score_sessions`` exists exactly when a subclass defines it.
+    ``validation_score(valid) -> float``
+        Optional. The metric that picks the best epoch (default: Recall@``valid_cutoff``
+        with conservative ties, on :class:`Sessions` or on :class:`ValidationCases`).
 
-    :meth:`fit` runs the epochs. With a validation split it evaluates Recall@``valid_cutoff``
+    :meth:`fit` calls ``build_network``, ``build_optimizer`` and ``init_training`` in this
+    order, then runs the epochs. With validation data it evaluates :meth:`validation_score`
     after each epoch, keeps a copy of the best epoch's parameters, stops after ``patience``
     epochs without improvement (``patience=None``: never) and restores the best epoch at the
     end. ``history_`` records loss, validation metric and seconds per epoch.
@@ -183,44 +341,55 @@ class TorchModel(BaseModel):
     random_state: int | None
 
     # -------------------------------------------------------------- hooks
-    def _build_network(self, train: Sessions) -> nn.Module:
+    def build_network(self, train: Sessions) -> nn.Module:
+        """The network to train, freshly initialised (from torch's default generator)."""
         raise NotImplementedError
 
-    def _build_optimizer(self, network: nn.Module) -> torch.optim.Optimizer:
+    def build_optimizer(self, network: nn.Module) -> Any:
+        """The optimizer of ``network``'s parameters: anything with ``zero_grad()`` and ``step()``."""
         raise NotImplementedError
 
-    def _train_epoch(
-        self, train: Sessions, optimizer: torch.optim.Optimizer, rng: np.random.Generator, generator: torch.Generator
-    ) -> float:
+    def init_training(self, train: Sessions, rng: np.random.Generator, generator: torch.Generator) -> TrainingState:
+        """Per-fit training state, built after the network and the optimizer (see the class doc)."""
+        return TrainingState(rng=rng, generator=generator)
+
+    def train_epoch(self, train: Sessions, optimizer: Any, state: TrainingState) -> float:
+        """Train ``network_`` (already in train mode) for one epoch; return the mean loss."""
         raise NotImplementedError
 
-    def _scores(self, batch: PrefixBatch) -> torch.Tensor:
+    def network_scores(self, batch: PrefixBatch) -> torch.Tensor:
+        """Scores (B, n_items) of ``batch`` (on ``device_``), in eval mode under ``no_grad``."""
         raise NotImplementedError
+
+    def validation_score(self, valid: Sessions | ValidationCases) -> float:
+        """Recall@``valid_cutoff`` (conservative ties) on ``valid``: higher is better."""
+        if isinstance(valid, ValidationCases):
+            return valid.recall(self, self.valid_cutoff)
+        from sessrec.evaluation import evaluate  # local import: evaluation imports models
+
+        result = evaluate(self, valid, cutoffs=(self.valid_cutoff,), ties="conservative", keep_ranks=False)
+        return float(result.metrics[f"recall@{self.valid_cutoff}"])
 
     # -------------------------------------------------------------- fit / score
-    def fit(self, train: Sessions, *, valid: Sessions | None = None) -> Self:
+    def fit(self, train: Sessions, *, valid: Sessions | ValidationCases | None = None) -> Self:
         if train.n_cases == 0:
             raise ValueError("cannot fit on training data without a single next-item case")
         self.device_ = resolve_device(self.device)
         self.n_items_ = train.n_items
-        seed = self._seed(self.random_state)
+        seed = seed_from(self.random_state)
         rng = np.random.default_rng(seed)
         devices = [self.device_.index or 0] if self.device_.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(seed)
             generator = torch.Generator(device="cpu").manual_seed(seed)
-            self.network_ = self._build_network(train).to(self.device_)
-            optimizer = self._build_optimizer(self.network_)
-            self._run_epochs(train, valid, optimizer, rng, generator)
+            self.network_ = self.build_network(train).to(self.device_)
+            optimizer = self.build_optimizer(self.network_)
+            state = self.init_training(train, rng, generator)
+            self._run_epochs(train, valid, optimizer, state)
         return self
 
     def _run_epochs(
-        self,
-        train: Sessions,
-        valid: Sessions | None,
-        optimizer: torch.optim.Optimizer,
-        rng: np.random.Generator,
-        generator: torch.Generator,
+        self, train: Sessions, valid: Sessions | ValidationCases | None, optimizer: Any, state: TrainingState
     ) -> None:
         use_valid = valid is not None and valid.n_cases > 0
         best_metric, best_state, bad_epochs = -np.inf, None, 0
@@ -229,7 +398,7 @@ class TorchModel(BaseModel):
         for epoch in range(self.epochs):
             t0 = time.perf_counter()
             self.network_.train()
-            loss = float(self._train_epoch(train, optimizer, rng, generator))
+            loss = float(self.train_epoch(train, optimizer, state))
             record: dict[str, float] = {"epoch": epoch + 1, "loss": loss, "seconds": time.perf_counter() - t0}
             if not np.isfinite(loss):
                 raise FloatingPointError(
@@ -238,7 +407,7 @@ class TorchModel(BaseModel):
                 )
             if use_valid:
                 assert valid is not None
-                metric = self._validate(valid)
+                metric = self.validation_score(valid)
                 record[f"valid_recall@{self.valid_cutoff}"] = metric
                 if metric > best_metric:
                     best_metric, bad_epochs, self.best_epoch_ = metric, 0, epoch
@@ -252,14 +421,28 @@ class TorchModel(BaseModel):
         if best_state is not None:
             self.network_.load_state_dict(best_state)
 
-    def _validate(self, valid: Sessions) -> float:
-        from sessrec.evaluation import evaluate  # local import: evaluation imports models
-
-        result = evaluate(self, valid, cutoffs=(self.valid_cutoff,), ties="conservative", keep_ranks=False)
-        return float(result.metrics[f"recall@{self.valid_cutoff}"])
-
     def score(self, batch: PrefixBatch) -> torch.Tensor:
-        self._check_fitted()
+        """Scores (B, n_items) after every prefix of ``batch``, on ``device_`` (see :meth:`network_scores`)."""
+        check_is_fitted(self)
         self.network_.eval()
         with torch.no_grad():
-            return self._scores(batch.to(self.device_))
+            return self.network_scores(batch.to(self.device_))
+
+    def _score_sessions(self, batch: PrefixBatch) -> torch.Tensor:
+        check_is_fitted(self)
+        self.network_.eval()
+        with torch.no_grad():
+            return self.network_session_scores(batch.to(self.device_))  # type: ignore[attr-defined]
+
+    @property
+    def score_sessions(self) -> Callable[[PrefixBatch], torch.Tensor]:
+        """The whole-session fast path: ``score_sessions(batch) -> (sum(lengths), n_items)``.
+
+        Row ``(b, t)``, ``t < lengths[b]``, in row-major order, holds the scores after
+        ``batch.items[b, :t+1]``. Present (``hasattr``) exactly when the class defines
+        ``network_session_scores``; it then checks that the model is fitted, switches to eval
+        mode, disables gradients and moves ``batch`` to ``device_`` before calling it.
+        """
+        if not callable(getattr(type(self), "network_session_scores", None)):
+            raise AttributeError(f"{type(self).__name__} has no score_sessions fast path (no network_session_scores)")
+        return self._score_sessions

@@ -4,6 +4,6 @@
 >>> result = write_report("reports/my-study", formats=("latex",))  # doctest: +SKIP
 """
 
-from sessrec.reporting.report import FORMATS, ReportResult, write_report
+from sessrec.reporting.report import FORMATS, ReportResult, ReportSettings, analyse, write_report
 
-__all__ = ["FORMATS", "ReportResult", "write_report"]
+__all__ = ["FORMATS", "ReportResult", "ReportSettings", "analyse", "write_report"]

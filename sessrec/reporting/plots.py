@@ -16,6 +16,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from sessrec.evaluation.metrics import metric_label
+
 __all__ = [
     "ModelStyle",
     "plot_by_prefix_length",
@@ -65,12 +67,6 @@ def _legend_outside(ax: Any) -> None:
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, borderaxespad=0.0)
 
 
-def _metric_label(metric: str) -> str:
-    base, _, k = metric.partition("@")
-    name = {"recall": "Recall", "mrr": "MRR", "ndcg": "NDCG"}.get(base, base)
-    return f"{name}@{k}" if k else name
-
-
 def plot_cutoff_curves(
     curves: Mapping[str, np.ndarray],
     metric: str,
@@ -102,7 +98,7 @@ def plot_cutoff_curves(
             linewidth=1.4,
             **_line_kwargs(styles[label]),
         )
-    name = _metric_label(metric)
+    name = metric_label(metric)
     ax.set_xlabel("K: length of the recommendation list (items)")
     ax.set_ylabel(f"{name}@K (% of test cases)" if metric == "recall" else f"{name}@K (%)")
     ax.set_xlim(1, max(n, 2))
@@ -149,7 +145,7 @@ def plot_metric_bars(
         text = f"  {100 * v:.2f}" + ("" if ci is not None else " (no interval: no per-case ranks)")
         ax.text(right, yi, text, va="center", ha="left", fontsize=8)
     ax.set_yticks(y, labels)
-    name = _metric_label(metric)
+    name = metric_label(metric)
     ax.set_xlabel(f"{name} (% of test cases)" if metric.startswith("recall") else f"{name} (%)")
     top = max([100 * (ci[1] if ci is not None else v) for v, ci in zip(values, intervals)], default=1.0)
     ax.set_xlim(0, top * (1.18 if all(ci is not None for ci in intervals) else 1.6) + 1e-9)
@@ -185,7 +181,7 @@ def plot_by_prefix_length(
         ax.plot(x, 100 * np.asarray(values), label=label, markersize=5, linewidth=1.4, **_line_kwargs(styles[label]))
     ticks = [f"{i}\nn={int(c):,}" for i, c in zip(range(1, 10), counts[:9])] + [f"≥10\nn={int(counts[9]):,}"]
     ax.set_xticks(x, ticks, fontsize=7)
-    name = _metric_label(metric)
+    name = metric_label(metric)
     ax.set_xlabel("length of the test prefix (clicks seen before the target); n = test cases")
     ax.set_ylabel(f"{name} (% of test cases)" if metric.startswith("recall") else f"{name} (%)")
     ax.set_ylim(bottom=0)
@@ -194,6 +190,20 @@ def plot_by_prefix_length(
     _legend_outside(ax)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def _label_training_axes(axes: Sequence[Any], valid_keys: Sequence[str], log_scale: bool) -> None:
+    axes[0].set_xlabel("epoch")
+    axes[0].set_ylabel("training loss (each model's own objective)" + (", log scale" if log_scale else ""))
+    axes[0].set_title("training loss")
+    for ax, vk in zip(axes[1:], valid_keys):
+        name = metric_label(vk.removeprefix("valid_"))
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(f"validation {name} (%)")
+        ax.set_title(f"validation {name}")
+    for ax in axes:
+        ax.grid(True, color="#dddddd", linewidth=0.6)
+        ax.xaxis.get_major_locator().set_params(integer=True)
 
 
 def plot_training_curves(
@@ -239,17 +249,7 @@ def plot_training_curves(
     log_scale = losses.size > 0 and losses.min() > 0 and losses.max() / losses.min() > 20
     if log_scale:  # models' objectives differ in scale (e.g. cross-entropy vs BPR-max): keep all readable
         axes[0].set_yscale("log")
-    axes[0].set_xlabel("epoch")
-    axes[0].set_ylabel("training loss (each model's own objective)" + (", log scale" if log_scale else ""))
-    axes[0].set_title("training loss")
-    for ax, vk in zip(axes[1:], valid_keys):
-        name = _metric_label(vk.removeprefix("valid_"))
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(f"validation {name} (%)")
-        ax.set_title(f"validation {name}")
-    for ax in axes:
-        ax.grid(True, color="#dddddd", linewidth=0.6)
-        ax.xaxis.get_major_locator().set_params(integer=True)
+    _label_training_axes(axes, valid_keys, log_scale)
     handles, labels = axes[0].get_legend_handles_labels()  # every model plots its loss
     axes[-1].legend(
         handles, labels, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, borderaxespad=0.0

@@ -3,8 +3,8 @@
 Everything here is a pure function of arrays; nothing is trained or evaluated.
 
 * :func:`per_case_values` turns 1-based target ranks into the per-case value of a metric
-  (``recall@K``: ``rank <= K``; ``mrr@K``: ``1/rank`` if ``rank <= K``; ``ndcg@K``:
-  ``1/log2(rank + 1)`` if ``rank <= K``) — the metric is the mean of these values.
+  named ``"<metric>@K"``, with the formulas of :mod:`sessrec.evaluation.metrics` (the
+  metric is the mean of these values).
 * :func:`session_bootstrap_ci` is a percentile bootstrap over **test sessions**: the cases
   of one session are resampled together (a cluster bootstrap), because the prefixes of one
   session share their history and are not independent. A resample draws ``G`` sessions
@@ -13,7 +13,7 @@ Everything here is a pure function of arrays; nothing is trained or evaluated.
   pair of ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles of the resampled means
   (numpy's default linear interpolation).
 * :func:`wilcoxon_signed_rank` is the two-sided Wilcoxon signed-rank test on paired values
-  with the normal approximation: zero differences dropped (Wilcoxon's convention), ties
+  with the normal approximation (:func:`scipy.stats.wilcoxon`): zero differences dropped (Wilcoxon's convention), ties
   given average ranks and the variance corrected for them, no continuity correction. On
   binary values (Recall@K) it reduces to a sign test on the cases where the two models
   disagree. It treats cases as independent pairs, which cases of one session are not;
@@ -31,14 +31,12 @@ References
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import ndtr
-from scipy.stats import rankdata
+import scipy.stats
 
-from sessrec.errors import ConfigError
+from sessrec.evaluation.metrics import RANK_METRICS, parse_metric, per_case
 
 __all__ = [
     "RANK_METRICS",
@@ -52,36 +50,9 @@ __all__ = [
     "wilcoxon_signed_rank",
 ]
 
-#: Metrics that are functions of the target's rank alone.
-RANK_METRICS: tuple[str, ...] = ("recall", "mrr", "ndcg")
-
-_METRIC_RE = re.compile(r"^([a-z_]+)@(\d+)$")
-
-
-def parse_metric(name: str) -> tuple[str, int]:
-    """Split ``"recall@20"`` into ``("recall", 20)``.
-
-    Raises
-    ------
-    ConfigError
-        When ``name`` is not ``<recall|mrr|ndcg>@<K>`` with a positive integer ``K``.
-
-    Examples
-    --------
-    >>> parse_metric("mrr@5")
-    ('mrr', 5)
-    """
-    m = _METRIC_RE.match(str(name).strip().lower())
-    if m is None or m.group(1) not in RANK_METRICS or int(m.group(2)) < 1:
-        raise ConfigError(
-            f"expected a rank metric such as 'recall@20' (one of {', '.join(RANK_METRICS)} @ a positive K), "
-            f"got {name!r}"
-        )
-    return m.group(1), int(m.group(2))
-
 
 def per_case_values(ranks: np.ndarray, metric: str) -> np.ndarray:
-    """Per-case value of a rank metric.
+    """Per-case value of a rank metric given by name (:func:`sessrec.evaluation.metrics.per_case`).
 
     Parameters
     ----------
@@ -101,17 +72,7 @@ def per_case_values(ranks: np.ndarray, metric: str) -> np.ndarray:
     [1.0, 0.3333, 0.0]
     """
     base, k = parse_metric(metric)
-    r = np.asarray(ranks, dtype=np.float64)
-    if r.ndim != 1:
-        raise ValueError(f"ranks must have shape (n_cases,), got shape {r.shape}")
-    if r.size and float(r.min()) < 1:
-        raise ValueError(f"ranks are 1-based; found a rank of {float(r.min())}")
-    inside = r <= k
-    if base == "recall":
-        return inside.astype(np.float64)
-    if base == "mrr":
-        return np.where(inside, 1.0 / r, 0.0)
-    return np.where(inside, 1.0 / np.log2(r + 1.0), 0.0)
+    return per_case(np.asarray(ranks), base, k)
 
 
 # --------------------------------------------------------------------------- bootstrap
@@ -255,7 +216,9 @@ def wilcoxon_signed_rank(x: np.ndarray, y: np.ndarray) -> WilcoxonResult:
     ``d = x - y``; zero differences are dropped; ``|d|`` gets average ranks; with ``n``
     non-zero differences and tie groups of sizes ``t``,
     ``z = (R+ - n(n+1)/4) / sqrt(n(n+1)(2n+1)/24 - sum(t^3 - t)/48)`` and
-    ``p = 2 * (1 - Phi(|z|))``.
+    ``p = 2 * (1 - Phi(|z|))``. Computed by :func:`scipy.stats.wilcoxon` (``zero_method="wilcox"``,
+    ``correction=False``, ``method="approx"``); ``R+`` and the signed ``z`` come from its
+    one-sided (``"greater"``) form.
 
     Parameters
     ----------
@@ -275,18 +238,16 @@ def wilcoxon_signed_rank(x: np.ndarray, y: np.ndarray) -> WilcoxonResult:
     d = np.asarray(x, dtype=np.float64) - np.asarray(y, dtype=np.float64)
     if d.ndim != 1:
         raise ValueError(f"x and y must have shape (n_pairs,), got difference shape {d.shape}")
-    d = d[d != 0]
-    n = int(d.size)
+    n = int(np.count_nonzero(d))
     if n == 0:
         return WilcoxonResult(0.0, 0.0, 0.0, 0.0, 1.0, 0)
-    ranks = rankdata(np.abs(d))
-    r_plus = float(ranks[d > 0].sum())
-    r_minus = float(ranks[d < 0].sum())
-    _, tie_sizes = np.unique(np.abs(d), return_counts=True)
-    var = n * (n + 1) * (2 * n + 1) / 24.0 - float(((tie_sizes.astype(np.float64) ** 3) - tie_sizes).sum()) / 48.0
-    z = (r_plus - n * (n + 1) / 4.0) / np.sqrt(var) if var > 0 else 0.0
-    p = float(min(1.0, 2.0 * ndtr(-abs(z))))
-    return WilcoxonResult(r_plus, r_minus, min(r_plus, r_minus), float(z), p, n)
+    options = {"zero_method": "wilcox", "correction": False, "method": "approx"}
+    two_sided = scipy.stats.wilcoxon(d, **options)
+    greater = scipy.stats.wilcoxon(d, alternative="greater", **options)  # its statistic is R+, its z signed
+    r_plus = float(greater.statistic)
+    r_minus = n * (n + 1) / 2.0 - r_plus
+    z = float(greater.zstatistic) if np.isfinite(greater.zstatistic) else 0.0
+    return WilcoxonResult(r_plus, r_minus, float(two_sided.statistic), z, float(two_sided.pvalue), n)
 
 
 def holm(pvalues: np.ndarray) -> np.ndarray:

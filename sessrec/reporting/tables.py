@@ -1,4 +1,4 @@
-"""Tables as data, rendered to Markdown, LaTeX and CSV.
+"""Tables as data, rendered to Markdown, LaTeX and CSV (every cell escaped for its format).
 
 A :class:`Table` holds cells that know whether they are bold and which mark they carry, so
 each renderer emphasises in its own syntax (``**x**`` / ``\\textbf{x}``) and nothing is
@@ -19,6 +19,8 @@ import csv
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+from sessrec.reporting.escape import latex_text, md_text
 
 __all__ = ["Cell", "Table", "to_csv", "to_latex", "to_markdown"]
 
@@ -62,15 +64,12 @@ class Table:
         return c if isinstance(c, Cell) else Cell(c)
 
 
-_MD_ESCAPE = str.maketrans({"|": "\\|"})
-
-
 def _md_cell(c: Cell | str) -> str:
     cell = c if isinstance(c, Cell) else Cell(c)
-    value = cell.value.translate(_MD_ESCAPE)
+    value = md_text(cell.value)
     if cell.bold and value:
         value = f"**{value}**"
-    return f"{value}{cell.detail.translate(_MD_ESCAPE)}{cell.mark}"
+    return f"{value}{md_text(cell.detail)}{cell.mark}"
 
 
 def to_markdown(table: Table) -> str:
@@ -78,7 +77,7 @@ def to_markdown(table: Table) -> str:
     align = table.align or "l" * len(table.columns)
     sep = {"l": ":--", "r": "--:", "c": ":-:"}
     lines = [
-        "| " + " | ".join(c.translate(_MD_ESCAPE) for c in table.columns) + " |",
+        "| " + " | ".join(md_text(c) for c in table.columns) + " |",
         "|" + "|".join(sep[a] for a in align) + "|",
     ]
     for row in table.rows:
@@ -86,43 +85,15 @@ def to_markdown(table: Table) -> str:
     return "\n".join(lines)
 
 
-_LATEX_SPECIAL = {
-    "\\": r"\textbackslash{}",
-    "&": r"\&",
-    "%": r"\%",
-    "$": r"\$",
-    "#": r"\#",
-    "_": r"\_",
-    "{": r"\{",
-    "}": r"\}",
-    "~": r"\textasciitilde{}",
-    "^": r"\textasciicircum{}",
-}
-_LATEX_SYMBOLS = {"±": r"$\pm$", "†": r"$^\dagger$", "≥": r"$\geq$", "–": "--", "—": "---", "×": r"$\times$"}
-
-
-def latex_escape(text: str) -> str:
-    """Escape LaTeX specials and map the few symbols the report uses."""
-    out = []
-    for ch in text:
-        if ch in _LATEX_SPECIAL:
-            out.append(_LATEX_SPECIAL[ch])
-        elif ch in _LATEX_SYMBOLS:
-            out.append(_LATEX_SYMBOLS[ch])
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
 def _tex_cell(c: Cell | str) -> str:
     cell = c if isinstance(c, Cell) else Cell(c)
-    value = latex_escape(cell.value)
+    value = latex_text(cell.value)
     if cell.bold and value:
         value = rf"\textbf{{{value}}}"
-    detail = latex_escape(cell.detail)
+    detail = latex_text(cell.detail)
     if detail:
         detail = rf"{{\scriptsize{detail}}}"
-    return f"{value}{detail}{latex_escape(cell.mark)}"
+    return f"{value}{detail}{latex_text(cell.mark)}"
 
 
 def to_latex(table: Table, *, caption: str = "", label: str = "") -> str:
@@ -130,11 +101,11 @@ def to_latex(table: Table, *, caption: str = "", label: str = "") -> str:
     align = table.align or "l" * len(table.columns)
     lines = [r"\begin{table}[t]", r"\centering"]
     if caption:
-        lines.append(rf"\caption{{{latex_escape(caption)}}}")
+        lines.append(rf"\caption{{{latex_text(caption)}}}")
     if label:
         lines.append(rf"\label{{{label}}}")
     lines += [rf"\begin{{tabular}}{{{align}}}", r"\toprule"]
-    lines.append(" & ".join(latex_escape(c) for c in table.columns) + r" \\")
+    lines.append(" & ".join(latex_text(c) for c in table.columns) + r" \\")
     lines.append(r"\midrule")
     for i, row in enumerate(table.rows):
         if i in table.rules_before:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,32 +41,16 @@ try:
 except ImportError:  # pragma: no cover - Windows: no advisory locks; one writer at a time there
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["CaseTable", "StoreContents", "StudyStore"]
+from sessrec.results.record import REQUIRED_KEYS, RecordError, RunRecord, check_name
 
-#: Keys every run record carries.
-REQUIRED_KEYS = (
-    "run_id",
-    "model",
-    "params",
-    "dataset",
-    "protocol",
-    "fingerprint",
-    "seed",
-    "stats",
-    "metrics",
-    "fit_seconds",
-    "eval_seconds",
-    "peak_rss_mb",
-    "device",
-    "versions",
-)
+__all__ = ["REQUIRED_KEYS", "CaseTable", "StoreContents", "StudyStore"]
 
 
 @dataclass
 class StoreContents:
-    """What :meth:`StudyStore.read` found: good records and the lines it skipped (with why)."""
+    """What :meth:`StudyStore.read` found: valid records and the lines it skipped (with why)."""
 
-    records: list[dict[str, Any]] = field(default_factory=list)
+    records: list[RunRecord] = field(default_factory=list)
     skipped: list[tuple[int, str]] = field(default_factory=list)
 
 
@@ -146,29 +130,14 @@ class StudyStore:
         for no, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
-            last = no == len(lines)
             try:
-                rec = json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                why = (
-                    "incomplete last line (a run was interrupted while writing)"
-                    if last and not complete_end
-                    else (
-                        f"not valid JSON ({exc.msg} at column {getattr(exc, 'colno', '?')})"
-                        if isinstance(exc, json.JSONDecodeError)
-                        else "not UTF-8 text"
-                    )
-                )
+                out.records.append(RunRecord.from_dict(_decode(line)))
+            except _LineError as exc:
+                cut = no == len(lines) and not complete_end
+                why = "incomplete last line (a run was interrupted while writing)" if cut else str(exc)
                 out.skipped.append((no, why))
-                continue
-            if not isinstance(rec, dict):
-                out.skipped.append((no, f"expected a JSON object, found {type(rec).__name__}"))
-                continue
-            missing = [k for k in REQUIRED_KEYS if k not in rec]
-            if missing:
-                out.skipped.append((no, f"record lacks {', '.join(missing)}"))
-                continue
-            out.records.append(rec)
+            except RecordError as exc:
+                out.skipped.append((no, str(exc)))
         return out
 
     def summary(self) -> dict[str, Any]:
@@ -203,10 +172,11 @@ class StudyStore:
 
     def completed_ids(self) -> set[str]:
         """run_ids with a record and their ranks file."""
-        return {r["run_id"] for r in self.read().records if self.ranks_path(r["run_id"]).exists()}
+        return {r.run_id for r in self.read().records if self.ranks_path(r.run_id).exists()}
 
     def ranks_path(self, run_id: str) -> Path:
-        return self.ranks_dir / f"{run_id}.npy"
+        """``ranks/<run_id>.npy``; a ``run_id`` that is not a plain name raises :class:`RecordError`."""
+        return self.ranks_dir / f"{check_name(run_id, 'run_id')}.npy"
 
     def load_ranks(self, run_id: str) -> np.ndarray:
         path = self.ranks_path(run_id)
@@ -215,7 +185,7 @@ class StudyStore:
         return np.load(path)
 
     def load_cases(self, fingerprint: str) -> CaseTable:
-        with np.load(self.cases_dir / f"{fingerprint}.npz") as z:
+        with np.load(self.cases_dir / f"{check_name(fingerprint, 'fingerprint')}.npz") as z:
             return CaseTable(z["session"], z["prefix_length"], z["target"], z["item_counts"])
 
     # ------------------------------------------------------------------ writing
@@ -256,7 +226,7 @@ class StudyStore:
 
     def save_cases(self, fingerprint: str, cases: CaseTable) -> None:
         """Store the case table of a dataset once (idempotent)."""
-        path = self.cases_dir / f"{fingerprint}.npz"
+        path = self.cases_dir / f"{check_name(fingerprint, 'fingerprint')}.npz"
         if path.exists():
             return
         arrays = {
@@ -271,19 +241,29 @@ class StudyStore:
             self.cases_dir.mkdir(parents=True, exist_ok=True)
             _atomic_write(path, lambda fh: np.savez(fh, **arrays))
 
-    def append(self, record: dict[str, Any], ranks: np.ndarray | None = None, *, replace: bool = False) -> bool:
+    def append(
+        self, record: RunRecord | Mapping[str, Any], ranks: np.ndarray | None = None, *, replace: bool = False
+    ) -> bool:
         """Write ``ranks`` (atomically), then append ``record`` as one line and fsync.
 
         With ``replace``, earlier records of the same ``run_id`` are removed in the same
         locked step (``--force``: the old result stands until the new one is stored).
         Without it, a run another writer has recorded meanwhile is left as it is and nothing
         is written. Returns whether the record was written.
+
+        Raises
+        ------
+        RecordError
+            (a ``ValueError``) when ``record`` is not a valid run record.
         """
-        missing = [k for k in REQUIRED_KEYS if k not in record]
-        if missing:
-            raise ValueError(f"run record lacks {', '.join(missing)}")
-        run_id = record["run_id"]
-        line = (json.dumps(record, default=_json_default, sort_keys=True, allow_nan=True) + "\n").encode()
+        if not isinstance(record, RunRecord):
+            try:
+                record = RunRecord.from_dict(record)
+            except RecordError as exc:
+                raise RecordError(f"run record: {exc}") from None
+        run_id = record.run_id
+        ranks_path = self.ranks_path(run_id)
+        line = (json.dumps(record.to_dict(), default=_json_default, sort_keys=True, allow_nan=True) + "\n").encode()
         with self.locked():
             lines = self._lines()
             recorded = any(run_id.encode() in x and _record_id(x) == run_id for x in lines)
@@ -292,7 +272,7 @@ class StudyStore:
             if ranks is not None:
                 self.ranks_dir.mkdir(parents=True, exist_ok=True)
                 arr = np.ascontiguousarray(ranks)
-                _atomic_write(self.ranks_path(run_id), lambda fh: np.save(fh, arr))
+                _atomic_write(ranks_path, lambda fh: np.save(fh, arr))
             if recorded:
                 self._rewrite([x for x in lines if _record_id(x) != run_id] + [line.rstrip(b"\n")])
             else:
@@ -327,13 +307,10 @@ class StudyStore:
             if len(kept) != len(lines):
                 self._rewrite(kept)
             for run_id in ids:
-                if _safe_id(run_id):
+                try:
                     self.ranks_path(run_id).unlink(missing_ok=True)
-
-
-def _safe_id(run_id: str) -> bool:
-    """True when ``run_id`` names a file inside ``ranks/`` (no separators, no dot-names)."""
-    return bool(run_id) and "/" not in run_id and "\\" not in run_id and not run_id.startswith(".")
+                except RecordError:  # not a plain name: it has no ranks file
+                    continue
 
 
 def _ends_with_newline(path: Path) -> bool:
@@ -344,7 +321,23 @@ def _ends_with_newline(path: Path) -> bool:
 
 def _record_id(line: bytes) -> str | None:
     try:
-        rec = json.loads(line)
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        rec = _decode(line)
+    except _LineError:
         return None
     return rec.get("run_id") if isinstance(rec, dict) else None
+
+
+class _LineError(ValueError):
+    """A line of ``results.jsonl`` that cannot be decoded as JSON."""
+
+
+def _decode(line: bytes) -> Any:
+    """The JSON value of one line; :class:`_LineError` says why not (bad JSON, not UTF-8, nested too deep)."""
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise _LineError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+    except UnicodeDecodeError:
+        raise _LineError("not UTF-8 text") from None
+    except RecursionError:
+        raise _LineError("not usable JSON (nested too deeply to read)") from None

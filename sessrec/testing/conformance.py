@@ -45,7 +45,7 @@ import numpy as np
 import torch
 
 from sessrec.data.sessions import PrefixBatch, Sessions
-from sessrec.registry import load_model
+from sessrec.registry import _declared_params, load_model
 from sessrec.testing.oracle import chance_recall, oracle_data
 
 __all__ = ["CHECKS", "CheckResult", "SkipCheck", "check_model", "parametrize_with_checks"]
@@ -100,8 +100,7 @@ class _Context:
 
 
 def _param_names(factory: Any) -> list[str]:
-    names = getattr(factory, "_param_names", None)
-    return list(names()) if callable(names) else []
+    return _declared_params(factory)
 
 
 def _scores(model: Any, batch: PrefixBatch) -> torch.Tensor:

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from sessrec.data.sessions import PrefixBatch, Sessions
-from sessrec.models.base import BaseModel
+from sessrec.models.base import BaseModel, check_is_fitted
 
 try:
     from typing import Self
@@ -44,11 +44,11 @@ class TransitionModel(BaseModel):
         return self
 
     def score(self, batch: PrefixBatch) -> torch.Tensor:
-        self._check_fitted()
+        check_is_fitted(self)
         return self.table_.to(batch.device)[batch.last_items]
 
     def score_sessions(self, batch: PrefixBatch) -> torch.Tensor:
-        self._check_fitted()
+        check_is_fitted(self)
         return self.table_.to(batch.device)[batch.items[batch.mask]]
 
 
@@ -94,11 +94,11 @@ class NoResetModel(TransitionModel):
     "hidden state not reset" bug). ``score`` alone is correct."""
 
     def score(self, batch: PrefixBatch) -> torch.Tensor:
-        self._check_fitted()
+        check_is_fitted(self)
         rows = torch.repeat_interleave(torch.arange(batch.batch_size, device=batch.device), batch.lengths)
         out = torch.zeros(batch.batch_size, self.n_items_, dtype=torch.float64, device=batch.device)
         return out.index_add_(0, rows, self.table_.to(batch.device)[batch.items[batch.mask]])
 
     def score_sessions(self, batch: PrefixBatch) -> torch.Tensor:
-        self._check_fitted()
+        check_is_fitted(self)
         return torch.cumsum(self.table_.to(batch.device)[batch.items[batch.mask]], 0)

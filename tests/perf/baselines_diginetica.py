@@ -51,6 +51,7 @@ def run_one(name: str, seed: int, params: dict, threads: int, data_root: str | N
 
     from sessrec.data import prepare
     from sessrec.evaluation import evaluate
+    from sessrec.models import param_names
     from sessrec.registry import load_model
 
     torch.set_num_threads(threads)
@@ -58,7 +59,7 @@ def run_one(name: str, seed: int, params: dict, threads: int, data_root: str | N
     train, test = ds.train, ds.test
     cls = load_model(name)
     kwargs = dict(params)
-    names = cls._param_names()
+    names = param_names(cls)
     if "random_state" in names:
         kwargs.setdefault("random_state", seed)
     if "device" in names:

@@ -10,6 +10,7 @@ Run from the repository root::
     python tests/perf/narm_diginetica.py --seeds 0 --param valid_split=random_cases --verbose
     python tests/perf/narm_diginetica.py --seeds 0 --epochs 2 --param gru=authors   # any NARM keyword
     python tests/perf/narm_diginetica.py --seeds 0,1,2 --selection   # validation split, no test data
+    python tests/perf/narm_diginetica.py --seeds 0,1,2 --preset authors   # a named preset (authors, recbole)
 
 Prints, per run, median wall seconds per training epoch (validation excluded), CPU seconds per
 epoch (process time of the whole fit, validation included, divided by the epochs), fit and evaluation
@@ -75,7 +76,8 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--epochs", type=int, default=30)
-    ap.add_argument("--training", default="sessions", choices=["sessions", "prefixes"])
+    ap.add_argument("--training", default=None, choices=["sessions", "prefixes"], help="default: the preset's")
+    ap.add_argument("--preset", default=None, choices=NARM.param_set_names(), help="start from a named preset")
     ap.add_argument(
         "--selection",
         action="store_true",
@@ -86,7 +88,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--param", action="append", default=[], help="extra NARM keyword, e.g. truncate=last")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    extra = {}
+    extra = dict(NARM.named_params(args.preset)) if args.preset else {}
+    extra["epochs"] = args.epochs
+    if args.training is not None:
+        extra["training"] = args.training
     for p in args.param:
         key, value = p.split("=", 1)
         try:
@@ -104,14 +109,14 @@ def main(argv: list[str] | None = None) -> None:
         f"# host: {platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
         f"torch {torch.__version__}, {args.threads} threads, load average {os.getloadavg()[0]:.2f}"
     )
-    print(f"# NARM(training={args.training!r}, epochs={args.epochs}, {extra})")
+    print(f"# NARM(preset={args.preset!r}, {extra})")
     cols = ["R@5", "MRR@5", "R@10", "MRR@10", "R@20", "MRR@20"]
     keys = ["recall@5", "mrr@5", "recall@10", "mrr@10", "recall@20", "mrr@20"]
     print("| seed | " + " | ".join(cols) + " | s/epoch (median) | CPU s/epoch | fit s | eval s | best epoch |")
     print("|---" * (len(cols) + 6) + "|")
     rows = []
     for seed in [int(s) for s in args.seeds.split(",")]:
-        model = NARM(epochs=args.epochs, training=args.training, device="cpu", random_state=seed, **extra)
+        model = NARM(**{**extra, "device": "cpu", "random_state": seed})
         t1, c1 = time.perf_counter(), time.process_time()
         with progress_callback(_print_epoch if args.verbose else None):
             model.fit(train)

@@ -83,8 +83,8 @@ class DatasetRecipe:
     default_test_days: ClassVar[dict[str, float]] = {"narm": 7, "gru4rec": 7}
     #: Defaults of further protocol parameters, per protocol (e.g. ``keep_file_order``).
     protocol_defaults: ClassVar[dict[str, dict[str, Any]]] = {}
-    #: Protocols this recipe supports (all by default).
-    protocols: ClassVar[tuple[str, ...]] = ("narm", "gru4rec")
+    #: Protocols this recipe supports (None: every protocol).
+    protocols: ClassVar[tuple[str, ...] | None] = None
     synthetic: ClassVar[bool] = False
 
     def __init__(self, root: str | Path | None = None, *, path: str | Path | None = None) -> None:
@@ -286,9 +286,7 @@ class RowLines:
         Data rows before the table's first (chunked reads).
     """
 
-    def __init__(
-        self, path: Path | None, header_lines: int, rows: np.ndarray | None = None, start: int = 0
-    ) -> None:
+    def __init__(self, path: Path | None, header_lines: int, rows: np.ndarray | None = None, start: int = 0) -> None:
         self.path = path
         self.header_lines = header_lines
         self.rows = rows

@@ -1,0 +1,246 @@
+"""Building blocks shared by several baselines (one home each, public to every plugin).
+
+* :class:`SparseSGD`, :func:`other_items`, :func:`mean_item_factors`,
+  :func:`running_mean_item_factors`: the BPR-trained factor models (BPR-MF, FPMC);
+* :class:`CsrRows`: sparse item x item rows scattered into dense scores (Markov, Item-KNN);
+* :func:`concat_ranges`: the click positions of many prefixes at once (FPMC's training);
+* :func:`untrained_items`, :func:`mask_untrained`: the rule for items without a training click;
+* :func:`paramfile_names`, :func:`read_paramfile`: named parameter sets shipped as data
+  (``paramfiles/<model>/<name>.toml``, each with its ``[provenance]``).
+
+Items without training data. Every reference implementation behind our models (GRU4Rec's
+official code and its ``baselines.py``, khesui/FPMC, the NARM authors' code, session-rec)
+builds its item index from the training data, so an item with no training click does not
+exist there: it is never ranked and never drawn as a negative. sessrec ranks the whole
+catalogue (the protocols' test sets and ``--valid-days`` fits can hold such items), so the
+models that learn item vectors or similarities (GRU4Rec, NARM, BPR-MF, FPMC, Item-KNN) score
+those items ``-inf`` and never sample them; POP and Markov already rank them below every item
+with a training click (their popularity is 0), and S-POP ranks the current session's own
+clicks first, as its definition says, trained or not.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import torch
+
+from sessrec import PrefixBatch, Sessions
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+__all__ = [
+    "CsrRows",
+    "SparseSGD",
+    "concat_ranges",
+    "mask_untrained",
+    "mean_item_factors",
+    "other_items",
+    "paramfile_names",
+    "read_paramfile",
+    "running_mean_item_factors",
+    "untrained_items",
+]
+
+
+class SparseSGD:
+    """Plain SGD, ``p -= lr * grad``, for parameters with sparse (row) gradients.
+
+    Duck-types the two methods :class:`~sessrec.models.base.TorchModel`'s loop uses
+    (``zero_grad``, ``step``). Not ``torch.optim.SGD`` because a torch optimiser imports
+    ``torch._dynamo`` on first use, which costs 3-14 s per process here (more than a whole
+    BPR-MF fit on the DIGINETICA split); the arithmetic is the same. A sparse gradient is
+    added with ``index_add_``, so rows listed twice get both contributions, without coalescing.
+
+    Parameters
+    ----------
+    params : iterable of Tensor
+    lr : float
+    """
+
+    def __init__(self, params: Iterable[torch.Tensor], lr: float) -> None:
+        self.params = list(params)
+        self.lr = float(lr)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        for p in self.params:
+            g = p.grad
+            if g is None:
+                continue
+            if g.is_sparse:
+                p.index_add_(0, g._indices()[0], g._values(), alpha=-self.lr)
+            else:
+                p.add_(g, alpha=-self.lr)
+
+
+def running_mean_item_factors(weight: torch.Tensor, batch: PrefixBatch) -> torch.Tensor:
+    """Mean of ``weight[i]`` over every prefix ``items[b, :t+1]``, shape (sum(lengths), k), row-major."""
+    mask = batch.mask
+    rows = weight[batch.items.clamp(min=0)] * mask[..., None].to(weight.dtype)
+    counts = torch.arange(1, batch.max_len + 1, device=weight.device, dtype=weight.dtype)
+    return (rows.cumsum(dim=1) / counts[None, :, None])[mask]
+
+
+def mean_item_factors(weight: torch.Tensor, batch: PrefixBatch) -> torch.Tensor:
+    """Mean of ``weight[i]`` over every prefix's items, shape (batch_size, k).
+
+    Parameters
+    ----------
+    weight : Tensor of shape (n_items, k)
+    batch : PrefixBatch
+        On ``weight``'s device.
+    """
+    mask = batch.mask
+    rows = weight[batch.items.clamp(min=0)] * mask[..., None].to(weight.dtype)
+    return rows.sum(dim=1) / batch.lengths[:, None].to(weight.dtype)
+
+
+def other_items(positives: np.ndarray, candidates: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One uniform draw from ``candidates \\ {positive}`` per positive.
+
+    Parameters
+    ----------
+    positives : ndarray of int64, shape (n,)
+        Items, each one of ``candidates``.
+    candidates : ndarray of int64, shape (m,)
+        Sorted distinct items to draw from (the items with training clicks), ``m >= 2``.
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    ndarray of int64, shape (n,)
+        With ``candidates = arange(n_items)`` the draw is ``rng.integers(0, n_items - 1)``
+        shifted past the positive: uniform over the other items.
+
+    Examples
+    --------
+    >>> out = other_items(np.array([2, 2, 2]), np.array([0, 2, 5]), np.random.default_rng(0))
+    >>> sorted(set(out.tolist())) <= [0, 5]
+    True
+    """
+    m = len(candidates)
+    if m < 2:
+        raise ValueError(
+            f"BPR training needs at least 2 items with training clicks to draw negatives from, got {m}; "
+            "train on more sessions"
+        )
+    slot = np.searchsorted(candidates, positives)
+    draw = rng.integers(0, m - 1, size=len(positives))
+    return candidates[draw + (draw >= slot)]
+
+
+def untrained_items(train: Sessions) -> np.ndarray:
+    """Items of ``train``'s catalogue without a single training click (sorted int64).
+
+    The reference implementations build their item index from the training data, so such
+    an item does not exist for them: they never rank it. Models that follow them give it
+    the score ``-inf`` (see :func:`mask_untrained`).
+    """
+    return np.flatnonzero(train.item_counts() == 0).astype(np.int64)
+
+
+def mask_untrained(scores: torch.Tensor, untrained: np.ndarray) -> torch.Tensor:
+    """``scores`` (N, n_items) with the columns ``untrained`` set to ``-inf`` (in place when any)."""
+    if len(untrained):
+        scores.index_fill_(1, torch.from_numpy(untrained).to(scores.device), float("-inf"))
+    return scores
+
+
+def concat_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Concatenation of ``arange(start, start + length)`` for every pair (lengths >= 1)."""
+    total = int(lengths.sum())
+    heads = np.cumsum(lengths) - lengths
+    return np.arange(total) - np.repeat(heads - starts, lengths)
+
+
+class CsrRows:
+    """Rows of a sparse ``(n_items, n_items)`` matrix, scattered into dense score tensors.
+
+    Holds the CSR arrays as torch tensors so that gathering the rows of a batch is a few
+    vectorised tensor operations: no Python loop over rows or entries.
+
+    Parameters
+    ----------
+    indptr : ndarray of shape (n_rows + 1,)
+    indices : ndarray of shape (nnz,)
+        Column of every stored entry; no duplicates inside a row.
+    data : ndarray of shape (nnz,)
+        Stored values.
+    dtype : torch.dtype
+        dtype of the values written into score tensors.
+    """
+
+    def __init__(self, indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, dtype: torch.dtype) -> None:
+        self.indptr = torch.from_numpy(np.asarray(indptr, dtype=np.int64).copy())
+        self.indices = torch.from_numpy(np.asarray(indices, dtype=np.int64).copy())
+        self.data = torch.from_numpy(np.asarray(data, dtype=np.float64).copy()).to(dtype)
+
+    def _entries(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(batch row, position in ``indices``/``data``) of every stored entry of ``rows``."""
+        starts = self.indptr[rows]
+        counts = self.indptr[rows + 1] - starts
+        total = int(counts.sum())
+        batch_row = torch.repeat_interleave(torch.arange(len(rows)), counts, output_size=total)
+        first = torch.cumsum(counts, 0) - counts  # where each row's entries start in the output
+        pos = torch.arange(total) - torch.repeat_interleave(first - starts, counts, output_size=total)
+        return batch_row, pos
+
+    def add_into(self, out: torch.Tensor, rows: torch.Tensor) -> None:
+        """``out[b] += matrix[rows[b]]`` in place; ``out`` has shape (len(rows), n_cols)."""
+        batch_row, pos = self._entries(rows)
+        out.index_put_((batch_row, self.indices[pos]), self.data[pos], accumulate=True)
+
+    def dense(self, rows: torch.Tensor, n_cols: int) -> torch.Tensor:
+        """``matrix[rows]`` as a dense tensor of shape (len(rows), n_cols)."""
+        out = torch.zeros(len(rows), n_cols, dtype=self.data.dtype)
+        batch_row, pos = self._entries(rows)
+        out[batch_row, self.indices[pos]] = self.data[pos]
+        return out
+
+
+def _paramfile_dir(model: str) -> Any:
+    return resources.files("sessrec_baselines") / "paramfiles" / model
+
+
+def paramfile_names(model: str) -> list[str]:
+    """Names of the parameter files shipped for ``model`` (``"narm"`` -> ``["authors", "recbole"]``)."""
+    folder = _paramfile_dir(model)
+    if not folder.is_dir():
+        return []
+    return sorted(p.name[: -len(".toml")] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def read_paramfile(model: str, name: str) -> dict[str, Any]:
+    """Parameter file ``name`` of ``model`` as ``{"params": {...}, "provenance": {...}}``.
+
+    ``[params]`` holds the model's keyword arguments; the keys listed in ``[none] keys`` are
+    set to ``None`` (TOML has no null). ``[provenance]`` says what the set reproduces
+    (``reproduces``: "authors' code", "RecBole", ...), where the values come from, and
+    ``same_setup_as_published``: whether a run with this set is the setup of the paper's
+    published numbers.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, listing the available ones.
+    """
+    names = paramfile_names(model)
+    if name not in names:
+        raise ValueError(f"unknown {model} parameter file {name!r}; available: {', '.join(names) or 'none'}")
+    with (_paramfile_dir(model) / f"{name}.toml").open("rb") as fh:
+        data = tomllib.load(fh)
+    params = dict(data["params"])
+    params.update(dict.fromkeys(data.get("none", {}).get("keys", [])))
+    return {"params": params, "provenance": dict(data.get("provenance", {}))}
