@@ -29,30 +29,21 @@ from rich.table import Table
 
 from sessrec.errors import ConfigError, SessrecError
 from sessrec.progress import progress_callback
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from sessrec.study import (
+    StudyConfig,
+    check_days,
+    coerce_dataset_options,
+    named_params,
+    parse_value,
+    read_study,
+    run_configs,
+)
 
 console = Console()
 err_console = Console(stderr=True)
 
 
 # ---------------------------------------------------------------------- helpers
-def _parse_value(text: str) -> Any:
-    """A TOML/JSON-ish literal: numbers, booleans, lists, quoted strings; else the text."""
-    low = text.strip()
-    if low in ("true", "false"):
-        return low == "true"
-    if low in ("none", "null"):
-        return None
-    try:
-        return json.loads(low)
-    except json.JSONDecodeError:
-        return text
-
-
 def _csv_list(text: str | None) -> list[str]:
     return [t.strip() for t in (text or "").split(",") if t.strip()]
 
@@ -65,16 +56,18 @@ def _ints(text: str, what: str) -> list[int]:
 
 
 def _key_values(pairs: tuple[str, ...], what: str) -> dict[str, Any]:
+    """``key=value`` pairs; values parsed as literals (``path`` stays text)."""
     out: dict[str, Any] = {}
     for pair in pairs:
         if "=" not in pair:
             raise ConfigError(f"{what} expects key=value, got {pair!r}")
         key, value = pair.split("=", 1)
-        out[key.strip()] = _parse_value(value)
+        key = key.strip()
+        out[key] = value if key == "path" else parse_value(value)
     return out
 
 
-def _model_params(pairs: tuple[str, ...], models: list[str]) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+def _model_params(pairs: tuple[str, ...]) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
     """``model.key=value`` -> params; ``model=name`` -> a named parameter set."""
     params: dict[str, dict[str, Any]] = {}
     sets: dict[str, str] = {}
@@ -84,23 +77,86 @@ def _model_params(pairs: tuple[str, ...], models: list[str]) -> tuple[dict[str, 
         lhs, value = pair.split("=", 1)
         if "." in lhs:
             model, key = lhs.split(".", 1)
-            params.setdefault(model, {})[key] = _parse_value(value)
+            params.setdefault(model.strip(), {})[key.strip()] = parse_value(value)
         else:
-            sets[lhs] = value
-    for model in [*params, *sets]:
-        if model not in models:
-            raise ConfigError(f"--params names model {model!r}, which is not in --models ({', '.join(models)})")
+            sets[lhs.strip()] = value.strip()
     return params, sets
 
 
-def _named_params(model: str, name: str) -> dict[str, Any]:
-    from sessrec.registry import load_model
+_named_params = named_params  # kept for callers of the former private helper
 
-    cls = load_model(model)
-    getter = getattr(cls, "named_params", None)
-    if getter is None:
-        raise ConfigError(f"model {model!r} has no named parameter sets; give parameters as {model}.key=value")
-    return dict(getter(name))
+
+class _ProgressView:
+    """Progress bars and one line per finished run, drawn from the library's progress events."""
+
+    def __init__(self) -> None:
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[info]}"),
+            console=err_console,
+            transient=True,
+        )
+        self.tasks: dict[str, Any] = {}
+
+    def task(self, name: str, description: str, total: float | None) -> Any:
+        """The bar ``name``, created on first use."""
+        if name not in self.tasks:
+            self.tasks[name] = self.progress.add_task(description, total=total, info="")
+        return self.tasks[name]
+
+    def on_event(self, kind: str, info: dict[str, Any]) -> None:
+        handler = getattr(self, f"on_{kind}", None)
+        if handler is not None:
+            handler(info)
+
+    def on_note(self, info: dict[str, Any]) -> None:
+        _note(info)
+
+    def on_run(self, info: dict[str, Any]) -> None:
+        state = info.get("state")
+        label = escape(f"{info.get('model')} (seed {info.get('seed')})")
+        runs = self.task("runs", "runs", info.get("total"))
+        if state == "started":
+            self.progress.update(runs, info=label)
+            return
+        self.progress.advance(runs)
+        for name in ("epochs", "eval"):
+            if name in self.tasks:
+                self.progress.remove_task(self.tasks.pop(name))
+        if state == "finished":
+            rec = info["record"]
+            main = {k: v for k, v in rec["metrics"].items() if k in ("recall@20", "mrr@20")}
+            shown = "  ".join(f"{k} {v:.4f}" for k, v in main.items())
+            timing = f"fit {rec['fit_seconds']:.1f}s  eval {rec['eval_seconds']:.1f}s"
+            err_console.print(f"[green]✓[/] {label}: {shown}  {timing}", highlight=False)
+        elif state == "skipped":
+            err_console.print(f"[dim]- {label}: already in the study, skipped (use --force to rerun)[/]")
+        else:
+            err_console.print(f"[red]✗ {label} failed:[/] {escape(str(info.get('error')))}", highlight=False)
+
+    def on_prepare(self, info: dict[str, Any]) -> None:
+        err_console.print(f"[dim]{escape(str(info.get('step')))}…[/]", highlight=False)
+
+    def on_prepared(self, info: dict[str, Any]) -> None:
+        st = info.get("stats", {})
+        note = "  [bold yellow](SYNTHETIC data)[/]" if info.get("synthetic") else ""
+        err_console.print(
+            f"{escape(str(info.get('dataset')))}: {st.get('n_items', '?')} items, "
+            f"{st.get('train_cases', '?')} train / {st.get('test_cases', '?')} test cases{note}",
+            highlight=False,
+        )
+
+    def on_epoch(self, info: dict[str, Any]) -> None:
+        epochs = self.task("epochs", "  epochs", info.get("epochs"))
+        valid = [f"{k} {v:.4f}" for k, v in info.items() if k.startswith("valid_")]
+        loss = f"loss {info.get('loss', 0):.4f} "
+        self.progress.update(epochs, completed=info.get("epoch"), info=loss + " ".join(valid))
+
+    def on_eval(self, info: dict[str, Any]) -> None:
+        self.progress.update(self.task("eval", "  evaluating", info.get("total")), completed=info.get("done"))
 
 
 @contextmanager
@@ -109,73 +165,8 @@ def _progress(quiet: bool) -> Iterator[None]:
         with progress_callback(lambda kind, info: _note(info) if kind == "note" else None):
             yield
         return
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[info]}"),
-        console=err_console,
-        transient=True,
-    )
-    tasks: dict[str, Any] = {}
-
-    def task(name: str, description: str, total: float | None) -> Any:
-        if name in tasks:
-            progress.remove_task(tasks[name])
-        tasks[name] = progress.add_task(description, total=total, info="")
-        return tasks[name]
-
-    def on_event(kind: str, info: dict[str, Any]) -> None:
-        if kind == "run":
-            state = info.get("state")
-            label = f"{info.get('model')} (seed {info.get('seed')})"
-            if state == "started":
-                if "runs" not in tasks:
-                    task("runs", "runs", info.get("total"))
-                progress.update(tasks["runs"], info=label)
-            elif state in ("finished", "skipped", "failed"):
-                if "runs" not in tasks:
-                    task("runs", "runs", info.get("total"))
-                progress.advance(tasks["runs"])
-                for name in ("epochs", "eval"):
-                    if name in tasks:
-                        progress.remove_task(tasks.pop(name))
-                if state == "finished":
-                    rec = info["record"]
-                    main = {k: v for k, v in rec["metrics"].items() if k in ("recall@20", "mrr@20")}
-                    shown = "  ".join(f"{k} {v:.4f}" for k, v in main.items())
-                    err_console.print(
-                        f"[green]✓[/] {label}: {shown}  fit {rec['fit_seconds']:.1f}s  eval {rec['eval_seconds']:.1f}s"
-                    )
-                elif state == "skipped":
-                    err_console.print(f"[dim]- {label}: already in the study, skipped (use --force to rerun)[/]")
-                else:
-                    err_console.print(f"[red]✗ {label} failed:[/] {info.get('error')}")
-        elif kind == "note":
-            _note(info)
-        elif kind == "prepare":
-            err_console.print(f"[dim]{info.get('step')}…[/]")
-        elif kind == "prepared":
-            st = info.get("stats", {})
-            note = "  [bold yellow](SYNTHETIC data)[/]" if info.get("synthetic") else ""
-            err_console.print(
-                f"{info.get('dataset')}: {st.get('n_items', '?')} items, {st.get('train_cases', '?')} train / "
-                f"{st.get('test_cases', '?')} test cases{note}"
-            )
-        elif kind == "epoch":
-            if "epochs" not in tasks:
-                task("epochs", "  epochs", info.get("epochs"))
-            valid = [f"{k} {v:.4f}" for k, v in info.items() if k.startswith("valid_")]
-            progress.update(
-                tasks["epochs"], completed=info.get("epoch"), info=f"loss {info.get('loss', 0):.4f} " + " ".join(valid)
-            )
-        elif kind == "eval":
-            if "eval" not in tasks:
-                task("eval", "  evaluating", info.get("total"))
-            progress.update(tasks["eval"], completed=info.get("done"))
-
-    with progress, progress_callback(on_event):
+    view = _ProgressView()
+    with view.progress, progress_callback(view.on_event):
         yield
 
 
@@ -186,7 +177,7 @@ def _note(info: dict[str, Any]) -> None:
 
 
 def _fail(exc: SessrecError) -> None:
-    err_console.print(f"[bold red]Error:[/] {exc}", soft_wrap=True, markup=True, highlight=False)
+    err_console.print(f"[bold red]Error:[/] {escape(str(exc))}", soft_wrap=True, markup=True, highlight=False)
     sys.exit(2)
 
 
@@ -252,98 +243,69 @@ def run(
     threads: int | None,
 ) -> None:
     """Fit and evaluate models; results go to the study folder, then report.md."""
-    if threads is not None:
-        if threads < 1:
-            raise ConfigError(f"--threads must be a positive integer, got {threads}")
-        import torch
-
-        torch.set_num_threads(threads)
-    from sessrec.registry import model_names
-    from sessrec.runner import RunSpec, run_study
-
-    cfg: dict[str, Any] = {}
-    if config_path:
-        try:
-            cfg = tomllib.loads(Path(config_path).read_text())
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{config_path} is not valid TOML: {exc}") from None
-    study = cfg.get("study", {})
-    model_list = _csv_list(models_opt) or list(study.get("models", [])) or model_names()
-    dataset = dataset or study.get("dataset", "synthetic")
-    out_dir = Path(out or study.get("out") or Path("reports") / dataset)
-    cut = _ints(cutoffs, "--cutoffs") if cutoffs else list(study.get("cutoffs", [5, 10, 20]))
-    seed_list = _ints(seeds, "--seeds") if seeds else list(study.get("seeds", [0]))
-    ds_options = {**cfg.get("dataset_options", {}), **_key_values(options, "--option")}
-    params, sets = _model_params(param_pairs, model_list)
-    sets = {**cfg.get("param_sets", {}), **sets}
-    cfg_params = cfg.get("params", {})
-
-    specs = []
-    for model in model_list:
-        merged: dict[str, Any] = {}
-        if model in sets:
-            merged.update(_named_params(model, sets[model]))
-        merged.update(cfg_params.get(model, {}))
-        merged.update(params.get(model, {}))
-        for seed in seed_list:
-            specs.append(
-                RunSpec(
-                    model=model,
-                    dataset=dataset,
-                    params=merged,
-                    dataset_options=ds_options,
-                    protocol=protocol or study.get("protocol"),
-                    test_days=test_days if test_days is not None else study.get("test_days"),
-                    valid_days=valid_days if valid_days is not None else study.get("valid_days"),
-                    seed=seed,
-                    cutoffs=tuple(cut),
-                    ties=ties or study.get("ties", "conservative"),
-                    device=device or study.get("device", "auto"),
-                )
-            )
+    _set_threads(threads)
+    params, sets = _model_params(param_pairs)
+    overrides = {
+        "models": None if models_opt is None else tuple(_csv_list(models_opt)),
+        "dataset": dataset,
+        "out": out,
+        "data_dir": data_dir,
+        "protocol": protocol,
+        "test_days": test_days,
+        "valid_days": valid_days,
+        "cutoffs": _ints(cutoffs, "--cutoffs") if cutoffs is not None else None,
+        "ties": ties,
+        "device": device,
+        "seeds": _ints(seeds, "--seeds") if seeds is not None else None,
+        "dataset_options": _key_values(options, "--option") or None,
+        "params": params or None,
+        "param_sets": sets or None,
+    }
+    entries = read_study(config_path) if config_path else [StudyConfig()]
+    every = models_opt is None  # no --models: the file's models, else every installed model
+    configs = [_check_param_models(e.with_overrides(**overrides), params, sets, every) for e in entries]
     with _progress(quiet):
-        outcome = run_study(specs, out_dir, data_root=data_dir or study.get("data_dir"), force=force)
-    _write_experiment(out_dir, specs, config_path)
-    err_console.print(
-        f"{len(outcome.ran)} run(s) finished, {len(outcome.skipped)} skipped, {len(outcome.failed)} failed → {out_dir}"
-    )
-    for failure in outcome.failed:
-        err_console.print(f"[red]failed:[/] {failure.spec.model} seed {failure.spec.seed}: {failure.error}")
-    if not no_report:
+        outcome = run_configs(configs, force=force)
+    out_dir = configs[0].out_dir
+    _summary(outcome, out_dir)
+    if not no_report and (outcome.ran or outcome.skipped):
         _report(out_dir, ("md",), quiet)
     if outcome.failed:
         sys.exit(1)
 
 
-def _write_experiment(out_dir: Path, specs: list[Any], config_path: str | None) -> None:
-    """Record the study's specification beside its results (kept if the user wrote one)."""
-    target = out_dir / "experiment.toml"
-    if config_path and Path(config_path).resolve() == target.resolve():
+def _set_threads(threads: int | None) -> None:
+    if threads is None:
         return
-    out_dir.mkdir(parents=True, exist_ok=True)
-    first = specs[0]
-    lines = [
-        "# Written by `sessrec run`; rerun with `sessrec run --config <this file>`.",
-        "[study]",
-        f"models = {json.dumps(sorted({s.model for s in specs}))}",
-        f"dataset = {json.dumps(first.dataset)}",
-        f"seeds = {json.dumps(sorted({s.seed for s in specs}))}",
-        f"cutoffs = {json.dumps(list(first.cutoffs))}",
-        f"ties = {json.dumps(first.ties)}",
-        f"device = {json.dumps(first.device)}",
-        f"out = {json.dumps(str(out_dir))}",
-    ]
-    for key in ("protocol", "test_days", "valid_days"):
-        value = getattr(first, key)
-        if value is not None:
-            lines.append(f"{key} = {json.dumps(value)}")
-    if first.dataset_options:
-        lines += ["", "[dataset_options]"] + [f"{k} = {json.dumps(v)}" for k, v in first.dataset_options.items()]
-    for model in sorted({s.model for s in specs}):
-        params = next(s.params for s in specs if s.model == model)
-        if params:
-            lines += ["", f"[params.{model}]"] + [f"{k} = {json.dumps(v)}" for k, v in params.items()]
-    target.write_text("\n".join(lines) + "\n")
+    if threads < 1:
+        raise ConfigError(f"--threads must be a positive integer, got {threads}")
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _check_param_models(cfg: StudyConfig, params: dict[str, Any], sets: dict[str, str], every: bool) -> StudyConfig:
+    """The config checked, its models resolved; ``-p`` may only name models of the study."""
+    cfg = cfg.validate(default_models=every)
+    for model in [*params, *sets]:
+        if model not in cfg.models:
+            raise ConfigError(f"--params names model {model!r}, which is not in --models ({', '.join(cfg.models)})")
+    return cfg
+
+
+def _summary(outcome: Any, out_dir: Path) -> None:
+    err_console.print(
+        f"{len(outcome.ran)} run(s) finished, {len(outcome.skipped)} skipped, {len(outcome.failed)} failed → "
+        + escape(str(out_dir)),
+        highlight=False,
+    )
+    for failure in outcome.failed:
+        err_console.print(
+            f"[red]failed:[/] {escape(failure.spec.model)} seed {failure.spec.seed}: {escape(failure.error)}",
+            highlight=False,
+        )
+    if not (outcome.ran or outcome.skipped):
+        err_console.print("[yellow]no run finished, so no report was written[/]")
 
 
 # ---------------------------------------------------------------------- report
@@ -354,9 +316,9 @@ def _report(study_dir: Path, formats: tuple[str, ...], quiet: bool) -> None:
     if not quiet:
         console.print(result.main_table, markup=False, highlight=False, soft_wrap=True)
     for path in result.paths:
-        err_console.print(f"[dim]wrote {path}[/]")
+        err_console.print(f"[dim]wrote {escape(str(path))}[/]", highlight=False)
     for line_no, why in result.skipped:
-        err_console.print(f"[yellow]skipped results.jsonl line {line_no}:[/] {why}")
+        err_console.print(f"[yellow]skipped results.jsonl line {line_no}:[/] {escape(str(why))}", highlight=False)
 
 
 @main.command()
@@ -393,11 +355,11 @@ def models_cmd() -> None:
     for name, entry in sorted(models.entries().items()):
         error = entry.error
         table.add_row(
-            name,
-            entry.value,
-            entry.distribution or "(registered in-process)",
-            entry.version or "",
-            f"[red]{error}[/]" if error else "[green]ok[/]",
+            escape(name),
+            escape(entry.value),
+            escape(entry.distribution or "(registered in-process)"),
+            escape(entry.version or ""),
+            f"[red]{escape(error)}[/]" if error else "[green]ok[/]",
         )
     console.print(table)
 
@@ -419,7 +381,7 @@ def datasets(ctx: click.Context, data_dir: str | None) -> None:
         try:
             cls = get_recipe(name)
         except SessrecError as exc:
-            table.add_row(name, f"[red]{exc}[/]", "", "", "", "")
+            table.add_row(escape(name), f"[red]{escape(str(exc))}[/]", "", "", "", "")
             continue
         files = cls.raw_files
         where = ", ".join(str(root / (cls.folder or cls.name) / f.name) for f in files) or "(generated)"
@@ -432,15 +394,15 @@ def datasets(ctx: click.Context, data_dir: str | None) -> None:
             status = "[green]yes[/]" if present else "[dim]no[/]"
         days = cls.default_test_days.get(cls.default_protocol, "?")
         table.add_row(
-            name,
-            cls.description,
-            where,
+            escape(name),
+            escape(cls.description),
+            escape(where),
             status,
-            ", ".join(f.url for f in files if f.url),
+            escape(", ".join(f.url for f in files if f.url)),
             f"{cls.default_protocol} ({days:g})" if isinstance(days, (int, float)) else cls.default_protocol,
         )
     console.print(table)
-    console.print(f"[dim]data root: {root}  (--data-dir, else $SESSREC_DATA, else ./datasets)[/]")
+    console.print(f"[dim]data root: {escape(str(root))}  (--data-dir, else $SESSREC_DATA, else ./datasets)[/]")
 
 
 @datasets.command("stats")
@@ -461,13 +423,10 @@ def datasets_stats(
     """Statistics papers print (clicks, sessions, cases, items, average length) and what was dropped."""
     from sessrec.data import prepare
 
+    opts = coerce_dataset_options(name, protocol, _key_values(options, "--option"))
     with _progress(as_json):
         prepared = prepare(
-            name,
-            data_root=ctx.obj["data_dir"],
-            protocol=protocol,
-            test_days=test_days,
-            **_key_values(options, "--option"),
+            name, data_root=ctx.obj["data_dir"], protocol=protocol, test_days=check_days("test_days", test_days), **opts
         )
     stats = dict(prepared.stats)
     if as_json:
@@ -484,9 +443,9 @@ def datasets_stats(
         title += "  (SYNTHETIC data)"
     table = Table("statistic", "value", title=title)
     for key, value in stats.items():
-        table.add_row(key, f"{value:,}" if isinstance(value, int) else str(value))
+        table.add_row(escape(key), f"{value:,}" if isinstance(value, int) else escape(str(value)))
     console.print(table)
-    console.print(f"[dim]fingerprint {prepared.fingerprint}[/]")
+    console.print(f"[dim]fingerprint {escape(str(prepared.fingerprint))}[/]")
 
 
 # ---------------------------------------------------------------------- check
@@ -502,17 +461,19 @@ def check(model: str, checks: str | None, param_pairs: tuple[str, ...]) -> None:
     colours = {"passed": "green", "failed": "red", "skipped": "yellow"}
 
     def show(res: Any) -> None:
-        err_console.print(f"[{colours[res.status]}]{res.status:>7}[/] {res.check} ({res.seconds:.1f}s)")
+        err_console.print(f"[{colours[res.status]}]{res.status:>7}[/] {escape(res.check)} ({res.seconds:.1f}s)")
 
     results = check_model(
         model, params=_key_values(param_pairs, "--params") or None, checks=_csv_list(checks) or None, on_result=show
     )
     for res in results:
-        table.add_row(res.check, f"[{colours[res.status]}]{res.status}[/]", f"{res.seconds:.1f}", res.message)
+        table.add_row(
+            escape(res.check), f"[{colours[res.status]}]{res.status}[/]", f"{res.seconds:.1f}", escape(res.message)
+        )
     console.print(table)
     failed = [r for r in results if r.status == "failed"]
     if failed:
-        err_console.print(f"[red]{len(failed)} of {len(results)} checks failed for {model!r}[/]")
+        err_console.print(f"[red]{len(failed)} of {len(results)} checks failed for {escape(repr(model))}[/]")
         sys.exit(1)
 
 

@@ -16,9 +16,13 @@ True
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
+import functools
+import json
+import subprocess
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from sessrec.errors import ConfigError
@@ -34,7 +38,9 @@ __all__ = [
     "model_names",
     "models",
     "register_model",
+    "sessrec_commit",
     "unregister_model",
+    "validated_params",
 ]
 
 MODELS_GROUP = "sessrec.models"
@@ -153,27 +159,34 @@ def load_model(name: str) -> Callable[..., Any]:
     return models.load(name)
 
 
-def _declared_params(factory: Any) -> list[str]:
-    """:func:`~sessrec.models.params.param_names` of a model class; ``[]`` for a function or ``**kwargs``."""
-    from sessrec.models.params import param_names
+def validated_params(name: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` checked against model ``name``'s constraints; the one place that does it.
 
+    Unknown names, wrong types and values outside a declared range raise
+    :class:`ConfigError` naming the model, the parameter, the value and what is allowed
+    (see :mod:`sessrec.models.params`); ints given for float parameters become floats. A
+    factory whose parameters cannot be listed (a function, or ``**kwargs``) is not checked
+    here: calling it reports what it rejects.
+    """
+    from sessrec.models.params import validate_params
+
+    factory = load_model(name)
     if not isinstance(factory, type):
-        return []
+        return dict(params)
     try:
-        return param_names(factory)
-    except TypeError:
-        return []
+        return validate_params(factory, params, model_name=name)
+    except TypeError:  # ``__init__(**kwargs)``: no explicit parameter list to check against
+        return dict(params)
 
 
 def make_model(name: str, **params: Any) -> Any:
-    """An unfitted model ``name`` with ``params``; unknown parameters give a clear error."""
-    cls = load_model(name)
+    """An unfitted model ``name`` with ``params``, checked by :func:`validated_params`."""
+    factory = load_model(name)
+    checked = validated_params(name, params)
     try:
-        return cls(**params)
+        return factory(**checked)
     except TypeError as exc:
-        names = _declared_params(cls)
-        valid = ", ".join(names) if names else "see its docstring"
-        raise ConfigError(f"bad parameters for model {name!r}: {exc}; valid parameters: {valid}") from exc
+        raise ConfigError(f"bad parameters for model {name!r}: {exc}") from exc
 
 
 def register_model(name: str, factory: Callable[..., Any], *, overwrite: bool = False) -> None:
@@ -196,3 +209,38 @@ def register_model(name: str, factory: Callable[..., Any], *, overwrite: bool = 
 def unregister_model(name: str) -> None:
     """Remove an in-process registration."""
     models.unregister(name)
+
+
+def _git(folder: Path, *args: str) -> str | None:
+    try:
+        out = subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+@functools.lru_cache(maxsize=1)
+def sessrec_commit() -> str | None:
+    """The commit of the sessrec code this process runs (not of the current folder).
+
+    From the installed distribution's ``direct_url.json`` when pip recorded one (``pip
+    install git+https://…``); else from the git checkout the ``sessrec`` package was imported
+    from, when the package's files are tracked there (editable installs, source trees), with
+    ``-dirty`` appended when they have uncommitted changes; else ``None`` (a release install:
+    the version in a run's ``versions`` says what ran).
+    """
+    try:
+        direct = metadata.distribution("sessrec").read_text("direct_url.json")
+        commit = json.loads(direct or "{}").get("vcs_info", {}).get("commit_id")
+    except (metadata.PackageNotFoundError, ValueError, AttributeError):
+        commit = None
+    if commit:
+        return str(commit)
+    package = Path(__file__).resolve().parent
+    if _git(package, "ls-files", "--error-unmatch", "__init__.py") is None:
+        return None  # not a checkout, or a copy inside someone else's repository
+    head = _git(package, "rev-parse", "HEAD")
+    if head is None:
+        return None
+    dirty = _git(package, "status", "--porcelain", "--untracked-files=no", ".")
+    return f"{head}-dirty" if dirty else head

@@ -24,7 +24,6 @@ import hashlib
 import json
 import os
 import platform
-import subprocess
 import sys
 import threading
 import time
@@ -37,8 +36,9 @@ import torch
 
 from sessrec.errors import ConfigError, DataError, SessrecError
 from sessrec.evaluation.ranks import TIES
+from sessrec.models.params import param_names
 from sessrec.progress import emit
-from sessrec.registry import _declared_params, load_model, models
+from sessrec.registry import load_model, make_model, models, sessrec_commit
 from sessrec.results.record import RunRecord
 from sessrec.results.store import CaseTable, StudyStore
 
@@ -210,14 +210,6 @@ class _PeakRSS:
                 self.peak_mb = max(self.peak_mb, cur)
 
 
-def _git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
-
-
 def cpu_name() -> str:
     """The CPU model as the OS names it (``/proc/cpuinfo``), else ``platform.processor()``."""
     try:
@@ -252,24 +244,23 @@ def _versions(model_name: str) -> dict[str, str | None]:
 
 # ---------------------------------------------------------------------- running
 def build_model(spec: RunSpec) -> Any:
-    """The unfitted model of ``spec``: its params, plus ``random_state``/``device`` defaults."""
-    cls = load_model(spec.model)
-    names = _declared_params(cls)
+    """The unfitted model of ``spec``: its params, plus ``random_state``/``device`` defaults.
+
+    Parameters are checked by :func:`sessrec.registry.make_model` (the one place that
+    validates them); a :class:`~sessrec.study.StudyConfig` has already checked them when it
+    built the specs, so this fails here only for specs built by hand.
+    """
+    factory = load_model(spec.model)
+    try:
+        names = param_names(factory) if isinstance(factory, type) else []
+    except TypeError:  # ``**kwargs``: no parameter list to fill defaults into
+        names = []
     params = dict(spec.params)
-    unknown = sorted(set(params) - set(names)) if names else []
-    if unknown:
-        raise ConfigError(
-            f"model {spec.model!r} has no parameter {', '.join(map(repr, unknown))}; "
-            f"valid parameters: {', '.join(names)}"
-        )
     if "random_state" in names:
         params.setdefault("random_state", spec.seed)
     if "device" in names:
         params.setdefault("device", spec.device)
-    try:
-        return cls(**params)
-    except TypeError as exc:
-        raise ConfigError(f"bad parameters for model {spec.model!r}: {exc}") from exc
+    return make_model(spec.model, **params)
 
 
 def run_one(spec: RunSpec, prepared: Any) -> tuple[RunRecord, np.ndarray]:
@@ -316,7 +307,7 @@ def run_one(spec: RunSpec, prepared: Any) -> tuple[RunRecord, np.ndarray]:
         device=str(device) if device is not None else "cpu",
         versions=_versions(spec.model),
         hardware=hardware(),
-        git_commit=_git_commit(),
+        git_commit=sessrec_commit(),
         started_at=started.isoformat(timespec="seconds"),
         finished_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         history=_freeze(getattr(model, "history_", [])),
@@ -436,16 +427,8 @@ def run_study(
     goes on; user mistakes (:class:`~sessrec.errors.SessrecError`) and Ctrl-C stop it.
     """
     store = StudyStore(out_dir)
-    specs = list(specs)
-    for spec in specs:  # fail early on unknown models or parameters, before any data work
-        build_model(spec)
-    for tmp in store.clean_temp_files():
-        emit("note", text=f"removed {tmp.name}, left in {tmp.parent} by an interrupted run")
     data = _DataPool(prepare, data_root)
-    specs = [spec.with_data(data.data_id(spec)) for spec in specs]
-    ids = [s.run_id for s in specs]
-    if len(set(ids)) != len(ids):
-        raise ConfigError("the study lists the same run twice")
+    specs = _bound_specs(list(specs), store, data)
     done = set() if force else store.completed_ids()
     for spec in specs:  # every dataset a pending run needs, before any model is fitted
         if spec.run_id not in done:
@@ -475,6 +458,19 @@ def run_study(
             outcome.skipped.append(spec.run_id)
             _emit_run(spec, "skipped", **where)
     return outcome
+
+
+def _bound_specs(specs: list[RunSpec], store: StudyStore, data: _DataPool) -> list[RunSpec]:
+    """``specs`` checked and bound to their data; temp files of killed writers removed first."""
+    for spec in specs:  # fail early on unknown models or parameters, before any data work
+        build_model(spec)
+    for tmp in store.clean_temp_files():
+        emit("note", text=f"removed {tmp.name}, left in {tmp.parent} by an interrupted run")
+    bound = [spec.with_data(data.data_id(spec)) for spec in specs]
+    ids = [s.run_id for s in bound]
+    if len(set(ids)) != len(ids):
+        raise ConfigError("the study lists the same run twice")
+    return bound
 
 
 def _emit_run(spec: RunSpec, state: str, **info: Any) -> None:

@@ -124,3 +124,113 @@ def test_named_parameter_sets(runner):
     assert res.exit_code == 2 and "available: " in res.output and "diginetica-bprmax" in res.output
     res = runner.invoke(main, ["run", "--models", "pop", "-p", "pop=tuned"])
     assert res.exit_code == 2 and "ships none" in res.output
+
+
+# ---------------------------------------------------------------------- bad input: one line, before any work
+def one_line_error(res):
+    lines = [line for line in res.output.splitlines() if line.strip()]
+    assert res.exit_code == 2, res.output
+    assert len(lines) == 1 and lines[0].startswith("Error: "), res.output
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ('[study]\nmodels = ["pop"]\nseed = [0, 1]\n', "unknown key 'seed' in [study] (did you mean 'seeds'?)"),
+        ('[study]\nmodels = ["pop"]\ntest_day = 1\n', "unknown key 'test_day' in [study] (did you mean 'test_days'?)"),
+        ('[study]\nmodels = ["iknn"]\n[param.iknn]\nn_neighbors = 10\n', "unknown section [param] (did you mean"),
+        ("study = 5\n", "study must be a table"),
+        ('[study]\nmodels = ["pop"]\ndataset = "csv"\n[dataset_options]\npath = 5\n', "path must be a file path"),
+        ('[study]\nmodels = ["pop"]\ncutoffs = "5,10"\n', "cutoffs must be a list of integers"),
+    ],
+)
+def test_config_mistakes_are_one_line(runner, tmp_path, text, fragment):
+    path = tmp_path / "typo.toml"
+    path.write_text(text)
+    line = one_line_error(runner.invoke(main, ["run", "--config", str(path), "--quiet"]))
+    assert fragment in line and str(path) in line
+    assert not (tmp_path / "reports").exists()
+
+
+def test_non_utf8_config_is_one_line(runner, tmp_path):
+    path = tmp_path / "latin1.toml"
+    path.write_bytes(b'[study]\nmodels = ["pop"]\n# caf\xe9\n')
+    assert "is not UTF-8 text (byte 0xe9 on line 3)" in one_line_error(runner.invoke(main, ["run", "--config", path]))
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--models", ","], "no models given"),
+        (["--seeds", "-1"], "seeds must be integers from 0 to 4294967295, got [-1]"),
+        (["--seeds", str(2**70)], "seeds must be integers from 0 to 4294967295"),
+        (["--device", "foo"], "device must be auto, cpu, cuda, cuda:N or mps, got 'foo'"),
+        (["--cutoffs", str(10**30)], "cutoffs must be integers from 1 to 2147483647"),
+        (["--test-days", "inf"], "test_days must be a positive number of days up to 36500, got inf"),
+        (["--test-days", "1e300"], "test_days must be a positive number of days up to 36500, got 1e+300"),
+        (["-o", "n_sessions=abc"], "dataset 'synthetic': option n_sessions='abc' is not allowed; expected an integer"),
+        (["-p", "pop.nonsense=1"], "has no parameter 'nonsense'"),
+    ],
+)
+def test_bad_settings_fail_when_the_study_is_built(runner, tmp_path, args, fragment):
+    res = runner.invoke(main, ["run", "--models", "pop", *args, "--quiet"] if args[0] != "--models" else ["run", *args])
+    assert fragment in one_line_error(res)
+    assert not (tmp_path / "reports").exists() and not (tmp_path / "datasets").exists()
+
+
+def test_bad_model_parameter_fails_before_any_data_work(runner, tmp_path):
+    # The data folder is empty: had the data been touched first, the error would be the missing file.
+    args = ["run", "--dataset", "diginetica", "--data-dir", str(tmp_path), "--test-days", "1", "--models", "iknn"]
+    line = one_line_error(runner.invoke(main, [*args, "-p", "iknn.n_neighbors=abc"]))
+    assert "model 'iknn': parameter n_neighbors='abc' is not allowed; expected an int" in line
+
+
+def test_unwritable_folders_are_refused_before_running(runner, tmp_path):
+    (tmp_path / "afile").write_text("x")
+    line = one_line_error(runner.invoke(main, ["run", "--models", "pop", "--out", "afile/study", *SMALL]))
+    assert "the study folder (out) afile/study cannot be created: afile is a file, not a folder" in line
+    if pathlib.Path("/proc/self").is_dir():
+        res = runner.invoke(main, ["run", "--models", "pop", "--data-dir", "/proc", *SMALL])
+        line = one_line_error(res)
+        assert "the data folder's cache (data_dir) /proc/.cache is not writable: cannot create a file in /proc" in line
+    assert not (tmp_path / "reports").exists()
+
+
+@pytest.mark.parametrize("path", ["v[v2]/missing.csv", "/tmp/x[/].csv", "[bold]x[/bold].csv"])
+def test_error_text_is_printed_verbatim(runner, path):
+    args = ["run", "--models", "pop", "--dataset", "csv", "-o", f"path={path}", "--quiet"]
+    line = one_line_error(runner.invoke(main, args))
+    assert path in line
+
+
+def test_every_run_failing_shows_the_failures_and_no_second_error(runner, tmp_path):
+    from sessrec.registry import register_model, unregister_model
+    from sessrec.testing.doubles import TransitionModel
+
+    class Exploding(TransitionModel):
+        def fit(self, train, *, valid=None):
+            raise RuntimeError("boom [v2]")
+
+    register_model("t-explode", Exploding, overwrite=True)
+    try:
+        res = runner.invoke(main, ["run", "--models", "t-explode", "--seeds", "0,1", "--quiet", *SMALL])
+    finally:
+        unregister_model("t-explode")
+    assert res.exit_code == 1, res.output
+    assert res.output.count("RuntimeError: boom [v2]") == 2
+    assert "0 run(s) finished, 0 skipped, 2 failed" in res.output and "no report was written" in res.output
+    assert "no study in" not in res.output and not any(x.startswith("Error:") for x in res.output.splitlines())
+
+
+def test_experiment_toml_keeps_every_invocation(runner, tmp_path):
+    study = tmp_path / "reports" / "synthetic"
+    for args in (["--models", "pop"], ["--models", "spop"], ["--models", "pop", "--seeds", "3"]):
+        res = runner.invoke(main, ["run", *args, "--quiet", "--no-report", *SMALL])
+        assert res.exit_code == 0, res.output
+    from sessrec.study import read_study
+
+    entries = read_study(study / "experiment.toml")
+    assert [(e.models, e.seeds) for e in entries] == [(("pop", "spop"), (0,)), (("pop",), (3,))]
+    again = runner.invoke(main, ["run", "--config", str(study / "experiment.toml"), "--quiet", "--no-report"])
+    assert again.exit_code == 0 and "0 run(s) finished, 3 skipped" in again.output, again.output

@@ -80,6 +80,8 @@ class BPRMF(TorchModel):
     Attributes
     ----------
     n_items_ : int
+    untrained_items_ : ndarray of int64
+        Items without a training click, scored ``-inf`` and never drawn as negatives.
     network_ : torch.nn.Module
         ``session_factors`` (n_train_sessions, k) and ``item_factors`` (n_items, k).
     history_ : list of dict
@@ -99,9 +101,11 @@ class BPRMF(TorchModel):
 
     * normal initialisation with std ``sigma`` (``BPR`` defaults to uniform on
       ``[-sigma, sigma]``; its ``init_normal=True`` is ours);
-    * negatives are uniform over the items other than the positive (``BPR`` takes the item
-      of a random *event* among the first ``n_items`` rows of the data, which may equal the
-      positive);
+    * negatives are uniform over the items with a training click other than the positive
+      (``BPR`` takes the item of a random *event* among the first ``n_items`` rows of the
+      data, which may equal the positive);
+    * items without a training click score ``-inf``: ``BPR``'s item index holds training items
+      only, so it never ranks them (ours would otherwise rank them by random factors);
     * no item bias: ``BPR`` declares one but never updates it (it stays 0);
     * ``batch_size`` clicks are stepped simultaneously (vectorised), see above.
 

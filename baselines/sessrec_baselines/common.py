@@ -13,10 +13,10 @@ official code and its ``baselines.py``, khesui/FPMC, the NARM authors' code, ses
 builds its item index from the training data, so an item with no training click does not
 exist there: it is never ranked and never drawn as a negative. sessrec ranks the whole
 catalogue (the protocols' test sets and ``--valid-days`` fits can hold such items), so the
-models that learn item vectors or similarities (GRU4Rec, NARM, BPR-MF, FPMC, Item-KNN) score
-those items ``-inf`` and never sample them; POP and Markov already rank them below every item
-with a training click (their popularity is 0), and S-POP ranks the current session's own
-clicks first, as its definition says, trained or not.
+models that learn item vectors (GRU4Rec, NARM, BPR-MF, FPMC) score those items ``-inf`` and
+never sample them; POP and Markov already rank them below every item with a training click
+(their popularity is 0); S-POP ranks the current session's own clicks first, as its definition
+says, trained or not; Item-KNN scores them 0, tied with every non-neighbour of the last click.
 """
 
 from __future__ import annotations

@@ -101,6 +101,8 @@ class FPMC(TorchModel):
     Attributes
     ----------
     n_items_ : int
+    untrained_items_ : ndarray of int64
+        Items without a training click, scored ``-inf`` and never drawn as negatives.
     network_ : torch.nn.Module
         The four factor tables, each (n_items, k).
     history_ : list of dict
@@ -122,6 +124,8 @@ class FPMC(TorchModel):
       factors, trained through that mean (see above); NARM's FPMC drops the user term
       altogether, which is ``FPMC`` with the first term removed;
     * the previous "basket" is the single last click;
+    * items without a training click score ``-inf`` and are never drawn as negatives (the
+      reference's item set is the training data's);
     * one uniform negative per case (khesui samples 10 per case, and picks cases with
       replacement), so one of our epochs makes a tenth of the updates of one of theirs;
       ``batch_size`` cases stepped at once.

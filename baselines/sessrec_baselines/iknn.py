@@ -10,7 +10,7 @@ import torch
 
 from sessrec import BaseModel, PrefixBatch, Sessions, check_is_fitted
 from sessrec.models import Interval
-from sessrec_baselines.common import CsrRows, mask_untrained, untrained_items
+from sessrec_baselines.common import CsrRows
 
 try:  # Python 3.11+
     from typing import Self
@@ -90,7 +90,10 @@ class ItemKNN(BaseModel):
       keeps zero-similarity items to fill ``n_sims`` (harmless: they score 0 either way);
     * scores are the order code of the similarities described above (same ranking, same
       ties), not the similarity values;
-    * vectorised sparse products instead of a Python loop over items and events.
+    * vectorised sparse products instead of a Python loop over items and events;
+    * items without a training click score 0, tied with every item that is not a neighbour of
+      the last click (``CoOccurence`` indexes training items only and cannot rank them); under
+      conservative ties a target outside the neighbours therefore ranks behind them too.
 
     Examples
     --------
@@ -126,7 +129,6 @@ class ItemKNN(BaseModel):
         self.similarity_ = keep_top_neighbors(sim, int(self.n_neighbors))
         self.support_ = supp
         self.n_items_ = train.n_items
-        self.untrained_items_ = untrained_items(train)
         sim = self.similarity_
         distinct, code = np.unique(sim.data, return_inverse=True)
         self.score_codes_ = np.concatenate([[0.0], distinct])
@@ -137,7 +139,7 @@ class ItemKNN(BaseModel):
     def score(self, batch: PrefixBatch) -> torch.Tensor:
         """Scores of shape (batch_size, n_items) on the CPU: the order code of ``sim(last item, j)``."""
         check_is_fitted(self)
-        return mask_untrained(self._rows_.dense(batch.last_items.to("cpu"), self.n_items_), self.untrained_items_)
+        return self._rows_.dense(batch.last_items.to("cpu"), self.n_items_)
 
     def score_sessions(self, batch: PrefixBatch) -> torch.Tensor:
         """Scores after every prefix, shape (sum(lengths), n_items), rows in row-major order.
@@ -145,8 +147,7 @@ class ItemKNN(BaseModel):
         Row ``(b, t)`` is the similarity row of ``batch.items[b, t]`` (the last click of that prefix).
         """
         check_is_fitted(self)
-        scores = self._rows_.dense(batch.items.to("cpu")[batch.mask.to("cpu")], self.n_items_)
-        return mask_untrained(scores, self.untrained_items_)
+        return self._rows_.dense(batch.items.to("cpu")[batch.mask.to("cpu")], self.n_items_)
 
 
 def item_similarity(x: sp.csr_matrix, *, alpha: float, lmbd: float) -> tuple[sp.csr_matrix, np.ndarray]:

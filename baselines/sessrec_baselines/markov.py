@@ -29,7 +29,8 @@ class Markov(BaseModel):
     follows the prefix's last item in the training sessions (every consecutive pair of
     clicks counts, repeated clicks ``i -> i`` included). Items with equal transition counts
     are ordered by training popularity (click counts), exactly as S-POP breaks its ties; a
-    last item never seen with a successor therefore ranks by popularity alone.
+    last item never seen with a successor therefore ranks by popularity alone, and items without
+    a training click rank below every trained item (popularity rank 0, no transitions).
 
     The two keys are folded into one exact integer per item::
 

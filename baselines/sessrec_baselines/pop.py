@@ -20,7 +20,9 @@ __all__ = ["Pop"]
 class Pop(BaseModel):
     """Global popularity: ``score(j)`` = number of clicks on ``j`` in the training sessions.
 
-    Every prefix gets the same scores; items never clicked in training score 0.
+    Every prefix gets the same scores; items never clicked in training score 0, below every
+    trained item, which is where the references' training-only item index leaves them (they
+    cannot be ranked there): no ``-inf`` needed.
 
     Parameters
     ----------

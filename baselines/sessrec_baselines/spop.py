@@ -30,6 +30,9 @@ class SPop(BaseModel):
     the prefix length, scores stay below 2**53 for any realistic catalogue, so every value is
     an exact integer in float64: no two distinct key pairs collide and equal pairs tie.
 
+    Items without a training click have popularity level 0 (below every trained item) unless
+    the prefix clicked them: S-POP ranks the session's own clicks first by definition.
+
     Attributes
     ----------
     counts_ : ndarray of shape (n_items,), int64

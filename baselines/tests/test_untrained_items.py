@@ -15,7 +15,6 @@ from sessrec_baselines.bprmf import BPRMF
 from sessrec_baselines.common import other_items
 from sessrec_baselines.fpmc import FPMC
 from sessrec_baselines.gru4rec import GRU4Rec
-from sessrec_baselines.iknn import ItemKNN
 from sessrec_baselines.narm import NARM
 
 from sessrec import PrefixBatch, Sessions
@@ -37,21 +36,19 @@ MODELS = {
     "narm": lambda: NARM(embedding_dim=8, hidden_size=8, epochs=1, batch_size=64),
     "bprmf": lambda: BPRMF(n_factors=8, epochs=1),
     "fpmc": lambda: FPMC(n_factors=8, epochs=1),
-    "iknn": lambda: ItemKNN(),
 }
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_untrained_items_score_minus_inf(name):
-    model = MODELS[name]().set_params(**({"device": "cpu", "random_state": 0} if name != "iknn" else {}))
+    model = MODELS[name]().set_params(device="cpu", random_state=0)
     model.fit(_train())
     prefixes = [[0], [3, 4], [19, 25], [27]]  # an untrained item may still appear in a prefix
     scores = model.score(PrefixBatch.from_lists(prefixes))
     assert torch.isneginf(scores[:, N_TRAINED:]).all()
     assert torch.isfinite(scores[:, :N_TRAINED]).all()
-    if name != "iknn":  # the whole-session fast path follows the same rule
-        fast = model.score_sessions(PrefixBatch.from_lists([[0, 1, 2], [19, 25]]))
-        assert torch.isneginf(fast[:, N_TRAINED:]).all() and torch.isfinite(fast[:, :N_TRAINED]).all()
+    fast = model.score_sessions(PrefixBatch.from_lists([[0, 1, 2], [19, 25]]))  # the fast path too
+    assert torch.isneginf(fast[:, N_TRAINED:]).all() and torch.isfinite(fast[:, :N_TRAINED]).all()
 
 
 def test_bpr_negatives_come_from_trained_items_only():

@@ -241,7 +241,7 @@ class Sessions:
         for lo in range(0, len(pos), batch_size):
             p, s = pos[lo : lo + batch_size], sess[lo : lo + batch_size]
             starts = self.offsets[s]
-            yield PrefixBatch.from_ranges(self.items, starts, p - starts), self.items[p]
+            yield PrefixBatch.from_ranges(self.items, starts, p - starts, self.timestamps), self.items[p]
 
 
 def concat_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -278,16 +278,26 @@ class PrefixBatch:
         ``items[b, :lengths[b]]`` is prefix ``b`` in time order; the rest is :data:`PAD`.
     lengths : LongTensor of shape (batch_size,)
         Prefix lengths, all >= 1.
+    timestamps : DoubleTensor of shape (batch_size, max_len), optional
+        Click times in seconds, aligned with ``items`` (padding positions are 0); ``None``
+        when the prefixes were built without times (e.g. :meth:`from_lists`). Models that
+        use time (session-recency decays) read the prefix's time from here.
     """
 
     items: torch.Tensor
     lengths: torch.Tensor
+    timestamps: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         if self.items.dim() != 2 or self.lengths.dim() != 1 or len(self.lengths) != len(self.items):
             raise ValueError(
                 f"PrefixBatch expects items (B, L) and lengths (B,), got {tuple(self.items.shape)} "
                 f"and {tuple(self.lengths.shape)}"
+            )
+        if self.timestamps is not None and tuple(self.timestamps.shape) != tuple(self.items.shape):
+            raise ValueError(
+                f"PrefixBatch timestamps must have the shape of items {tuple(self.items.shape)}, "
+                f"got {tuple(self.timestamps.shape)}"
             )
 
     @classmethod
@@ -300,8 +310,10 @@ class PrefixBatch:
         return cls.from_ranges(flat, starts, lengths).to(device)
 
     @classmethod
-    def from_ranges(cls, items: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> PrefixBatch:
-        """Prefix ``b`` is ``items[starts[b] : starts[b] + lengths[b]]``."""
+    def from_ranges(
+        cls, items: np.ndarray, starts: np.ndarray, lengths: np.ndarray, timestamps: np.ndarray | None = None
+    ) -> PrefixBatch:
+        """Prefix ``b`` is ``items[starts[b] : starts[b] + lengths[b]]``; its times the same range of ``timestamps``."""
         lengths = np.asarray(lengths, dtype=np.int64)
         width = int(lengths.max()) if len(lengths) else 0
         col = np.arange(width, dtype=np.int64)
@@ -309,7 +321,12 @@ class PrefixBatch:
         idx = np.asarray(starts, dtype=np.int64)[:, None] + col[None, :]
         out = np.full((len(lengths), width), PAD, dtype=np.int64)
         out[mask] = np.asarray(items)[idx[mask]]
-        return cls(torch.from_numpy(out), torch.from_numpy(lengths.copy()))
+        times = None
+        if timestamps is not None:
+            t = np.zeros((len(lengths), width), dtype=np.float64)
+            t[mask] = np.asarray(timestamps, dtype=np.float64)[idx[mask]]
+            times = torch.from_numpy(t)
+        return cls(torch.from_numpy(out), torch.from_numpy(lengths.copy()), times)
 
     @property
     def batch_size(self) -> int:
@@ -335,13 +352,15 @@ class PrefixBatch:
         return self.items.gather(1, (self.lengths - 1).clamp(min=0)[:, None]).squeeze(1)
 
     def to(self, device: str | torch.device) -> PrefixBatch:
-        return PrefixBatch(self.items.to(device), self.lengths.to(device))
+        times = None if self.timestamps is None else self.timestamps.to(device)
+        return PrefixBatch(self.items.to(device), self.lengths.to(device), times)
 
     def select(self, rows: torch.Tensor | Sequence[int]) -> PrefixBatch:
         rows_t = torch.as_tensor(rows, dtype=torch.long, device=self.items.device)
         lengths = self.lengths[rows_t]
         width = int(lengths.max()) if len(lengths) else 0
-        return PrefixBatch(self.items[rows_t, :width].clone(), lengths.clone())
+        times = None if self.timestamps is None else self.timestamps[rows_t, :width].clone()
+        return PrefixBatch(self.items[rows_t, :width].clone(), lengths.clone(), times)
 
     def __len__(self) -> int:
         return self.batch_size

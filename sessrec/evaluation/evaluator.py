@@ -225,7 +225,7 @@ def _score_chunks(
         eligible = np.flatnonzero((rows >= 1) & (rows <= batch_size))
         for group in _greedy_groups(rows[eligible], batch_size):
             sess = eligible[group]
-            batch = PrefixBatch.from_ranges(test.items, test.offsets[sess], rows[sess])
+            batch = PrefixBatch.from_ranges(test.items, test.offsets[sess], rows[sess], test.timestamps)
             if isinstance(device, torch.device):
                 batch = batch.to(device)
             cases = concat_ranges(case_start[sess], rows[sess])

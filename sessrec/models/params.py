@@ -200,7 +200,8 @@ def validate_params(cls: type, params: Mapping[str, Any], *, model_name: str) ->
             close = difflib.get_close_matches(key, names, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ConfigError(
-                f"model {model_name!r} has no parameter {key!r}{hint}; valid parameters: {', '.join(names)}"
+                f"bad parameters for model {model_name!r}: it has no parameter {key!r}{hint}; "
+                f"valid parameters: {', '.join(names)}"
             )
         forms = constraints.get(key)
         if forms and not any(_accepts(f, value) for f in forms):

@@ -45,7 +45,8 @@ import numpy as np
 import torch
 
 from sessrec.data.sessions import PrefixBatch, Sessions
-from sessrec.registry import _declared_params, load_model
+from sessrec.models.params import param_names
+from sessrec.registry import load_model
 from sessrec.testing.oracle import chance_recall, oracle_data
 
 __all__ = ["CHECKS", "CheckResult", "SkipCheck", "check_model", "parametrize_with_checks"]
@@ -100,7 +101,13 @@ class _Context:
 
 
 def _param_names(factory: Any) -> list[str]:
-    return _declared_params(factory)
+    """The parameters of a model class; ``[]`` for a function or an ``**kwargs`` class."""
+    if not isinstance(factory, type):
+        return []
+    try:
+        return param_names(factory)
+    except TypeError:
+        return []
 
 
 def _scores(model: Any, batch: PrefixBatch) -> torch.Tensor:

@@ -1,0 +1,141 @@
+"""The vectorised session-kNN models against plain per-prefix loops on random logs.
+
+The loops below are written from the models' definitions (one prefix at a time, Python sets
+and dicts, the way the papers and session-rec state them), independently of the sparse
+machinery; ties are broken as documented (sampling order: latest last click first, then
+training position; neighbours: similarity, then sampling order).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from sessrec_baselines import _knn_core
+from sessrec_baselines.session_knn import SKNN, STAN, VSKNN
+
+from sessrec.data.sessions import PrefixBatch, Sessions
+
+
+def random_log(seed: int, n_sessions: int = 60, n_items: int = 25) -> Sessions:
+    rng = np.random.default_rng(seed)
+    seqs = [rng.integers(0, n_items, size=rng.integers(1, 7)).tolist() for _ in range(n_sessions)]
+    times = [sorted(rng.integers(0, 40, size=len(s)).astype(float).tolist()) for s in seqs]  # many equal times
+    return Sessions.from_lists(seqs, n_items=n_items, timestamps=times)
+
+
+def sample(train: Sessions, prefix: list[int], size: int) -> list[int]:
+    """Candidates sharing an item, latest last click first (ties: earlier position), first ``size``."""
+    pool = [s for s in range(train.n_sessions) if set(train[s].tolist()) & set(prefix)]
+    pool.sort(key=lambda s: (-train.timestamps[train.offsets[s + 1] - 1], s))
+    return pool[:size] if size else pool
+
+
+def neighbours(pool: list[int], sims: dict[int, float], k: int, positive: bool) -> list[int]:
+    kept = [s for s in pool if sims[s] > 0 or not positive]
+    return sorted(kept, key=lambda s: -sims[s])[:k]  # stable: ties keep the sampling order
+
+
+def sknn_reference(train: Sessions, prefix: list[int], k: int, size: int) -> np.ndarray:
+    cur = set(prefix)
+    pool = sample(train, prefix, size)
+    sims = {s: len(cur & set(train[s].tolist())) / len(cur | set(train[s].tolist())) for s in pool}
+    out = np.zeros(train.n_items)
+    for s in neighbours(pool, sims, k, True):
+        for i in set(train[s].tolist()):
+            out[i] += sims[s]
+    return out
+
+
+def last_positions(seq: list[int]) -> dict[int, int]:
+    return {item: p + 1 for p, item in enumerate(seq)}
+
+
+def vsknn_reference(train: Sessions, prefix: list[int], k: int, size: int, idf: np.ndarray) -> np.ndarray:
+    length = len(prefix)
+    weight = {i: p / length for i, p in last_positions(prefix).items()}  # div
+    pool = sample(train, prefix, size)
+    sims = {s: sum(weight[i] for i in set(prefix) & set(train[s].tolist())) / len(weight) for s in pool}  # vec
+    out = np.zeros(train.n_items)
+    for s in neighbours(pool, sims, k, True):
+        items = set(train[s].tolist())
+        step = next(j + 1 for j, i in enumerate(reversed(prefix)) if i in items)
+        for i in items:
+            out[i] += (sims[s] + sims[s] * idf[i] * 2.0) * (1.0 / step)  # idf_weighting 2, div decay
+    return out
+
+
+def stan_reference(train: Sessions, prefix: list[int], t: float, k: int, size: int) -> np.ndarray:
+    length = len(prefix)
+    w = {i: math.exp((p - length) / 1.5) for i, p in last_positions(prefix).items()}
+    norm = math.sqrt(sum(v * v for v in w.values()))
+    pool = sample(train, prefix, size)
+    sims = {}
+    for s in pool:
+        items = set(train[s].tolist())
+        cos = sum(w[i] for i in set(prefix) & items) / (norm * math.sqrt(len(items)))
+        sims[s] = cos * math.exp(-(t - train.timestamps[train.offsets[s + 1] - 1]) / (3.0 * 86400))
+    out = np.zeros(train.n_items)
+    for s in neighbours(pool, sims, k, False):
+        seq = train[s].tolist()
+        q = last_positions(seq)
+        star = next(i for i in reversed(prefix) if i in q)  # most recent prefix item in the neighbour
+        for i in set(seq):
+            out[i] += sims[s] * math.exp(-abs(q[i] - q[star]) / 0.8)
+    return out
+
+
+def prefixes(test: Sessions) -> list[list[int]]:
+    return [test[s][: n + 1].tolist() for s in range(test.n_sessions) for n in range(len(test[s]) - 1)]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize(("k", "size"), [(3, 0), (5, 8), (50, 4)])
+def test_sknn_matches_the_loops(seed, k, size, monkeypatch):
+    train, test = random_log(seed), random_log(seed + 100, n_sessions=10)
+    monkeypatch.setattr(_knn_core, "CHUNK_ENTRIES", 40)  # many chunks
+    model = SKNN(k=k, sample_size=size).fit(train)
+    got = model.score(PrefixBatch.from_lists(prefixes(test))).numpy()
+    want = np.stack([sknn_reference(train, p, k, size) for p in prefixes(test)])
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_vsknn_matches_the_loops(seed):
+    train, test = random_log(seed), random_log(seed + 100, n_sessions=10)
+    model = VSKNN(k=4, sample_size=10, idf_weighting=2).fit(train)
+    got = model.score(PrefixBatch.from_lists(prefixes(test))).numpy()
+    want = np.stack([vsknn_reference(train, p, 4, 10, model.idf_) for p in prefixes(test)])
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_stan_matches_the_loops_with_prefix_times(seed):
+    train, test = random_log(seed), random_log(seed + 100, n_sessions=10)
+    model = STAN(k=4, sample_size=10, lambda_spw=1.5, lambda_snh=3.0, lambda_inh=0.8).fit(train)
+    rows = test.lengths - 1
+    keep = rows > 0
+    batch = PrefixBatch.from_ranges(test.items, test.offsets[:-1][keep], rows[keep], test.timestamps + 50.0)
+    got = model.score_sessions(batch).numpy()
+    times = [test.timestamps[test.offsets[s] + n] + 50.0 for s in range(test.n_sessions) for n in range(rows[s])]
+    want = np.stack([stan_reference(train, p, t, 4, 10) for p, t in zip(prefixes(test), times)])
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_top_k_breaks_ties_by_entry_order():
+    # row 0: values 3, 5, 5, 1, 5 -> k=2 keeps the 5s at entries 1, 2 (earlier first); row 1: 2 entries, both kept
+    row = np.array([0, 0, 0, 0, 0, 1, 1])
+    sim = np.array([3.0, 5.0, 5.0, 1.0, 5.0, 0.5, 0.7])
+    assert _knn_core.top_k(row, sim, 2, 2).tolist() == [1, 2, 6, 5]
+    assert _knn_core.top_k(row, sim, 2, 4).tolist() == [1, 2, 4, 0, 6, 5]
+
+
+def test_prefix_times_travel_with_the_batch():
+    test = random_log(5, n_sessions=4)
+    batch, _ = next(test.prefix_batches(3))
+    assert batch.timestamps is not None and batch.timestamps.dtype == torch.float64
+    last = batch.timestamps.gather(1, (batch.lengths - 1)[:, None]).squeeze(1)
+    assert last.tolist() == test.timestamps[test.case_positions()[:3] - 1].tolist()
+    assert batch.select([1]).timestamps.shape == (1, int(batch.lengths[1]))
