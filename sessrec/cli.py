@@ -115,7 +115,7 @@ class _ProgressView:
             handler(info)
 
     def on_note(self, info: dict[str, Any]) -> None:
-        err_console.print(f"[yellow]{escape(str(info.get('model')))}: {escape(str(info.get('text')))}[/]")
+        _note(info)
 
     def on_run(self, info: dict[str, Any]) -> None:
         state = info.get("state")
@@ -187,13 +187,19 @@ class _ProgressView:
 
 @contextmanager
 def _progress(quiet: bool) -> Iterator[None]:
-    if quiet:
-        with progress_callback(None):
+    if quiet:  # notes (what was assumed, what was repaired) are shown even then
+        with progress_callback(lambda kind, info: _note(info) if kind == "note" else None):
             yield
         return
     view = _ProgressView()
     with view.progress, progress_callback(view.on_event):
         yield
+
+
+def _note(info: dict[str, Any]) -> None:
+    about = f"{info['model']}: " if info.get("model") else ""
+    text = escape(about + str(info.get("text", "")))
+    err_console.print("[yellow]note:[/] " + text, soft_wrap=True, highlight=False)
 
 
 def _fail(exc: SessrecError) -> None:

@@ -10,7 +10,8 @@ Events are ``(kind, info)`` pairs. Kinds used by sessrec itself:
 ``"eval"``         evaluation advanced: ``done``, ``total`` (test cases)
 ``"prepare"``      a dataset step: ``step`` (text)
 ``"run"``          the runner started/finished a run: ``run_id``, ``state``
-``"note"``         something a user should know about a run: ``model``, ``text`` (printed by the CLI)
+``"note"``         something the user should know: an assumption made, a repair done, or about a run
+                   (then with ``model``): ``text`` (printed by the CLI)
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import hashlib
 import json
@@ -26,14 +27,14 @@ import platform
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
-from sessrec.errors import ConfigError
+from sessrec.errors import ConfigError, DataError
 from sessrec.evaluation.ranks import TIES
 from sessrec.models.params import param_names
 from sessrec.progress import emit
@@ -41,12 +42,26 @@ from sessrec.registry import load_model, make_model, models, sessrec_commit
 from sessrec.results.record import RunRecord
 from sessrec.results.store import CaseTable, StudyStore
 
-__all__ = ["RunFailure", "RunSpec", "StudyOutcome", "cpu_name", "hardware", "run_one", "run_study"]
+__all__ = ["RunFailure", "RunSpec", "StudyOutcome", "cpu_name", "data_id_of", "hardware", "run_one", "run_study"]
 
 
 def _freeze(obj: Any) -> Any:
     """A JSON-canonical copy (sorted keys, tuples as lists) used for hashing and records."""
     return json.loads(json.dumps(obj, sort_keys=True, default=str))
+
+
+def _canonical(obj: Any) -> Any:
+    """``obj`` with every integral float written as an int (``3.0`` -> ``3``), for hashing.
+
+    Options and parameters spelled ``3`` and ``3.0`` mean the same run and get one id.
+    """
+    if isinstance(obj, float) and obj.is_integer() and abs(obj) < 2**53:
+        return int(obj)
+    if isinstance(obj, dict):
+        return {k: _canonical(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_canonical(v) for v in obj]
+    return obj
 
 
 @dataclass(frozen=True)
@@ -59,6 +74,13 @@ class RunSpec:
     ``valid_days`` override the recipe's defaults when not ``None``. ``param_set`` names the
     parameter set ``params`` come from (``"tuned"``, a published set's name; ``None``: given
     directly or defaults), for the report.
+
+    ``data_id`` is the identity of the prepared data the run uses
+    (:attr:`~sessrec.data.PreparedDataset.data_id`: raw-file sha256 + recipe options +
+    every protocol parameter). :func:`run_study` and :func:`run_one` fill it in; once set,
+    the run id hashes it in place of the dataset options, so an edited raw file gives new
+    run ids and moving the file does not. Numbers are canonicalised before hashing
+    (``3`` and ``3.0`` give one id).
     """
 
     model: str
@@ -72,6 +94,7 @@ class RunSpec:
     cutoffs: tuple[int, ...] = (5, 10, 20)
     ties: str = "conservative"
     device: str = "auto"
+    data_id: str | None = None
     param_set: str | None = None
 
     def __post_init__(self) -> None:
@@ -95,23 +118,37 @@ class RunSpec:
         )
 
     def as_dict(self) -> dict[str, Any]:
-        return _freeze(
-            {
-                "model": self.model,
-                "params": dict(self.params),
-                "seed": self.seed,
-                "cutoffs": list(self.cutoffs),
-                "ties": self.ties,
-                "device": self.device,
-                **self.data_key(),
-                **({"param_set": self.param_set} if self.param_set is not None else {}),
-            }
-        )
+        out = {
+            "model": self.model,
+            "params": dict(self.params),
+            "seed": self.seed,
+            "cutoffs": list(self.cutoffs),
+            "ties": self.ties,
+            "device": self.device,
+            **self.data_key(),
+        }
+        if self.data_id is not None:
+            out["data_id"] = self.data_id
+        if self.param_set is not None:
+            out["param_set"] = self.param_set
+        return _freeze(out)
+
+    def identity(self) -> dict[str, Any]:
+        """What the run id hashes: the run's settings and its data (canonical numbers)."""
+        ident = self.as_dict()
+        if self.data_id is not None:  # the data id already covers options, protocol and days
+            for key in ("options", "protocol", "test_days", "valid_days"):
+                ident.pop(key)
+        return _canonical(ident)
 
     @property
     def run_id(self) -> str:
-        blob = json.dumps(self.as_dict(), sort_keys=True).encode()
+        blob = json.dumps(self.identity(), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
+
+    def with_data(self, data_id: str) -> RunSpec:
+        """This spec bound to the prepared data ``data_id`` (see the class docstring)."""
+        return dataclasses.replace(self, data_id=data_id)
 
 
 @dataclass
@@ -235,6 +272,7 @@ def run_one(spec: RunSpec, prepared: Any) -> tuple[RunRecord, np.ndarray]:
     """Fit and evaluate one run; return its record and per-case ranks. Pure but for time."""
     from sessrec.evaluation import evaluate
 
+    spec = _bind(spec, prepared)
     model = build_model(spec)
     started = _dt.datetime.now(_dt.timezone.utc)
     if torch.cuda.is_available():
@@ -286,6 +324,24 @@ def run_one(spec: RunSpec, prepared: Any) -> tuple[RunRecord, np.ndarray]:
     return record, ranks
 
 
+def data_id_of(prepared: Any) -> str:
+    """The identity of a prepared dataset: its ``data_id``, else (test doubles) its fingerprint."""
+    return str(getattr(prepared, "data_id", "") or prepared.fingerprint)
+
+
+def _bind(spec: RunSpec, prepared: Any) -> RunSpec:
+    """``spec`` bound to ``prepared``'s data; raise if it was bound to other data."""
+    ident = data_id_of(prepared)
+    if spec.data_id is None:
+        return spec.with_data(ident)
+    if spec.data_id != ident:
+        raise DataError(
+            f"dataset {spec.dataset!r} changed while the study ran (data id {spec.data_id[:12]} when the study "
+            f"started, {ident[:12]} now; was the raw file edited?); rerun the command"
+        )
+    return spec
+
+
 def _data_source(prepared: Any) -> dict[str, Any] | None:
     """``{path, checksum}`` of the raw file a run read (``None`` for generated data)."""
     files = list(getattr(prepared, "raw_files", []) or [])
@@ -306,6 +362,55 @@ def _case_table(prepared: Any) -> CaseTable:
     )
 
 
+class _DataPool:
+    """The prepared dataset and data id of each distinct :meth:`RunSpec.data_key`, made once."""
+
+    def __init__(self, prepare: Callable[..., Any] | None, data_root: str | os.PathLike[str] | None) -> None:
+        self._custom = prepare is not None
+        if prepare is None:
+            from sessrec.data import prepare
+        self._prepare = prepare
+        self._root = data_root
+        self._ids: dict[str, str] = {}
+        self._prepared: dict[str, Any] = {}
+
+    def _args(self, spec: RunSpec) -> dict[str, Any]:
+        return dict(
+            data_root=self._root,
+            protocol=spec.protocol,
+            test_days=spec.test_days,
+            valid_days=spec.valid_days,
+            **dict(spec.dataset_options),
+        )
+
+    def data_id(self, spec: RunSpec) -> str:
+        """The id of the data ``spec`` would run on (hashes the raw file; prepares only custom sources)."""
+        key = json.dumps(spec.data_key(), sort_keys=True)
+        if key not in self._ids:
+            if self._custom:
+                self._ids[key] = data_id_of(self.prepared(spec))
+            else:
+                from sessrec.data.dataset import data_identity
+
+                self._ids[key] = data_identity(spec.dataset, **self._args(spec))
+        return self._ids[key]
+
+    def prepared(self, spec: RunSpec) -> Any:
+        """The prepared dataset of ``spec``; an empty test split is an error."""
+        key = json.dumps(spec.data_key(), sort_keys=True)
+        if key not in self._prepared:
+            emit("prepare", step=f"preparing {spec.dataset}")
+            ds = self._prepare(spec.dataset, **self._args(spec))
+            emit("prepared", dataset=spec.dataset, stats=ds.stats, synthetic=bool(getattr(ds, "synthetic", False)))
+            if ds.test.n_cases == 0:
+                raise DataError(
+                    f"{spec.dataset}: the test split has no case after the protocol's filters (stats: {ds.stats}); "
+                    "use more test days or relax the filters"
+                )
+            self._prepared[key] = ds
+        return self._prepared[key]
+
+
 def run_study(
     specs: Iterable[RunSpec],
     out_dir: str | os.PathLike[str],
@@ -317,6 +422,13 @@ def run_study(
 ) -> StudyOutcome:
     """Run every spec not yet in the study at ``out_dir``; return what ran, skipped, failed.
 
+    Each spec is first bound to the data it would run on (:meth:`RunSpec.with_data`), so a
+    run recorded on other data (an edited raw file) is run again. Every dataset a pending
+    run needs is prepared before any model is fitted. ``force`` reruns recorded runs; each
+    new record replaces the old one when it is stored, so an interrupted ``--force`` loses
+    nothing. Other processes may write the same study meanwhile (see
+    :class:`~sessrec.results.StudyStore`).
+
     A failing run (an exception inside a model) is recorded in the outcome and the study
     goes on; user mistakes (:class:`~sessrec.errors.SessrecError`) and Ctrl-C stop it.
     ``executor`` (see :mod:`sessrec.executors`) computes the runs, in this process by
@@ -324,73 +436,61 @@ def run_study(
     """
     from sessrec.executors import InProcessExecutor
 
-    if prepare is None:
-        from sessrec.data import prepare
     store = StudyStore(out_dir)
-    specs = list(specs)
-    ids = [s.run_id for s in specs]
-    if len(set(ids)) != len(ids):
-        raise ConfigError("the study lists the same run twice")
-    for spec in specs:  # fail early on unknown models or parameters, before any data work
-        build_model(spec)
-    if force:
-        store.drop(ids)
-    done = store.completed_ids()
+    data = _DataPool(prepare, data_root)
+    specs = _bound_specs(list(specs), store, data)
+    done = set() if force else store.completed_ids()
+    for spec in specs:  # every dataset a pending run needs, before any model is fitted
+        if spec.run_id not in done:
+            data.prepared(spec)
     outcome = StudyOutcome()
     todo = []
     for i, spec in enumerate(specs):
         if spec.run_id in done:
             outcome.skipped.append(spec.run_id)
-            emit(
-                "run", run_id=spec.run_id, model=spec.model, seed=spec.seed, state="skipped", index=i, total=len(specs)
-            )
+            _emit_run(spec, "skipped", index=i, total=len(specs))
         else:
-            todo.append(spec)
-    jobs = _jobs(todo, _Preparer(prepare, data_root))
+            todo.append((i, spec))
+    jobs = [(spec, _starter(spec, data, {"index": i, "total": len(specs)})) for i, spec in todo]
     for spec, prepared, result in (executor or InProcessExecutor()).run(jobs, run_one):
         if isinstance(result, BaseException):
             outcome.failed.append(RunFailure(spec, f"{type(result).__name__}: {result}"))
-            emit("run", run_id=spec.run_id, model=spec.model, seed=spec.seed, state="failed", error=str(result))
+            _emit_run(spec, "failed", error=str(result))
             continue
         record, ranks = result
         store.save_cases(prepared.fingerprint, _case_table(prepared))
-        store.append(record, ranks)
-        outcome.ran.append(spec.run_id)
-        emit("run", run_id=spec.run_id, model=spec.model, seed=spec.seed, state="finished", record=record.to_dict())
+        if store.append(record, ranks, replace=force):
+            outcome.ran.append(spec.run_id)
+            _emit_run(spec, "finished", record=record.to_dict())
+        else:  # another process stored this run meanwhile
+            outcome.skipped.append(spec.run_id)
+            _emit_run(spec, "skipped")
     return outcome
 
 
-class _Preparer:
-    """Prepares each dataset of a study once, on first use."""
+def _starter(spec: RunSpec, data: _DataPool, where: dict[str, Any]) -> Callable[[], Any]:
+    """A job's data getter: the spec's prepared dataset, announcing that the run starts."""
 
-    def __init__(self, prepare: Callable[..., Any], data_root: Any) -> None:
-        self.prepare, self.data_root, self.cache = prepare, data_root, {}
+    def get() -> Any:
+        prepared = data.prepared(spec)
+        _emit_run(spec, "started", **where)
+        return prepared
 
-    def __call__(self, spec: RunSpec) -> Any:
-        key = json.dumps(spec.data_key(), sort_keys=True)
-        if key not in self.cache:
-            emit("prepare", step=f"preparing {spec.dataset}")
-            self.cache[key] = self.prepare(
-                spec.dataset,
-                data_root=self.data_root,
-                protocol=spec.protocol,
-                test_days=spec.test_days,
-                valid_days=spec.valid_days,
-                **dict(spec.dataset_options),
-            )
-            ds = self.cache[key]
-            emit("prepared", dataset=spec.dataset, stats=ds.stats, synthetic=bool(getattr(ds, "synthetic", False)))
-        return self.cache[key]
+    return get
 
 
-def _jobs(specs: list[RunSpec], preparer: _Preparer) -> Iterator[tuple[RunSpec, Callable[[], Any]]]:
-    for i, spec in enumerate(specs):
+def _bound_specs(specs: list[RunSpec], store: StudyStore, data: _DataPool) -> list[RunSpec]:
+    """``specs`` checked and bound to their data; temp files of killed writers removed first."""
+    for spec in specs:  # fail early on unknown models or parameters, before any data work
+        build_model(spec)
+    for tmp in store.clean_temp_files():
+        emit("note", text=f"removed {tmp.name}, left in {tmp.parent} by an interrupted run")
+    bound = [spec.with_data(data.data_id(spec)) for spec in specs]
+    ids = [s.run_id for s in bound]
+    if len(set(ids)) != len(ids):
+        raise ConfigError("the study lists the same run twice")
+    return bound
 
-        def get(spec: RunSpec = spec, i: int = i) -> Any:
-            prepared = preparer(spec)
-            emit(
-                "run", run_id=spec.run_id, model=spec.model, seed=spec.seed, state="started", index=i, total=len(specs)
-            )
-            return prepared
 
-        yield spec, get
+def _emit_run(spec: RunSpec, state: str, **info: Any) -> None:
+    emit("run", run_id=spec.run_id, model=spec.model, seed=spec.seed, state=state, **info)

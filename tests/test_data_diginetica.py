@@ -14,7 +14,7 @@ from reference_protocol import narm_reference
 
 from sessrec.data import prepare
 
-DATA = Path("/work/shared/data/diginetica")
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "diginetica"  # ../shared/data from the repo root
 SAMPLE = DATA / "train-item-views_sample.csv"
 COMBINED = DATA / "train-item-views_combined.csv"
 

@@ -16,7 +16,8 @@ from sessrec.data.recipes.retailrocket import RetailRocket
 from sessrec.data.recipes.yoochoose import Yoochoose
 from sessrec.errors import ConfigError, DataError
 
-RR_STAGED = Path("/work/shared/data/retailrocket/retailrocket_sessions_2015-09-10_2015-09-18.csv")
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"  # ../shared/data from the repo root
+RR_STAGED = SHARED / "retailrocket" / "retailrocket_sessions_2015-09-10_2015-09-18.csv"
 
 
 def write(path: Path, text: str) -> Path:
@@ -100,14 +101,16 @@ def test_yoochoose_bad_timestamp_and_id(tmp_path):
 
 
 # ---------------------------------------------------------------------------------- retailrocket
+# epoch milliseconds from T0_MS = 2015-04-25T22:13:20Z
+T0_MS, T0 = 1_430_000_000_000, 1_430_000_000
 RR = """timestamp,visitorid,event,itemid,transactionid
-1000000000,7,view,11,
-1000600000,7,addtocart,11,
-1001500000,7,view,12,
-1010000000,7,view,13,
-1000100000,3,view,12,
-1000200000,3,view,12,
-1000300000,3,transaction,14,99
+1431000000000,7,view,11,
+1431000600000,7,addtocart,11,
+1431001500000,7,view,12,
+1431010000000,7,view,13,
+1431000100000,3,view,12,
+1431000200000,3,view,12,
+1431000300000,3,transaction,14,99
 """
 
 
@@ -117,8 +120,8 @@ def test_retailrocket_sessions_split_at_30_minutes(tmp_path):
     # 1010000 s is 8500 s later -> new session; non-view events dropped after sessionising
     assert ev["session_id"].tolist() == [1, 1, 2, 2, 3]
     assert ev["item_id"].tolist() == [12, 12, 11, 12, 13]
-    assert ev["time"].tolist() == [1000100.0, 1000200.0, 1000000.0, 1001500.0, 1010000.0]
-    assert ev["date"].tolist() == [1000200.0, 1000200.0, 1001500.0, 1001500.0, 1010000.0]
+    assert ev["time"].tolist() == [T0 + t for t in (1000100.0, 1000200.0, 1000000.0, 1001500.0, 1010000.0)]
+    assert ev["date"].tolist() == [T0 + t for t in (1000200.0, 1000200.0, 1001500.0, 1001500.0, 1010000.0)]
     one_hour = RetailRocket(path=tmp_path / "events.csv", session_gap=10_000).load_events()
     assert one_hour["session_id"].tolist() == [1, 1, 2, 2, 2]
 

@@ -4,21 +4,31 @@
 
     prepare("diginetica", data_root="datasets", test_days=1)
       1. recipe      entry point "diginetica" of group sessrec.datasets -> Diginetica(root, **options)
-      2. cache key   sha256 of {recipe, recipe options, protocol name + every parameter,
-                     raw-file sha256, cache format}   -> <data_root>/.cache/<name>-<key>.npz
-      3. hit         load the arrays (a changed raw file or parameter gives another key)
-         miss        recipe.load_events() -> protocol -> PreparedDataset -> atomic write
+      2. data id     sha256 of {recipe, recipe options, protocol name + every parameter,
+                     raw-file sha256 (the file is read in full every time), cache format}
+                     -> <data_root>/.cache/<name>-<data id[:24]>.npz
+      3. hit         load the arrays (a changed raw file or parameter gives another key);
+                     a damaged file (zero bytes, truncated) is rebuilt, with a "note" event
+         miss        recipe.load_events() -> protocol -> PreparedDataset -> temp file,
+                     fsync, os.replace (temp files of dead writers are removed first)
+      4. check       an empty test split is a DataError
 
-The data root is the ``data_root`` argument, else ``$SESSREC_DATA``, else ``./datasets``.
+The data id is also part of every run's id (:class:`sessrec.runner.RunSpec`), so results
+computed on other bytes are never reused. The data root is the ``data_root`` argument, else
+``$SESSREC_DATA``, else ``./datasets``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import inspect
 import json
 import os
+import re
+import socket
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +45,8 @@ from sessrec.progress import emit
 
 __all__ = [
     "PreparedDataset",
+    "check_test_split",
+    "data_identity",
     "get_recipe",
     "list_recipes",
     "make_recipe",
@@ -77,6 +89,10 @@ class PreparedDataset:
         Recipe options.
     description : str
         The recipe's one-line description.
+    data_id : str
+        sha256 of what the splits were made from: recipe, its options, protocol with every
+        parameter, and the raw file's sha256 (see :func:`data_identity`). Part of every
+        run's id, so results computed on other data are never reused.
     """
 
     name: str
@@ -91,6 +107,7 @@ class PreparedDataset:
     raw_files: list[dict[str, str]] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    data_id: str = ""
 
     @property
     def n_items(self) -> int:
@@ -177,6 +194,11 @@ def prepare(
     -------
     PreparedDataset
 
+    Raises
+    ------
+    DataError
+        On unreadable raw data, or when the protocol leaves no test case.
+
     Examples
     --------
     >>> ds = prepare("synthetic", n_sessions=300, n_items=60, cache=False)
@@ -184,6 +206,90 @@ def prepare(
     (True, True)
     """
     root = resolve_data_root(data_root)
+    recipe, spec, params = _resolve(name_or_recipe, root, protocol, test_days, valid_days, options)
+    pname = spec.name
+    emit("prepare", step=f"{recipe.name}: checksum")
+    checksum = recipe.checksum()
+    raw = [{"path": str(p), "sha256": checksum} for p in recipe.raw_paths()]
+    identity = _identity(recipe, pname, params, checksum)
+    cache_file = root / ".cache" / f"{recipe.name}-{identity[:24]}.npz"
+    if cache:
+        _remove_stale_temp_files(cache_file.parent)
+    ds = _load_cached(cache_file, raw, identity, recipe.name) if cache and cache_file.is_file() else None
+    if ds is None:
+        emit("prepare", step=f"{recipe.name}: reading {', '.join(p['path'] for p in raw) or 'generator'}")
+        events = recipe.load_events()
+        emit("prepare", step=f"{recipe.name}: protocol {pname}")
+        result = spec.build(events, params)
+        ds = PreparedDataset(
+            name=recipe.name,
+            train=result.train,
+            test=result.test,
+            valid=result.valid,
+            item_index=result.item_index,
+            fingerprint=_fingerprint(result.train, result.test, result.valid, result.item_index),
+            protocol={"name": pname, "params": result.params},
+            stats=result.stats,
+            synthetic=recipe.synthetic,
+            raw_files=raw,
+            options=recipe.options(),
+            description=recipe.description,
+            data_id=identity,
+        )
+        if cache:
+            _save_or_note(cache_file, ds)
+    check_test_split(ds)
+    return ds
+
+
+def data_identity(
+    name_or_recipe: str | DatasetRecipe,
+    *,
+    data_root: str | Path | None = None,
+    protocol: str | None = None,
+    test_days: float | None = None,
+    valid_days: float | None = None,
+    **options: Any,
+) -> str:
+    """The :attr:`PreparedDataset.data_id` that :func:`prepare` would give, without preparing.
+
+    It hashes the raw file(s) and the canonical recipe options and protocol parameters
+    (every default filled in; ``3`` and ``3.0`` spelled alike), so it changes whenever the
+    data a run would see can change. Arguments as for :func:`prepare`.
+
+    Returns
+    -------
+    str
+        64 hex digits.
+    """
+    root = resolve_data_root(data_root)
+    recipe, spec, params = _resolve(name_or_recipe, root, protocol, test_days, valid_days, options)
+    return _identity(recipe, spec.name, params, recipe.checksum())
+
+
+def check_test_split(ds: PreparedDataset) -> None:
+    """Raise :class:`DataError` when the protocol left no test case (nothing to evaluate)."""
+    if ds.test.n_cases > 0:
+        return
+    s = ds.stats
+    dropped = {k: v for k, v in s.items() if k.startswith("dropped_") and v}
+    raise DataError(
+        f"{ds.name}: the test split is empty after the {ds.protocol['name']} protocol's filters "
+        f"({s.get('test_sessions', 0)} test session(s), 0 test cases; split at {s.get('split_date', '?')}; "
+        f"dropped {dropped or 'nothing'}). Use more test days (--test-days), or relax min_item_support / "
+        "min_session_length."
+    )
+
+
+def _resolve(
+    name_or_recipe: str | DatasetRecipe,
+    root: Path,
+    protocol: str | None,
+    test_days: float | None,
+    valid_days: float | None,
+    options: dict[str, Any],
+) -> tuple[DatasetRecipe, ProtocolSpec, dict[str, Any]]:
+    """The recipe, the protocol and its checked parameters (test/valid days included)."""
     proto_names = set(PROTOCOLS)
     if isinstance(name_or_recipe, DatasetRecipe):
         recipe = name_or_recipe
@@ -209,54 +315,24 @@ def prepare(
         raise ConfigError(
             f"dataset {recipe.name!r} is defined only under protocol(s) {', '.join(recipe.protocols)}, not {pname!r}"
         )
-    params = _protocol_values(spec, recipe, proto_opts, test_days, valid_days)
-    full_params = _full_params(params)
+    return recipe, spec, _protocol_values(spec, recipe, proto_opts, test_days, valid_days)
 
-    emit("prepare", step=f"{recipe.name}: checksum")
-    checksum = recipe.checksum()
-    raw = [{"path": str(p), "sha256": checksum} for p in recipe.raw_paths()]
-    key_blob = json.dumps(
+
+def _identity(recipe: DatasetRecipe, pname: str, params: dict[str, Any], checksum: str | None) -> str:
+    """sha256 of what determines the prepared data: recipe, options, protocol, parameters, raw bytes."""
+    blob = json.dumps(
         {
             "format": CACHE_FORMAT,
             "recipe": recipe.name,
             "options": recipe.options(),
             "protocol": pname,
-            "params": full_params,
+            "params": _full_params(params),
             "raw_sha256": checksum,
         },
         sort_keys=True,
         default=str,
     )
-    key = hashlib.sha256(key_blob.encode()).hexdigest()[:24]
-    cache_file = root / ".cache" / f"{recipe.name}-{key}.npz"
-    if cache and cache_file.is_file():
-        emit("prepare", step=f"{recipe.name}: cached")
-        try:
-            return _load(cache_file, raw)
-        except (OSError, ValueError, KeyError):
-            pass  # unreadable cache: rebuild it below
-
-    emit("prepare", step=f"{recipe.name}: reading {', '.join(p['path'] for p in raw) or 'generator'}")
-    events = recipe.load_events()
-    emit("prepare", step=f"{recipe.name}: protocol {pname}")
-    result = spec.build(events, params)
-    ds = PreparedDataset(
-        name=recipe.name,
-        train=result.train,
-        test=result.test,
-        valid=result.valid,
-        item_index=result.item_index,
-        fingerprint=_fingerprint(result.train, result.test, result.valid, result.item_index),
-        protocol={"name": pname, "params": result.params},
-        stats=result.stats,
-        synthetic=recipe.synthetic,
-        raw_files=raw,
-        options=recipe.options(),
-        description=recipe.description,
-    )
-    if cache:
-        _save(cache_file, ds)
-    return ds
+    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def _protocol_values(
@@ -309,7 +385,11 @@ def _fingerprint(train: Sessions, test: Sessions, valid: Sessions | None, index:
 
 
 def _save(path: Path, ds: PreparedDataset) -> None:
-    """Write atomically: a temp file in the same folder, then ``os.replace``."""
+    """Write atomically: a temp file in the same folder, fsync, then ``os.replace``.
+
+    The temp file is named ``.<name>.<host>.<pid>.<random>.tmp`` so a later run can tell
+    whether its writer is still alive (:func:`_remove_stale_temp_files`).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = {
         "name": ds.name,
@@ -320,6 +400,7 @@ def _save(path: Path, ds: PreparedDataset) -> None:
         "options": ds.options,
         "description": ds.description,
         "n_items": ds.n_items,
+        "data_id": ds.data_id,
     }
     arrays = {
         **_session_arrays("train", ds.train),
@@ -328,18 +409,79 @@ def _save(path: Path, ds: PreparedDataset) -> None:
         **ds.item_index.to_arrays(),
         "meta": np.array(json.dumps(meta, default=str)),
     }
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{_HOST}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             np.savez(fh, **arrays)
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
+def _save_or_note(path: Path, ds: PreparedDataset) -> None:
+    """:func:`_save`; a data root that cannot be written only costs the cache (with a note)."""
+    try:
+        _save(path, ds)
+    except OSError as exc:
+        emit("note", text=f"cannot write the prepared-data cache {path} ({exc.strerror or exc}); continuing without it")
+
+
+_HOST = socket.gethostname().replace(".", "-")
+
+
+_TEMP_NAME = re.compile(r"^\..+\.(?P<host>[^.]+)\.(?P<pid>\d+)\.[^.]+\.tmp$")
+_OLD_TEMP_AGE = 24 * 3600.0
+
+
+def _remove_stale_temp_files(folder: Path) -> None:
+    """Delete cache temp files whose writer (a process on this host) is no longer alive.
+
+    Temp files of other hosts (a shared data root) are left alone; those without a
+    pid in their name (older releases) are removed once a day old.
+    """
+    if not folder.is_dir():
+        return
+    now = time.time()
+    for tmp in folder.glob(".*.tmp"):
+        m = _TEMP_NAME.match(tmp.name)
+        if m is not None:
+            stale = m["host"] == _HOST and not _alive(int(m["pid"]))
+        else:
+            try:
+                stale = now - tmp.stat().st_mtime > _OLD_TEMP_AGE
+            except OSError:
+                continue
+        if stale:
+            tmp.unlink(missing_ok=True)
+            emit("note", text=f"removed {tmp.name}, left in {folder} by an interrupted run")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def _load_cached(path: Path, raw: list[dict[str, str]], identity: str, name: str) -> PreparedDataset | None:
+    """The cached dataset, or None (with a note) when the file is damaged and must be rebuilt."""
+    emit("prepare", step=f"{name}: cached")
+    try:
+        ds = _load(path, raw)
+    except Exception as exc:  # any damage (truncation, zero bytes, bad zip) means: rebuild
+        emit("note", text=f"the prepared-data cache {path} is damaged ({type(exc).__name__}: {exc}); rebuilding it")
+        return None
+    return dataclasses.replace(ds, data_id=identity)
+
+
 def _load(path: Path, raw: list[dict[str, str]]) -> PreparedDataset:
-    with np.load(path, allow_pickle=False) as z:
+    with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:  # own handle: closed on damage too
         meta = json.loads(str(z["meta"]))
         n_items = int(meta["n_items"])
         parts: dict[str, Sessions | None] = {}

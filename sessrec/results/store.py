@@ -13,18 +13,33 @@ Layout of a study folder::
 A run's ranks are written (temp file + rename) *before* its record is appended, and a
 record is one ``write`` of one line followed by ``fsync``: a crash or Ctrl-C loses at most
 the run in flight, and a half-written last line is skipped (and reported) on reading.
+
+Several processes may write one study at once (two ``sessrec run`` commands, a ``--force``
+rerun beside an appender, a cluster's workers). Every write -- ranks, case table, record,
+the rewrite that replaces or drops records -- happens while holding an exclusive
+``fcntl.flock`` on ``<study>/.lock``, so a rewrite never loses a line appended meanwhile and
+a dropped record never leaves its ranks file behind. Temporary files are only created while
+the lock is held, so any ``*.tmp`` found while holding it was left by a killed process and
+is removed (:meth:`StudyStore.clean_temp_files`). Readers take no lock: records are whole
+lines and rewrites are atomic renames.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no advisory locks; one writer at a time there
+    fcntl = None  # type: ignore[assignment]
 
 from sessrec.results.record import REQUIRED_KEYS, RecordError, RunRecord, check_name
 
@@ -74,11 +89,15 @@ def _json_default(obj: Any) -> Any:
 
 def _atomic_write(path: Path, write: Any) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        write(fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 class StudyStore:
@@ -121,6 +140,36 @@ class StudyStore:
                 out.skipped.append((no, str(exc)))
         return out
 
+    def summary(self) -> dict[str, Any]:
+        """What the study holds over every invocation that wrote it (for ``experiment.toml``).
+
+        Returns
+        -------
+        dict
+            ``models``: sorted model names; ``seeds``: sorted seeds; ``runs``: per model the
+            distinct ``params`` it ran with; ``datasets``: one entry per distinct prepared
+            dataset (``dataset``, ``dataset_options``, ``protocol``, ``fingerprint``), in
+            order of first appearance.
+        """
+        records = self.read().records
+        runs: dict[str, list[Any]] = {}
+        datasets: dict[str, dict[str, Any]] = {}
+        for rec in records:
+            params = runs.setdefault(str(rec["model"]), [])
+            if rec["params"] not in params:
+                params.append(rec["params"])
+            datasets.setdefault(
+                str(rec["fingerprint"]),
+                {
+                    "dataset": rec["dataset"],
+                    "dataset_options": rec.get("dataset_options", {}),
+                    "protocol": rec["protocol"],
+                    "fingerprint": rec["fingerprint"],
+                },
+            )
+        seeds = sorted({r["seed"] for r in records if isinstance(r["seed"], int)})
+        return {"models": sorted(runs), "seeds": seeds, "runs": runs, "datasets": list(datasets.values())}
+
     def completed_ids(self) -> set[str]:
         """run_ids with a record and their ranks file."""
         return {r.run_id for r in self.read().records if self.ranks_path(r.run_id).exists()}
@@ -140,22 +189,67 @@ class StudyStore:
             return CaseTable(z["session"], z["prefix_length"], z["target"], z["item_counts"])
 
     # ------------------------------------------------------------------ writing
+    @property
+    def lock_path(self) -> Path:
+        return self.path / ".lock"
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the study's exclusive write lock (blocks until other writers release it)."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        with open(self.lock_path, "a+b") as fh:
+            if fcntl is not None:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                if fcntl is not None:
+                    fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+    def clean_temp_files(self) -> list[Path]:
+        """Remove temporary files left by killed writers; return what was removed.
+
+        Writers create temporary files only while holding the lock, so every ``*.tmp`` seen
+        while holding it belongs to a writer that died.
+        """
+        with self.locked():
+            return self._remove_temp_files()
+
+    def _remove_temp_files(self) -> list[Path]:
+        removed = []
+        for folder in (self.path, self.ranks_dir, self.cases_dir):
+            if folder.is_dir():
+                for tmp in folder.glob(".*.tmp"):
+                    tmp.unlink(missing_ok=True)
+                    removed.append(tmp)
+        return removed
+
     def save_cases(self, fingerprint: str, cases: CaseTable) -> None:
         """Store the case table of a dataset once (idempotent)."""
         path = self.cases_dir / f"{check_name(fingerprint, 'fingerprint')}.npz"
         if path.exists():
             return
-        self.cases_dir.mkdir(parents=True, exist_ok=True)
         arrays = {
             "session": cases.session.astype(np.int32),
             "prefix_length": cases.prefix_length.astype(np.int32),
             "target": cases.target.astype(np.int32),
             "item_counts": cases.item_counts.astype(np.int64),
         }
-        _atomic_write(path, lambda fh: np.savez(fh, **arrays))
+        with self.locked():
+            if path.exists():
+                return
+            self.cases_dir.mkdir(parents=True, exist_ok=True)
+            _atomic_write(path, lambda fh: np.savez(fh, **arrays))
 
-    def append(self, record: RunRecord | Mapping[str, Any], ranks: np.ndarray | None = None) -> None:
+    def append(
+        self, record: RunRecord | Mapping[str, Any], ranks: np.ndarray | None = None, *, replace: bool = False
+    ) -> bool:
         """Write ``ranks`` (atomically), then append ``record`` as one line and fsync.
+
+        With ``replace``, earlier records of the same ``run_id`` are removed in the same
+        locked step (``--force``: the old result stands until the new one is stored).
+        Without it, a run another writer has recorded meanwhile is left as it is and nothing
+        is written. Returns whether the record was written.
 
         Raises
         ------
@@ -167,29 +261,56 @@ class StudyStore:
                 record = RunRecord.from_dict(record)
             except RecordError as exc:
                 raise RecordError(f"run record: {exc}") from None
-        self.path.mkdir(parents=True, exist_ok=True)
-        if ranks is not None:
-            self.ranks_dir.mkdir(parents=True, exist_ok=True)
-            arr = np.ascontiguousarray(ranks)
-            _atomic_write(self.ranks_path(record.run_id), lambda fh: np.save(fh, arr))
-        line = json.dumps(record.to_dict(), default=_json_default, sort_keys=True, allow_nan=True) + "\n"
+        run_id = record.run_id
+        ranks_path = self.ranks_path(run_id)
+        line = (json.dumps(record.to_dict(), default=_json_default, sort_keys=True, allow_nan=True) + "\n").encode()
+        with self.locked():
+            lines = self._lines()
+            recorded = any(run_id.encode() in x and _record_id(x) == run_id for x in lines)
+            if recorded and not replace:
+                return False
+            if ranks is not None:
+                self.ranks_dir.mkdir(parents=True, exist_ok=True)
+                arr = np.ascontiguousarray(ranks)
+                _atomic_write(ranks_path, lambda fh: np.save(fh, arr))
+            if recorded:
+                self._rewrite([x for x in lines if _record_id(x) != run_id] + [line.rstrip(b"\n")])
+            else:
+                self._append_line(line)
+        return True
+
+    def _lines(self) -> list[bytes]:
+        if not self.results_path.exists():
+            return []
+        return [x for x in self.results_path.read_bytes().split(b"\n") if x.strip()]
+
+    def _append_line(self, line: bytes) -> None:
         with open(self.results_path, "ab") as fh:
             if fh.tell() > 0 and not _ends_with_newline(self.results_path):
                 fh.write(b"\n")  # seal a half-written line left by a crash
-            fh.write(line.encode())
+            fh.write(line)
             fh.flush()
             os.fsync(fh.fileno())
 
-    def drop(self, run_ids: Iterable[str]) -> None:
-        """Remove the records of ``run_ids`` (used by ``--force`` before rerunning them)."""
-        ids = set(run_ids)
-        if not ids or not self.results_path.exists():
-            return
-        kept = [
-            line for line in self.results_path.read_bytes().split(b"\n") if line.strip() and _record_id(line) not in ids
-        ]
-        data = b"".join(line + b"\n" for line in kept)
+    def _rewrite(self, lines: list[bytes]) -> None:
+        data = b"".join(x + b"\n" for x in lines)
         _atomic_write(self.results_path, lambda fh: fh.write(data))
+
+    def drop(self, run_ids: Iterable[str]) -> None:
+        """Remove the records of ``run_ids`` and their ranks files."""
+        ids = set(run_ids)
+        if not ids:
+            return
+        with self.locked():
+            lines = self._lines()
+            kept = [x for x in lines if _record_id(x) not in ids]
+            if len(kept) != len(lines):
+                self._rewrite(kept)
+            for run_id in ids:
+                try:
+                    self.ranks_path(run_id).unlink(missing_ok=True)
+                except RecordError:  # not a plain name: it has no ranks file
+                    continue
 
 
 def _ends_with_newline(path: Path) -> bool:

@@ -22,6 +22,7 @@ import pandas as pd
 from sessrec.data.recipes.base import (
     DatasetRecipe,
     RawFile,
+    RowLines,
     check_delimiter,
     find_columns,
     header_of,
@@ -78,9 +79,10 @@ class Diginetica(DatasetRecipe):
         )
         ints = [cols["session"], cols["item"], cols["timeframe"]]
         df = read_table(path, ";", header=True, usecols=list(cols.values()), int_columns=ints)
-        sid = parse_ids(df[cols["session"]], path, cols["session"], 2)
-        item = parse_ids(df[cols["item"]], path, cols["item"], 2)
-        timeframe = parse_ids(df[cols["timeframe"]], path, cols["timeframe"], 2)
-        day = parse_datetimes(df[cols["eventdate"]], path, cols["eventdate"], 2, "%Y-%m-%d", few_unique=True)
+        lines = RowLines(path, 1)
+        sid = parse_ids(df[cols["session"]], path, cols["session"], lines)
+        item = parse_ids(df[cols["item"]], path, cols["item"], lines)
+        timeframe = parse_ids(df[cols["timeframe"]], path, cols["timeframe"], lines)
+        day = parse_datetimes(df[cols["eventdate"]], path, cols["eventdate"], lines, "%Y-%m-%d", few_unique=True)
         first_day = pd.Series(day).groupby(sid).transform("min").to_numpy(dtype=np.float64)
         return pd.DataFrame({"session_id": sid, "item_id": item, "time": first_day + timeframe / 1000.0, "date": day})

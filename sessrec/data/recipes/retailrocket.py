@@ -13,6 +13,7 @@ hidasib's ``retailrocket_preproc.py`` does; then only ``view`` events are kept.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -21,14 +22,16 @@ import pandas as pd
 from sessrec.data.recipes.base import (
     DatasetRecipe,
     RawFile,
+    RowLines,
     check_delimiter,
     find_columns,
     header_of,
+    normalise,
     parse_epoch,
     parse_ids,
     read_table,
 )
-from sessrec.errors import ConfigError
+from sessrec.errors import ConfigError, DataError
 
 __all__ = ["RetailRocket"]
 
@@ -81,15 +84,12 @@ class RetailRocket(DatasetRecipe):
             raise ConfigError(f"session_gap must be a positive number of seconds, got {self.session_gap!r}")
         path = self.raw_paths()[0]
         check_delimiter(path, ",", 4)
-        cols = find_columns(
-            path,
-            header_of(path, ","),
-            {"timestamp": ("timestamp",), "visitor": ("visitorid",), "event": ("event",), "item": ("itemid",)},
-        )
+        cols = _columns(path)
         ints = [cols["timestamp"], cols["visitor"], cols["item"]]
         df = read_table(path, ",", header=True, usecols=list(cols.values()), int_columns=ints)
-        ts = parse_epoch(df[cols["timestamp"]], path, cols["timestamp"], 2, "ms")
-        visitor = parse_ids(df[cols["visitor"]], path, cols["visitor"], 2)
+        lines = RowLines(path, 1)
+        ts = parse_epoch(df[cols["timestamp"]], path, cols["timestamp"], lines, "ms", hint=_MS_HINT)
+        visitor = parse_ids(df[cols["visitor"]], path, cols["visitor"], lines)
         event = df[cols["event"]].to_numpy(dtype=str)
         order = np.lexsort((ts, visitor))
         v, t = visitor[order], ts[order]
@@ -97,7 +97,27 @@ class RetailRocket(DatasetRecipe):
         session = np.cumsum(new)
         keep = np.isin(event[order], self.options()["events"])
         rows = order[keep]
-        item = parse_ids(df[cols["item"]], path, cols["item"], 2)[rows]
+        item = parse_ids(df[cols["item"]], path, cols["item"], lines)[rows]
         sess, time = session[keep], t[keep]
         date = pd.Series(time).groupby(sess).transform("max").to_numpy(dtype=np.float64)
         return pd.DataFrame({"session_id": sess.astype(np.int64), "item_id": item, "time": time, "date": date})
+
+
+_MS_HINT = "Kaggle's events.csv has epoch milliseconds: multiply the timestamps by 1000"
+_WANTED = {"timestamp": ("timestamp",), "visitor": ("visitorid",), "event": ("event",), "item": ("itemid",)}
+
+
+def _columns(path: Path) -> dict[str, str]:
+    """The columns of Kaggle's layout; a session-format file gets a pointer to the ``csv`` recipe."""
+    header = header_of(path, ",")
+    try:
+        return find_columns(path, header, _WANTED)
+    except DataError as exc:
+        keys = {normalise(h) for h in header}
+        if {"sessionid", "itemid"} <= keys:
+            raise DataError(
+                f"{exc}. This looks like a file already split into sessions (SessionId, ItemId columns), not "
+                "Kaggle's events.csv: read it with the csv recipe, e.g. --dataset csv -o path=FILE "
+                "-o session=SessionId -o item=ItemId -o time=Time -o filter_column=Type -o keep_values=view"
+            ) from None
+        raise

@@ -20,8 +20,19 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from sessrec.data.recipes.base import DatasetRecipe, RawFile, check_delimiter, parse_datetimes, parse_ids
+from sessrec.data.recipes.base import (
+    DatasetRecipe,
+    RawFile,
+    RowLines,
+    bad_byte_error,
+    check_delimiter,
+    compression,
+    parse_datetimes,
+    parse_ids,
+    parser_error,
+)
 from sessrec.errors import DataError
+from sessrec.progress import emit
 
 __all__ = ["Yoochoose", "Yoochoose14", "Yoochoose164"]
 
@@ -56,11 +67,9 @@ class Yoochoose(DatasetRecipe):
     def read_events(self) -> pd.DataFrame:
         path = self.raw_paths()[0]
         check_delimiter(path, ",", 3)
-        try:  # fast typed read; a bad id sends us to the text read, which names the line
+        try:  # fast read of digit ids; anything else sends us to the text read, which names the line
             parts = _read_chunks(path, typed=True)
-        except (ValueError, OverflowError, TypeError) as exc:
-            if isinstance(exc, DataError):
-                raise
+        except _NotDigits:
             parts = _read_chunks(path, typed=False)
         sid = np.concatenate([p[0] for p in parts])
         item = np.concatenate([p[1] for p in parts])
@@ -69,26 +78,41 @@ class Yoochoose(DatasetRecipe):
 
 
 def _read_chunks(path: Any, *, typed: bool) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """(session, item, seconds) per chunk of ``_CHUNK`` rows; bounded memory for 33 M rows."""
+    """(session, item, seconds) per chunk of ``_CHUNK`` rows; bounded memory for 33 M rows.
+
+    Every field is read (the category too) so that a row with a surplus field is an error.
+    """
     parts = []
-    line = 1
+    start = 0
     if typed:
-        kw: dict[str, Any] = {"dtype": {0: "int64", 1: str, 2: "int64"}}
+        kw: dict[str, Any] = {"dtype": {1: str, 3: str}}  # ids inferred: int64 only when all digits
     else:
         kw = {"dtype": str, "keep_default_na": False, "na_filter": False}
     try:
-        with pd.read_csv(path, sep=",", header=None, usecols=[0, 1, 2], chunksize=_CHUNK, engine="c", **kw) as reader:
+        with pd.read_csv(
+            path, sep=",", header=None, chunksize=_CHUNK, engine="c", compression=compression(path), **kw
+        ) as reader:
             for chunk in reader:
-                sid = parse_ids(chunk[0], path, "session", line)
-                secs = parse_datetimes(chunk[1], path, "timestamp", line, None)
-                item = parse_ids(chunk[2], path, "item", line)
+                if typed and not (chunk[0].dtype == np.int64 and chunk[2].dtype == np.int64):
+                    raise _NotDigits
+                lines = RowLines(path, 0, start=start)
+                sid = parse_ids(chunk[0], path, "session", lines)
+                secs = parse_datetimes(chunk[1], path, "timestamp", lines, None)
+                item = parse_ids(chunk[2], path, "item", lines)
                 parts.append((sid, item, secs))
-                line += len(chunk)
+                start += len(chunk)
+                emit("prepare", step=f"yoochoose: read {start:,} rows")  # a long read never looks like a hang
+    except UnicodeDecodeError:
+        raise bad_byte_error(path) from None
     except pd.errors.ParserError as exc:
-        raise DataError(f"{path}: cannot parse as comma-separated session,timestamp,item,category: {exc}") from None
+        raise parser_error(path, ",", exc) from None
     if not parts:
         raise DataError(f"{path}: no rows (expected session,timestamp,item,category lines)")
     return parts
+
+
+class _NotDigits(Exception):
+    """Some id of a chunk is not written in plain digits: reread as text to say where."""
 
 
 class Yoochoose164(Yoochoose):
