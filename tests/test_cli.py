@@ -122,8 +122,11 @@ def test_named_parameter_sets(runner):
     assert (params["loss"], params["batch_size"], params["bpreg"]) == ("bpr-max", 128, 0.9)
     res = runner.invoke(main, ["run", "--models", "gru4rec", "-p", "gru4rec=diginetica-bpmax"])
     assert res.exit_code == 2 and "available: " in res.output and "diginetica-bprmax" in res.output
-    res = runner.invoke(main, ["run", "--models", "pop", "-p", "pop=tuned"])
+    res = runner.invoke(main, ["run", "--models", "pop", "-p", "pop=published"])
     assert res.exit_code == 2 and "ships none" in res.output
+    # "tuned" names the study's own tuned set (sessrec tune): missing here, and said so
+    res = runner.invoke(main, ["run", "--models", "pop", "-p", "pop=tuned"])
+    assert res.exit_code == 2 and "no tuned parameters for 'pop'" in res.output and "sessrec tune" in res.output
 
 
 # ---------------------------------------------------------------------- bad input: one line, before any work

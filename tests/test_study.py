@@ -149,10 +149,10 @@ def test_ints_given_for_float_parameters_are_canonical():
         ({"test_days": 0}, "test_days must be a positive number of days"),
         ({"dataset_options": {"n_sessions": "abc"}}, "option n_sessions='abc' is not allowed; expected an integer"),
         ({"dataset_options": {"n_session": 3}}, "has no option 'n_session' (did you mean 'n_sessions'?)"),
-        ({"dataset_options": {"keep_file_order": "maybe"}}, "keep_file_order='maybe' is not allowed; expected true"),
+        ({"dataset_options": {"keep_file_order": "maybe"}}, "keep_file_order must be true or false (a bool), got 'maybe'"),
         ({"protocol": "narn"}, "unknown protocol 'narn' (did you mean 'narm'?)"),
         ({"models": ("spopp",)}, "unknown model 'spopp'"),
-        ({"param_sets": {"pop": "tuned"}}, "ships none"),
+        ({"param_sets": {"pop": "published"}}, "ships none"),
     ],
 )
 def test_bad_settings_are_caught_when_the_study_is_built(change, fragment):

@@ -202,9 +202,10 @@ def coerce_dataset_options(dataset: str, protocol: str | None, options: Mapping[
             raise ConfigError(f"dataset {dataset!r}: option path must be a file path (a string), got {value!r}")
         try:
             if params[key] is None:  # a protocol parameter: the protocol's own spec converts it
-                from sessrec.data.protocols import coerce_protocol_params
+                from sessrec.data.protocols import check_protocol_params, coerce_protocol_params
 
                 out[key] = coerce_protocol_params(pname, {key: value})[key]
+                check_protocol_params(pname, {key: out[key]})
             else:
                 out[key] = _coerce_option(key, value, _option_kind(params[key]))
         except ConfigError as exc:
