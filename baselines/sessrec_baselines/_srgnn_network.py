@@ -43,23 +43,40 @@ class GGNN(nn.Module):
         self.linear_edge_in = nn.Linear(hidden_size, hidden_size)
         self.linear_edge_out = nn.Linear(hidden_size, hidden_size)
 
-    def cell(self, adj_in: torch.Tensor, adj_out: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
-        """One propagation step: ``adj_*`` (B, N, N), ``hidden`` (B, N, d) -> (B, N, d)."""
-        a_in = torch.bmm(adj_in, self.linear_edge_in(hidden)) + self.b_iah
-        a_out = torch.bmm(adj_out, self.linear_edge_out(hidden)) + self.b_oah
-        gi = F.linear(torch.cat([a_in, a_out], dim=2), self.w_ih, self.b_ih)
-        gh = F.linear(hidden, self.w_hh, self.b_hh)
-        i_r, i_z, i_n = gi.chunk(3, dim=2)
-        h_r, h_z, h_n = gh.chunk(3, dim=2)
+    def cell(
+        self, adj_in: torch.Tensor, adj_out: torch.Tensor, packed: torch.Tensor, node_mask: torch.Tensor
+    ) -> torch.Tensor:
+        """One propagation step on the real nodes ``packed`` (M, d); ``adj_*`` (B, N, N), ``node_mask`` (B, N).
+
+        The per-node layers run on the ``M`` real nodes only; the adjacency products use the
+        padded ``(B, N, d)`` layout (padding rows are zero and have no edges).
+        """
+        messages = packed.new_zeros(2, *node_mask.shape, packed.shape[1])
+        messages[0][node_mask] = self.linear_edge_in(packed)
+        messages[1][node_mask] = self.linear_edge_out(packed)
+        a_in = torch.bmm(adj_in, messages[0])[node_mask] + self.b_iah
+        a_out = torch.bmm(adj_out, messages[1])[node_mask] + self.b_oah
+        gi = F.linear(torch.cat([a_in, a_out], dim=1), self.w_ih, self.b_ih)
+        gh = F.linear(packed, self.w_hh, self.b_hh)
+        i_r, i_z, i_n = gi.chunk(3, dim=1)
+        h_r, h_z, h_n = gh.chunk(3, dim=1)
         reset = torch.sigmoid(i_r + h_r)
         update = torch.sigmoid(i_z + h_z)
         candidate = torch.tanh(i_n + reset * h_n)
-        return candidate + update * (hidden - candidate)
+        return candidate + update * (packed - candidate)
 
-    def forward(self, adj_in: torch.Tensor, adj_out: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, adj_in: torch.Tensor, adj_out: torch.Tensor, hidden: torch.Tensor, node_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``step`` propagation steps: node states ``hidden`` (B, N, d) -> (B, N, d); padding nodes -> 0."""
+        if node_mask is None:
+            node_mask = torch.ones(hidden.shape[:2], dtype=torch.bool, device=hidden.device)
+        packed = hidden[node_mask]
         for _ in range(self.step):
-            hidden = self.cell(adj_in, adj_out, hidden)
-        return hidden
+            packed = self.cell(adj_in, adj_out, packed, node_mask)
+        out = hidden.new_zeros(hidden.shape)
+        out[node_mask] = packed
+        return out
 
 
 class SRGNNNetwork(nn.Module):
@@ -93,18 +110,23 @@ class SRGNNNetwork(nn.Module):
             weight.uniform_(-bound, bound)
 
     def node_states(self, graphs: SessionGraphs) -> torch.Tensor:
-        """GGNN output (B, N, d) for the nodes of ``graphs``."""
-        return self.gnn(graphs.adj_in, graphs.adj_out, self.embedding(graphs.nodes))
+        """GGNN output (B, N, d) for the nodes of ``graphs`` (zeros at padding nodes)."""
+        return self.gnn(graphs.adj_in, graphs.adj_out, self.embedding(graphs.nodes), graphs.node_mask)
 
     def session_representation(self, graphs: SessionGraphs, lengths: torch.Tensor) -> torch.Tensor:
-        """Session embedding (B, d) of the prefixes whose graphs are ``graphs`` and lengths ``lengths``."""
+        """Session embedding (B, d) of the prefixes whose graphs are ``graphs`` and lengths ``lengths``.
+
+        The attention runs on the real positions only, packed to ``(P, d)``.
+        """
         hidden = self.node_states(graphs)
-        seq = torch.gather(hidden, 1, graphs.alias[:, :, None].expand(-1, -1, hidden.shape[2]))  # (B, L, d)
-        rows = torch.arange(seq.shape[0], device=seq.device)
-        last = seq[rows, lengths - 1]  # (B, d)
-        mask = torch.arange(seq.shape[1], device=seq.device)[None, :] < lengths[:, None]
-        alpha = self.linear_three(torch.sigmoid(self.linear_one(last)[:, None, :] + self.linear_two(seq)))
-        s_g = (alpha * seq * mask[:, :, None]).sum(dim=1)
+        n_rows, width = graphs.alias.shape
+        batch_rows = torch.arange(n_rows, device=hidden.device)
+        mask = torch.arange(width, device=hidden.device)[None, :] < lengths[:, None]
+        rows = batch_rows[:, None].expand(n_rows, width)[mask]  # (P,)
+        seq = hidden[rows, graphs.alias[mask]]  # (P, d)
+        last = hidden[batch_rows, graphs.alias[batch_rows, lengths - 1]]  # (B, d)
+        alpha = self.linear_three(torch.sigmoid(self.linear_one(last)[rows] + self.linear_two(seq)))  # (P, 1)
+        s_g = hidden.new_zeros(n_rows, hidden.shape[2]).index_add_(0, rows, alpha * seq)
         if self.nonhybrid:
             return s_g
         return self.linear_transform(torch.cat([s_g, last], dim=1))
