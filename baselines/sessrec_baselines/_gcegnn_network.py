@@ -111,16 +111,14 @@ class GCEGNNNetwork(nn.Module):
         for weight in self.parameters():
             weight.uniform_(-bound, bound)
 
-    def global_states(self, items: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Global-level representation (B, M, d) of ``items`` (B, M) in the session context of ``mask``."""
-        emb = self.embedding(items)
-        session = (emb * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1)  # (B, d)
+    def global_states(self, items: torch.Tensor, session: torch.Tensor) -> torch.Tensor:
+        """Global-level representation (R, d) of ``items`` (R,), each in the context of its session vector (R, d)."""
         width = self.neighbor_table.shape[1]
-        frontier, weights = [items], []
+        frontier, weights = [items[:, None]], []  # items of each hop, (R, S^h)
         for _ in range(self.n_iter):
+            weights.append(self.neighbor_weight[frontier[-1]].flatten(1))
             frontier.append(self.neighbor_table[frontier[-1]].flatten(1))
-            weights.append(self.neighbor_weight[frontier[-2]].flatten(1))
-        vectors = [emb] + [self.embedding(f) for f in frontier[1:]]
+        vectors = [self.embedding(f) for f in frontier]  # (R, S^h, d)
         n_rows = items.shape[0]
         for n_hop in range(self.n_iter):
             agg = self.global_agg[n_hop]
@@ -133,16 +131,27 @@ class GCEGNNNetwork(nn.Module):
                 )
                 for hop in range(self.n_iter - n_hop)
             ]
-        return vectors[0]
+        return vectors[0][:, 0, :]
 
     def sequence_states(self, g: GCESessionGraphs) -> torch.Tensor:
-        """Item representations (B, L) x d at the reversed positions of ``g`` (local + global)."""
+        """Item representations (B, L, d) at the reversed positions of ``g`` (local + global).
+
+        Global vectors are computed for the real positions and, per prefix, the first padding
+        position (which ``global_index="code"`` reads), packed to ``(P + B, d)``.
+        """
         h_local = self.local_agg(self.embedding(g.nodes), g.edge_type)
         h_local = F.dropout(h_local, self.dropout_local, training=self.training)
+        n_rows, width = g.mask.shape
+        emb = self.embedding(g.reversed_items) * g.mask[..., None]
+        session = emb.sum(1) / g.mask.sum(1, keepdim=True)  # (B, d)
+        lengths = g.mask.sum(1)
+        needed = torch.arange(width + 1, device=g.mask.device)[None, :] <= lengths[:, None]  # real + 1 padding
+        rows = torch.arange(n_rows, device=g.mask.device)[:, None].expand(n_rows, width + 1)[needed]
         pad = torch.full_like(g.reversed_items[:, :1], self.n_items)
-        positions = torch.cat([g.reversed_items, pad], dim=1)  # one padding position more (code mode)
-        h_global = self.global_states(positions, torch.cat([g.mask, torch.zeros_like(g.mask[:, :1])], dim=1))
-        h_global = F.dropout(h_global, self.dropout_global, training=self.training)
+        items = torch.cat([g.reversed_items, pad], dim=1)[needed]
+        packed = F.dropout(self.global_states(items, session[rows]), self.dropout_global, training=self.training)
+        h_global = packed.new_zeros(n_rows, width + 1, self.dim)
+        h_global[needed] = packed
         seq_local = torch.gather(h_local, 1, g.alias[..., None].expand(-1, -1, self.dim))
         if self.global_index == "position":
             return seq_local + h_global[:, :-1]
