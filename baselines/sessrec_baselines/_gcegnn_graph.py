@@ -100,6 +100,8 @@ class GCESessionGraphs:
         True at real positions.
     nodes : LongTensor (B, N)
         Distinct items in increasing order; padding nodes hold ``pad``.
+    node_mask : BoolTensor (B, N)
+        True for real nodes.
     alias : LongTensor (B, L)
         Node of every reversed position (0 at padding positions).
     edge_type : LongTensor (B, N, N)
@@ -109,6 +111,7 @@ class GCESessionGraphs:
     reversed_items: torch.Tensor
     mask: torch.Tensor
     nodes: torch.Tensor
+    node_mask: torch.Tensor
     alias: torch.Tensor
     edge_type: torch.Tensor
 
@@ -138,4 +141,4 @@ def session_graphs(items: torch.Tensor, lengths: torch.Tensor, pad: int) -> GCES
     edge[backward] = 3
     edge[forward & backward] = 4
     edge[eye & node_mask[:, :, None]] = 1
-    return GCESessionGraphs(rev, mask, nodes, alias, edge)
+    return GCESessionGraphs(rev, mask, nodes, node_mask, alias, edge)

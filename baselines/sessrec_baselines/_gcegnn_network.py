@@ -84,13 +84,11 @@ class GCEGNNNetwork(nn.Module):
         dropout_gcn: float,
         activation: str,
         alpha: float,
-        global_index: str,
         max_position: int = 200,
     ) -> None:
         super().__init__()
         self.n_items, self.dim, self.n_iter = n_items, dim, n_iter
         self.dropout_local, self.dropout_global = dropout_local, dropout_global
-        self.global_index = global_index
         self.register_buffer("neighbor_table", neighbor_table)
         self.register_buffer("neighbor_weight", neighbor_weight)
         act = torch.relu if activation == "relu" else torch.tanh
@@ -134,29 +132,21 @@ class GCEGNNNetwork(nn.Module):
         return vectors[0][:, 0, :]
 
     def sequence_states(self, g: GCESessionGraphs) -> torch.Tensor:
-        """Item representations (B, L, d) at the reversed positions of ``g`` (local + global).
+        """Item representations (B, L, d) at the reversed positions of ``g``: local + global of each node.
 
-        Global vectors are computed for the real positions and, per prefix, the first padding
-        position (which ``global_index="code"`` reads), packed to ``(P + B, d)``.
+        Global vectors are computed for the real nodes only, packed to ``(M, d)``.
         """
         h_local = self.local_agg(self.embedding(g.nodes), g.edge_type)
         h_local = F.dropout(h_local, self.dropout_local, training=self.training)
-        n_rows, width = g.mask.shape
+        n_rows, n_nodes = g.nodes.shape
         emb = self.embedding(g.reversed_items) * g.mask[..., None]
-        session = emb.sum(1) / g.mask.sum(1, keepdim=True)  # (B, d)
-        lengths = g.mask.sum(1)
-        needed = torch.arange(width + 1, device=g.mask.device)[None, :] <= lengths[:, None]  # real + 1 padding
-        rows = torch.arange(n_rows, device=g.mask.device)[:, None].expand(n_rows, width + 1)[needed]
-        pad = torch.full_like(g.reversed_items[:, :1], self.n_items)
-        items = torch.cat([g.reversed_items, pad], dim=1)[needed]
-        packed = F.dropout(self.global_states(items, session[rows]), self.dropout_global, training=self.training)
-        h_global = packed.new_zeros(n_rows, width + 1, self.dim)
-        h_global[needed] = packed
-        seq_local = torch.gather(h_local, 1, g.alias[..., None].expand(-1, -1, self.dim))
-        if self.global_index == "position":
-            return seq_local + h_global[:, :-1]
-        # the code adds position k's global vector to node k, nodes laid out as [padding, items...]
-        return seq_local + torch.gather(h_global, 1, (g.alias + 1)[..., None].expand(-1, -1, self.dim))
+        session = emb.sum(1) / g.mask.sum(1, keepdim=True)  # (B, d): mean of the clicks' embeddings
+        rows = torch.arange(n_rows, device=g.nodes.device)[:, None].expand(n_rows, n_nodes)[g.node_mask]
+        packed = self.global_states(g.nodes[g.node_mask], session[rows])
+        h_global = packed.new_zeros(n_rows, n_nodes, self.dim)
+        h_global[g.node_mask] = F.dropout(packed, self.dropout_global, training=self.training)
+        hidden = h_local + h_global
+        return torch.gather(hidden, 1, g.alias[..., None].expand(-1, -1, self.dim))
 
     def session_representation(self, g: GCESessionGraphs) -> torch.Tensor:
         """Position-aware soft attention (paper eqs. 12-14) -> (B, d)."""

@@ -5,7 +5,7 @@ For a prefix read backwards (position 0 = the last click; see :mod:`._gcegnn_gra
 
     h_local  = LocalAggregator(E[nodes], session graph with 4 edge types)     per node
     h_global = n_iter x GlobalAggregator over sampled global-graph neighbours  per position
-    h_p      = dropout(h_local[node(p)]) + dropout(h_global[.])               (see ``global_index``)
+    h_v      = dropout(h_local[v]) + dropout(h_global[v])                     per node, read at each position
     z_p      = tanh(W_1 [pos_p ; h_p]);  beta_p = q^T sigmoid(W_2 z_p + W_3 mean(h) + c)
     S        = sum_p beta_p h_p ;  scores = S E^T
 
@@ -64,8 +64,6 @@ class GCEGNN(TorchModel):
         Activation of the global aggregation layers (code: ``activate``).
     alpha : float, default 0.2
         Negative slope of the LeakyReLU of the session-level attention (code).
-    global_index : {"code", "position"}, default "code"
-        How the global vectors are added to the session-level ones (Deviation 1).
     lr, lr_dc, lr_dc_step, l2 : float, float, int, float, default 0.001, 0.1, 3, 1e-5
         Adam with ``weight_decay=l2``, the rate multiplied by ``lr_dc`` after every
         ``lr_dc_step`` epochs (the code steps its ``StepLR`` after each epoch).
@@ -91,14 +89,9 @@ class GCEGNN(TorchModel):
     **Deviations from that implementation** (CCIIPLab/GCE-GNN, commit
     212575302e42d64b8cf0b9ffe1b71b0db398d5be):
 
-    1. ``global_index``: the code adds ``h_global`` (one row per *position* of the reversed,
-       padded sequence) to ``h_local`` (one row per *node*, nodes in item order with the
-       padding item 0 first) row by row, so node ``k`` receives the global vector of position
-       ``k``, not of its own item. ``"code"`` (default) reproduces this: the real node of rank
-       ``r`` gets position ``r + 1``'s global vector (a padding position when ``r + 1`` is past
-       the prefix). The code omits the padding node only for sessions as long as the longest
-       one of the data set; ``"code"`` always assumes it. ``"position"`` adds to each position
-       the global vector of its own item, as the paper's equation (11) reads.
+    1. Dropout on ``h_global`` is drawn per real node of the batch; the code draws it for every
+       node slot of its padded ``(B, N_max, d)`` tensor. The kept values and their
+       distribution are the same; only the random numbers consumed differ.
     2. Epoch selection: the code keeps the best *test* Recall@20 and MRR@20 separately, with
        patience on the test metrics; here only validation data choose (``keep``).
     3. Catalogue: the padding item is the embedding's *last* row (the code's first); the
@@ -107,8 +100,10 @@ class GCEGNN(TorchModel):
        initialisation draws.
     4. Batches: padded to the batch's longest prefix instead of the data set's; graphs of
        a batch are built together in torch, not one per session in a ``DataLoader`` with
-       4 worker processes. Prefixes longer than 200 clicks keep their last 200 (the code's
-       position table has 200 rows and fails on longer ones).
+       4 worker processes; the global aggregation runs on the real nodes only (the code
+       also aggregates for every padding slot, whose results are never read). Prefixes longer
+       than 200 clicks keep their last 200 (the code's position table has 200 rows and fails
+       on longer ones).
     5. Neighbour sampling uses numpy's ``Generator.choice`` seeded from ``random_state``
        (the code: the global ``np.random.choice``), once per fit, as the code does once per run.
 
@@ -149,7 +144,6 @@ class GCEGNN(TorchModel):
         dropout_gcn: float = 0.2,
         activation: Literal["relu", "tanh"] = "relu",
         alpha: float = 0.2,
-        global_index: Literal["code", "position"] = "code",
         lr: float = 0.001,
         lr_dc: float = 0.1,
         lr_dc_step: int = 3,
@@ -173,7 +167,6 @@ class GCEGNN(TorchModel):
         self.dropout_gcn = dropout_gcn
         self.activation = activation
         self.alpha = alpha
-        self.global_index = global_index
         self.lr = lr
         self.lr_dc = lr_dc
         self.lr_dc_step = lr_dc_step
@@ -213,7 +206,6 @@ class GCEGNN(TorchModel):
                 raise ValueError(f"GCEGNN: {name} must lie in [0, 1), got {getattr(self, name)!r}")
         choices = {
             "activation": ("relu", "tanh"),
-            "global_index": ("code", "position"),
             "valid_split": ("time", None),
             "keep": ("best", "last"),
         }
@@ -246,7 +238,6 @@ class GCEGNN(TorchModel):
             self.dropout_gcn,
             self.activation,
             self.alpha,
-            self.global_index,
             MAX_POSITION,
         )
 

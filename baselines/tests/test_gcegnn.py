@@ -126,35 +126,43 @@ def test_global_aggregator_by_numpy() -> None:
         np.testing.assert_allclose(out[0, m], expected, rtol=1e-5, atol=1e-6)
 
 
-def _network(global_index: str) -> GCEGNNNetwork:
+def _network() -> GCEGNNNetwork:
     torch.manual_seed(0)
     table = torch.tensor([[1, 2], [0, 2], [0, 1], [6, 6], [5, 5], [4, 4], [6, 6]])
     weight = torch.tensor([[2.0, 1], [2, 3], [1, 3], [0, 0], [1, 1], [2, 2], [0, 0]])
-    return GCEGNNNetwork(6, 4, 1, table, weight, 0.0, 0.0, 0.0, "relu", 0.2, global_index).eval()
+    return GCEGNNNetwork(6, 4, 1, table, weight, 0.0, 0.0, 0.0, "relu", 0.2).eval()
 
 
-@pytest.mark.parametrize("global_index", ["code", "position"])
-def test_sum_of_local_and_global_follows_global_index(global_index: str) -> None:
-    """Prefix 2 -> 0 -> 1 (reversed 1, 0, 2; nodes 0, 1, 2 with ranks 0, 1, 2).
+def test_sum_of_local_and_global_per_node() -> None:
+    """Prefix 2 -> 0 -> 2 -> 1: reversed 1, 2, 0, 2; nodes (0, 1, 2); position p reads node alias[p].
 
-    "position": position p gets global(p). "code": node of rank r gets global(position r + 1),
-    position 3 being padding; position p reads node alias[p] = (1, 0, 2)[p].
+    The global vector of a node is its item's, in the context of the session's mean embedding,
+    aggregated over its two sampled neighbours (one layer): computed here with the aggregator
+    called on hand-built inputs.
     """
-    net = _network(global_index)
-    batch = PrefixBatch.from_lists([[2, 0, 1]])
+    net = _network()
+    batch = PrefixBatch.from_lists([[2, 0, 2, 1]])
     g = session_graphs(batch.items, batch.lengths, pad=6)
+    assert g.alias.tolist() == [[1, 2, 0, 2]]
     seq = net.sequence_states(g)[0].detach()
     local = net.local_agg(net.embedding(g.nodes), g.edge_type)[0].detach()
-    session = net.embedding.weight[[1, 0, 2]].mean(0)  # mean embedding of the prefix's clicks
-    glob = net.global_states(torch.tensor([1, 0, 2, 6]), session.expand(4, -1)).detach()
-    alias = [1, 0, 2]
-    for p in range(3):
-        expected = local[alias[p]] + (glob[p] if global_index == "position" else glob[alias[p] + 1])
-        torch.testing.assert_close(seq[p], expected)
+    emb = net.embedding.weight.detach()
+    session = emb[[2, 0, 2, 1]].mean(0)
+    table = {0: [1, 2], 1: [0, 2], 2: [0, 1]}
+    weights = {0: [2.0, 1.0], 1: [2.0, 3.0], 2: [1.0, 3.0]}
+    agg = net.global_agg[0]
+    for p, node in enumerate([1, 2, 0, 2]):
+        glob = agg(
+            emb[node][None, None, :],
+            emb[table[node]][None, None, :, :],
+            torch.tensor(weights[node])[None, None, :],
+            session[None, :],
+        )[0, 0].detach()
+        torch.testing.assert_close(seq[p], local[node] + glob)
 
 
 def test_readout_by_numpy() -> None:
-    net = _network("position")
+    net = _network()
     batch = PrefixBatch.from_lists([[3, 4, 5, 3]])
     g = session_graphs(batch.items, batch.lengths, pad=6)
     rep = net.session_representation(g)[0].detach().numpy()
@@ -194,7 +202,7 @@ def test_named_parameter_sets_and_space() -> None:
         assert name in defaults and spec["type"] in ("int", "float", "categorical")
 
 
-@pytest.mark.parametrize(("param", "value"), [("n_iter", 0), ("dropout_gcn", 1.0), ("global_index", "node")])
+@pytest.mark.parametrize(("param", "value"), [("n_iter", 0), ("dropout_gcn", 1.0), ("activation", "gelu")])
 def test_bad_parameters_say_what_is_wrong(param: str, value: object) -> None:
     with pytest.raises(ValueError, match=param):
         GCEGNN(**{**TINY, param: value}).fit(_train())
