@@ -12,8 +12,8 @@ which are the two halves of the authors' ``(N, 2N)`` matrix
 ``concatenate([A / sum_in, A.T / sum_out]).T``.
 
 Everything is a dense, right-padded tensor: ``N`` is the largest number of distinct items
-in the batch. ``tests/perf/gnn_graph_layout.py`` measured this against one block-diagonal
-sparse adjacency per mini-batch (see :mod:`sessrec_baselines.srgnn`).
+in the batch. ``tests/perf/gnn_graph_layout.py`` compares this layout with one block-diagonal
+sparse adjacency per mini-batch (see the notes of :class:`sessrec_baselines.srgnn.SRGNN`).
 """
 
 from __future__ import annotations

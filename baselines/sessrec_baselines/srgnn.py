@@ -137,9 +137,13 @@ class SRGNN(TorchModel):
        *cases* (prefixes that also occur inside longer training cases); ``valid_split="time"``
        holds out the sessions that end last instead, so no held-out prefix is trained on.
 
-    Layout: dense padded adjacency ``(B, N, N)`` with ``bmm``, not one block-diagonal sparse
-    matrix per batch: on DIGINETICA batches (100 prefixes, N <= 30 mostly) the dense form was
-    faster on CPU (``tests/perf/gnn_graph_layout.py``, ``tests/perf/gnn_results.md``).
+    Layout: the adjacency products use the padded dense ``(B, N, N)`` matrices (``bmm``); every
+    per-node layer (edge linears, GRU gates) and the attention run on the real nodes and
+    positions only, packed. On DIGINETICA training batches (``tests/perf/gnn_graph_layout.py``,
+    ``tests/perf/gnn_results.md``) padding everything cost 2.7x the packed form; one
+    block-diagonal sparse matrix per batch was 0.8x the packed form in one measurement on a
+    heavily loaded machine. The dense products were kept: simpler and without sparse kernels
+    on the GPU.
 
     Whole-session fast path: none. The graph of prefix ``x_1..x_t`` is not a restriction of
     the graph of a longer prefix (the degree normalisation changes as edges arrive) and the
