@@ -149,10 +149,10 @@ class CORE(CausalSequenceModel):
 
     Deviations from that implementation
     -----------------------------------
-    1. Initialisation as the reference (every parameter U(-1/sqrt(d), 1/sqrt(d)), layer norms
-       included) but the weight network's ``fn`` and blocks see no padding: RecBole pads on the
-       right too and masks it with an additive -10000 (we use a boolean causal mask; same
-       result up to exp(-10000)).
+    1. Padding: RecBole masks it with an additive -10000 in the transformer and -9e15 in the
+       weight softmax; we use boolean masks (the same result up to exp(-10000)). The
+       initialisation is the reference's: every parameter, layer norms included,
+       U(-1/sqrt(d), 1/sqrt(d)).
     2. RecBole computes the weight softmax in float64 then float32; we stay in float32.
     3. Epoch selection on validation Recall@``valid_cutoff`` (the repository selects on
        validation MRR@20 with early stopping after 5 bad epochs: ``patience=5`` and a

@@ -69,9 +69,13 @@ class _STAMPNetwork(nn.Module):
         m_s = x.sum(1) / lengths[:, None].to(x.dtype)
         m_a = m_s
         if self.variant == "stamp":
-            alpha = self.w0(torch.sigmoid(self.w1(x) + (self.w2(x_t) + self.w3(m_s) + self.b_a)[:, None])).squeeze(-1)
+            alpha = self.attention(x, x_t, m_s)
             m_a = m_a + torch.bmm(alpha[:, None, :], x).squeeze(1)  # padding rows of x are 0
         return self._output(m_a, x_t)
+
+    def attention(self, x: torch.Tensor, x_t: torch.Tensor, m_s: torch.Tensor) -> torch.Tensor:
+        """Weights ``a_j = w_0^T sigma(W_1 x_j + W_2 x_t + W_3 m_s + b_a)`` (N, T) of ``x`` (N, T, d)."""
+        return self.w0(torch.sigmoid(self.w1(x) + (self.w2(x_t) + self.w3(m_s) + self.b_a)[:, None])).squeeze(-1)
 
     def encode_all(self, items: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """``h_s * h_t`` (N, T, d) after every position; row ``t`` equals :meth:`encode_last` of the first ``t+1``."""
