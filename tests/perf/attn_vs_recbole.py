@@ -100,6 +100,7 @@ def run_ours(
         "recall@20": float(res.metrics["recall@20"]),
         "mrr@20": float(res.metrics["mrr@20"]),
         "best_epoch": est.best_epoch_ + 1,
+        "valid_recall@20": max(h["valid_recall@20"] for h in est.history_),
         "s_per_epoch": statistics.median(h["seconds"] for h in est.history_),
         "eval_cases_per_s": ds.test.n_cases / float(res.seconds),
         "n_test": ds.test.n_cases,
