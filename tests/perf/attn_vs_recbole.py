@@ -190,14 +190,27 @@ def run_recbole(model: str, seed: int, epochs: int, threads: int, batch_size: in
 # ---------------------------------------------------------------------- driver
 def _child(side: str, args: argparse.Namespace, seed: int) -> dict:
     py = sys.executable if side == "ours" else RECBOLE_PY
-    cmd = [py, __file__, "--child", side, "--model", args.model, "--seeds", str(seed), "--epochs", str(args.epochs)]
+    cmd = [
+        py,
+        str(Path(__file__).resolve()),
+        "--child",
+        side,
+        "--model",
+        args.model,
+        "--seeds",
+        str(seed),
+        "--epochs",
+        str(args.epochs),
+    ]
     cmd += ["--threads", str(args.threads), "--ours", args.ours]
     if args.batch_size is not None:
         cmd += ["--batch-size", str(args.batch_size)]
     if args.lr is not None:
         cmd += ["--lr", str(args.lr)]
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=Path(__file__).resolve().parents[2])
+    # RecBole writes log/ and log_tensorboard/ into its working directory: keep them out of the repository
+    cwd = EXPORT if side == "recbole" else Path(__file__).resolve().parents[2]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd)
     lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
     if out.returncode != 0 or not lines:
         raise RuntimeError(f"{side} seed {seed} failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
