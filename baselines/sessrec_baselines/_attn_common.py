@@ -1,0 +1,345 @@
+"""Machinery shared by the attention models (STAMP, SASRec, CORE): batching, training, scoring.
+
+A network used here is *causal*: its representation after click ``t`` of a sequence depends
+on clicks ``0..t`` only. It provides
+
+``encode_all(items, lengths) -> (N, T, d)``
+    the representation after every position of right-padded ``items`` (N, T);
+``encode_last(items, lengths) -> (N, d)``
+    the representation after the last click of every row;
+``decode(reps) -> (N, n_items)``
+    evaluation scores;
+``train_logits(reps) -> (N, n_items)``
+    training logits (may differ from ``decode`` by training-only noise, e.g. CORE's item dropout).
+
+Prefixes longer than ``max_len`` keep their last ``max_len`` clicks (RecBole's
+``MAX_ITEM_LIST_LENGTH``), with positions counted from the window's first click. A causal
+pass over a whole session gives every prefix up to ``max_len`` clicks at once; a longer
+prefix is a window that pass cannot give, so such rows are encoded one window each.
+
+Devices: everything runs on the estimator's ``device`` (``"auto"``: CUDA when available).
+Mixed precision is not offered: whether it changes the results beyond seed noise has not been
+measured on a GPU yet, and on CPU it does not pay.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from importlib import resources
+from typing import Any, ClassVar, cast
+
+import numpy as np
+import tomllib
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from sessrec.data.sessions import PrefixBatch, Sessions
+from sessrec.models.base import TorchModel
+
+try:  # Python 3.11+
+    from typing import Self
+except ImportError:  # pragma: no cover - Python 3.10
+    from typing_extensions import Self
+
+#: Upper ends (exclusive) of the length groups encoded separately, so short rows skip padding.
+_BUCKET_EDGES = np.array([3, 5, 8, 12, 20])
+
+
+def length_buckets(lengths: torch.Tensor) -> list[torch.Tensor]:
+    """Row positions grouped by length (``_BUCKET_EDGES``), each group a LongTensor on ``lengths``' device."""
+    group = np.searchsorted(_BUCKET_EDGES, lengths.cpu().numpy(), side="right")
+    order = np.argsort(group, kind="stable")
+    cuts = np.cumsum(np.bincount(group, minlength=len(_BUCKET_EDGES) + 1))[:-1]
+    return [torch.from_numpy(rows).to(lengths.device) for rows in np.split(order, cuts) if len(rows)]
+
+
+def unpermute(parts: list[torch.Tensor], order: list[torch.Tensor]) -> torch.Tensor:
+    """Rows ``parts[g][i]`` belong at position ``order[g][i]``; return them in position order."""
+    values, positions = (parts[0], order[0]) if len(parts) == 1 else (torch.cat(parts), torch.cat(order))
+    inverse = torch.empty_like(positions)
+    inverse[positions] = torch.arange(len(positions), device=positions.device)
+    return values[inverse]
+
+
+def encode_prefixes(net: nn.Module, items: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """``net.encode_last`` (N, d) with rows grouped by length, each group cut to its longest row."""
+    parts, order = [], []
+    for rows in length_buckets(lengths):
+        width = int(lengths[rows].max())
+        parts.append(net.encode_last(items[rows, :width], lengths[rows]))
+        order.append(rows)
+    return unpermute(parts, order)
+
+
+def encode_sessions(net: nn.Module, items: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """``net.encode_all`` at every real position: (sum(lengths), d), rows ``(n, t)`` in row-major order."""
+    first_row = torch.cumsum(lengths, 0) - lengths
+    parts, order = [], []
+    for rows in length_buckets(lengths):
+        group_lengths = lengths[rows]
+        width = int(group_lengths.max())
+        reps = net.encode_all(items[rows, :width], group_lengths)  # (n, width, d)
+        cols = torch.arange(width, device=items.device)[None, :]
+        mask = cols < group_lengths[:, None]
+        parts.append(reps[mask])
+        order.append((first_row[rows][:, None] + cols)[mask])
+    return unpermute(parts, order)
+
+
+def last_window(batch: PrefixBatch, max_len: int) -> PrefixBatch:
+    """Every prefix cut to its last ``max_len`` clicks, left-aligned."""
+    lengths = batch.lengths
+    kept = lengths.clamp(max=max_len)
+    width = min(batch.max_len, max_len)
+    cols = (lengths - kept)[:, None] + torch.arange(width, device=lengths.device)[None, :]
+    items = batch.items.gather(1, cols.clamp(max=batch.max_len - 1))
+    items = items.masked_fill(torch.arange(width, device=lengths.device)[None, :] >= kept[:, None], -1)
+    return PrefixBatch(items, kept)
+
+
+def clip_grad_norm_per_tensor(params: Any, max_norm: float) -> None:
+    """TensorFlow's ``clip_by_norm`` on every gradient separately (not torch's global norm)."""
+    for p in params:
+        if p.grad is not None:
+            norm = p.grad.norm()
+            if norm > max_norm:
+                p.grad.mul_(max_norm / norm)
+
+
+def paramfile_dir(model: str) -> Any:
+    return resources.files("sessrec_baselines") / "paramfiles" / model
+
+
+def paramfile_names(model: str) -> list[str]:
+    """Names of the parameter sets shipped for ``model`` (``paramfiles/<model>/*.toml``)."""
+    return sorted(p.name[: -len(".toml")] for p in paramfile_dir(model).iterdir() if p.name.endswith(".toml"))
+
+
+def load_paramfile(model: str, name: str) -> dict[str, Any]:
+    """``{"params": {...}, "provenance": {...}}`` of parameter set ``name`` of ``model``."""
+    names = paramfile_names(model)
+    if name not in names:
+        raise ValueError(f"unknown {model} parameter set {name!r}; available: {', '.join(names)}")
+    with (paramfile_dir(model) / f"{name}.toml").open("rb") as fh:
+        data = tomllib.load(fh)
+    params = dict(data["params"])
+    params.update(dict.fromkeys(data.get("params_none", []), None))  # TOML has no null
+    return {"params": params, "provenance": dict(data.get("provenance", {}))}
+
+
+def load_space(model: str) -> dict[str, Any]:
+    """The tuner's search space of ``model`` (``spaces/<model>.toml``): ``{param: {type, ...}}`` plus ``source``."""
+    with (resources.files("sessrec_baselines") / "spaces" / f"{model}.toml").open("rb") as fh:
+        return tomllib.load(fh)
+
+
+class CausalSequenceModel(TorchModel):
+    """Base estimator of STAMP, SASRec and CORE: whole-session or per-prefix training, causal fast path.
+
+    Subclasses set ``_paramfile`` (folder of their parameter sets), ``_choices`` (categorical
+    hyperparameters and their options), ``_positive_ints`` and ``_fractions`` (names checked
+    in ``fit``), and implement ``_build_network``. Hyperparameters every subclass has:
+    ``lr``, ``batch_size``, ``epochs``, ``max_len``, ``training``, ``max_grad_norm``,
+    ``patience``, ``valid_cutoff``, ``device``, ``random_state``.
+    """
+
+    _paramfile: ClassVar[str] = ""
+    _choices: ClassVar[dict[str, tuple[Any, ...]]] = {}
+    _positive_ints: ClassVar[tuple[str, ...]] = ("batch_size", "epochs", "max_len", "valid_cutoff")
+    _fractions: ClassVar[tuple[str, ...]] = ()
+
+    lr: float
+    batch_size: int
+    max_len: int
+    training: str
+    max_grad_norm: float | None
+
+    # ------------------------------------------------------------------ parameter sets
+    @classmethod
+    def param_set_names(cls) -> list[str]:
+        """The shipped parameter sets (``paramfiles/<model>/*.toml``)."""
+        return paramfile_names(cls._paramfile)
+
+    @classmethod
+    def named_params(cls, name: str) -> dict[str, Any]:
+        """Keyword arguments of parameter set ``name`` (``sessrec run -p <model>=NAME``)."""
+        if name not in cls.param_set_names():
+            return super().named_params(name)
+        return load_paramfile(cls._paramfile, name)["params"]
+
+    @classmethod
+    def search_space(cls) -> dict[str, Any]:
+        """The tuner's search space, read from ``spaces/<model>.toml``."""
+        return load_space(cls._paramfile)
+
+    # ------------------------------------------------------------------ checks
+    def _check_params(self) -> None:
+        name = type(self).__name__
+        for key, choices in self._choices.items():
+            if getattr(self, key) not in choices:
+                raise ValueError(
+                    f"{name}: {key}={getattr(self, key)!r} is not supported; choose one of {list(choices)}"
+                )
+        for key in self._positive_ints:
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name}: {key} must be a positive integer, got {value!r}")
+        for key in self._fractions:
+            value = getattr(self, key)
+            if not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+                raise ValueError(f"{name}: {key} must lie in [0, 1), got {value!r}")
+        if not isinstance(self.lr, (int, float)) or self.lr <= 0:
+            raise ValueError(f"{name}: lr must be a positive number, got {self.lr!r}")
+        if self.max_grad_norm is not None and not self.max_grad_norm > 0:
+            raise ValueError(
+                f"{name}: max_grad_norm must be positive or None (no clipping), got {self.max_grad_norm!r}"
+            )
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, train: Sessions, *, valid: Sessions | None = None) -> Self:
+        """Train on ``train``; with ``valid``, keep the epoch of best validation Recall@``valid_cutoff``.
+
+        Parameters
+        ----------
+        train : Sessions
+            Training sessions.
+        valid : Sessions, optional
+            Validation sessions (e.g. ``prepare(..., valid_days=1).valid``); never the test split.
+        """
+        self._check_params()
+        return super().fit(train, valid=valid)
+
+    def _build_optimizer(self, network: nn.Module) -> torch.optim.Optimizer:
+        return torch.optim.Adam(network.parameters(), lr=self.lr)
+
+    def _loss(
+        self, net: nn.Module, reps: torch.Tensor, targets: torch.Tensor, generator: torch.Generator
+    ) -> torch.Tensor:
+        """Softmax cross-entropy over the full catalogue (subclasses may override)."""
+        return F.cross_entropy(net.train_logits(reps), targets)
+
+    def _train_epoch(
+        self, train: Sessions, optimizer: torch.optim.Optimizer, rng: np.random.Generator, generator: torch.Generator
+    ) -> float:
+        net = self.network_
+        total, count = 0.0, 0
+        batches = self._session_batches(train, rng) if self.training == "sessions" else self._prefix_batches(train, rng)
+        for reps_fn, targets in batches:
+            loss = self._loss(net, reps_fn(net), targets, generator)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if self.max_grad_norm is not None:
+                clip_grad_norm_per_tensor(net.parameters(), self.max_grad_norm)
+            optimizer.step()
+            total += float(loss.detach()) * len(targets)
+            count += len(targets)
+        return total / max(count, 1)
+
+    # ------------------------------------------------------------------ batching
+    def _prefix_batches(self, train: Sessions, rng: np.random.Generator) -> Iterator[tuple[Any, torch.Tensor]]:
+        """``training="prefixes"``: ``batch_size`` random cases, each prefix (last ``max_len`` clicks) on its own."""
+        cases = rng.permutation(train.n_cases)
+        session, position = train.case_session(), train.case_positions()
+        dev = self.device_
+        for lo in range(0, len(cases), self.batch_size):
+            chosen = cases[lo : lo + self.batch_size]
+            lengths = position[chosen] - train.offsets[session[chosen]]
+            kept = np.minimum(lengths, self.max_len)
+            batch = PrefixBatch.from_ranges(train.items, position[chosen] - kept, kept).to(dev)
+            targets = torch.from_numpy(train.items[position[chosen]]).to(dev)
+
+            def reps(net: nn.Module, batch: PrefixBatch = batch) -> torch.Tensor:
+                return encode_prefixes(net, batch.items, batch.lengths)
+
+            yield reps, targets
+
+    def _session_groups(self, train: Sessions, rng: np.random.Generator) -> Iterator[np.ndarray]:
+        """Shuffled sessions with a case, packed into groups of about ``batch_size`` cases."""
+        n_cases = np.maximum(train.lengths - 1, 0)
+        order = rng.permutation(np.flatnonzero(n_cases > 0))
+        cum = np.cumsum(n_cases[order])
+        cuts = np.searchsorted(cum, np.arange(self.batch_size, cum[-1] if len(cum) else 0, self.batch_size), "left")
+        bounds = np.unique(np.concatenate([[0], cuts + 1, [len(order)]]).clip(0, len(order)))
+        for lo, hi in itertools.pairwise(bounds):
+            if hi > lo:
+                yield order[lo:hi]
+
+    def _session_batches(self, train: Sessions, rng: np.random.Generator) -> Iterator[tuple[Any, torch.Tensor]]:
+        """``training="sessions"``: whole sessions, about ``batch_size`` cases per batch, one causal pass each."""
+        dev, cap = self.device_, self.max_len
+        for sess in self._session_groups(train, rng):
+            starts, n_cases = train.offsets[sess], train.lengths[sess] - 1
+            kept = np.minimum(n_cases, cap)
+            inputs = PrefixBatch.from_ranges(train.items, starts, kept).to(dev)
+            # case (u, k): prefix of k clicks of session u; targets in row-major order of the pass,
+            # then the cases longer than max_len (their windows)
+            u = np.repeat(np.arange(len(sess)), kept)
+            k = np.arange(len(u)) - np.repeat(np.cumsum(kept) - kept, kept) + 1
+            long_u = np.repeat(np.arange(len(sess)), n_cases - kept)
+            long_k = np.arange(len(long_u)) - np.repeat(np.cumsum(n_cases - kept) - (n_cases - kept), n_cases - kept)
+            long_k = long_k + cap + 1
+            windows = None
+            if len(long_u):
+                windows = PrefixBatch.from_ranges(train.items, starts[long_u] + long_k - cap, np.full(len(long_u), cap))
+                windows = windows.to(dev)
+            all_u, all_k = np.concatenate([u, long_u]), np.concatenate([k, long_k])
+            targets = torch.from_numpy(train.items[starts[all_u] + all_k]).to(dev)
+
+            def reps(
+                net: nn.Module, inputs: PrefixBatch = inputs, windows: PrefixBatch | None = windows
+            ) -> torch.Tensor:
+                out = encode_sessions(net, inputs.items, inputs.lengths)
+                if windows is not None:
+                    out = torch.cat([out, encode_prefixes(net, windows.items, windows.lengths)])
+                return out
+
+            yield reps, targets
+
+    # ------------------------------------------------------------------ scoring
+    def _scores(self, batch: PrefixBatch) -> torch.Tensor:
+        net = self.network_
+        window = last_window(batch, self.max_len)
+        return cast(Any, net).decode(encode_prefixes(net, window.items, window.lengths))
+
+    def score_sessions(self, batch: PrefixBatch) -> torch.Tensor:
+        """Scores after every prefix of whole sessions, in one causal pass.
+
+        Parameters
+        ----------
+        batch : PrefixBatch
+            Whole sessions (or any sequences), right-padded, shape (B, L).
+
+        Returns
+        -------
+        Tensor of shape (sum(batch.lengths), n_items)
+            Row for ``(b, t)``, ``t < lengths[b]``, in row-major order: what :meth:`score` gives
+            the prefix ``batch.items[b, :t+1]``. Prefixes longer than ``max_len`` are windows of
+            their last ``max_len`` clicks, encoded one window each.
+        """
+        self._check_fitted()
+        net = self.network_
+        net.eval()
+        with torch.no_grad():
+            batch = batch.to(self.device_)
+            lengths = batch.lengths
+            dev, cap = lengths.device, self.max_len
+            kept = lengths.clamp(max=cap)
+            reps = encode_sessions(net, batch.items[:, : min(batch.max_len, cap)], kept)
+            if bool((lengths > cap).any()):
+                n_rows = int(lengths.sum())
+                b = torch.repeat_interleave(torch.arange(len(lengths), device=dev), lengths)
+                t = torch.arange(n_rows, device=dev) - torch.repeat_interleave(
+                    torch.cumsum(lengths, 0) - lengths, lengths
+                )
+                first_row = torch.cumsum(kept, 0) - kept
+                full = reps.new_empty(n_rows, reps.shape[1])
+                short = t < cap
+                full[short] = reps[first_row[b[short]] + t[short]]
+                lb, lt = b[~short], t[~short]
+                cols = (lt - cap + 1)[:, None] + torch.arange(cap, device=dev)[None, :]
+                windows = batch.items[lb[:, None], cols]
+                full[~short] = encode_prefixes(net, windows, torch.full((len(lb),), cap, dtype=torch.long, device=dev))
+                reps = full
+            return cast(Any, net).decode(reps)

@@ -1,0 +1,236 @@
+"""STAMP: Short-Term Attention/Memory Priority model (Liu et al., KDD 2018), and its variant STMP.
+
+The network, for a prefix ``x_1 .. x_t`` of a session (embeddings ``x_j = E[item_j]``, d-dimensional)::
+
+    m_s    = (1/t) sum_j x_j                                  general interest (mean)
+    a_j    = w_0^T sigma(W_1 x_j + W_2 x_t + W_3 m_s + b_a)   attention, no normalisation (eq. 7)
+    m_a    = sum_j a_j x_j + m_s                              STAMP   (code adds m_s, see Deviations)
+           = m_s                                              STMP    (no attention)
+    h_s    = tanh(W_s m_a + b_s),  h_t = tanh(W_t x_t + b_t)  two MLP cells
+    z_i    = < h_s, h_t, E[i] > = (h_s * h_t) . E[i]          trilinear score (eq. 9)
+
+trained with softmax cross-entropy over all items (Adam). The attention is one (t, d) product
+per prefix; for every position of a session at once (:meth:`_STAMPNetwork.encode_all`) the
+query of position ``t`` (``W_2 x_t + W_3 m_s(t)``, with the running mean) is broadcast against
+the keys ``W_1 x_j``, ``j <= t``: a (T, T, d) tensor per session, cheap for session lengths.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+import torch
+from torch import nn
+
+from sessrec.data.sessions import Sessions
+
+from ._attn_common import CausalSequenceModel
+
+__all__ = ["STAMP"]
+
+
+def _clip_norm(x: torch.Tensor, max_norm: float | None) -> torch.Tensor:
+    """Rows of ``x`` (..., d) scaled down to norm ``max_norm`` where longer (TF ``embedding_lookup(max_norm=)``)."""
+    if max_norm is None:
+        return x
+    norm = x.norm(dim=-1, keepdim=True)
+    return x * torch.clamp(max_norm / norm.clamp(min=1e-12), max=1.0)
+
+
+class _STAMPNetwork(nn.Module):
+    """STAMP's layers; parameter names follow the paper (``w1``..``w3``, ``w0``, ``b_a``, ``mlp_s``, ``mlp_t``)."""
+
+    def __init__(self, n_items: int, d: int, variant: str, mlp_bias: bool, emb_max_norm: float | None) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(n_items, d)
+        self.w1 = nn.Linear(d, d, bias=False)  # context x_j
+        self.w2 = nn.Linear(d, d, bias=False)  # last click x_t
+        self.w3 = nn.Linear(d, d, bias=False)  # mean m_s
+        self.w0 = nn.Linear(d, 1, bias=False)
+        self.b_a = nn.Parameter(torch.zeros(d))
+        self.mlp_s = nn.Linear(d, d, bias=mlp_bias)
+        self.mlp_t = nn.Linear(d, d, bias=mlp_bias)
+        self.variant = variant
+        self.emb_max_norm = emb_max_norm
+
+    def embed(self, items: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Embeddings (N, T, d) of right-padded ``items``, zero on padding."""
+        x = _clip_norm(self.embedding(items.clamp(min=0)), self.emb_max_norm)
+        mask = torch.arange(items.shape[1], device=items.device)[None, :] < lengths[:, None]
+        return x * mask[..., None]
+
+    def _output(self, m_a: torch.Tensor, x_t: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.mlp_s(m_a)) * torch.tanh(self.mlp_t(x_t))
+
+    def encode_last(self, items: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """``h_s * h_t`` (N, d) after the last click of each row of ``items`` (N, T)."""
+        x = self.embed(items, lengths)
+        x_t = x[torch.arange(len(x), device=x.device), lengths - 1]
+        m_s = x.sum(1) / lengths[:, None].to(x.dtype)
+        m_a = m_s
+        if self.variant == "stamp":
+            alpha = self.attention(x, x_t, m_s)
+            m_a = m_a + torch.bmm(alpha[:, None, :], x).squeeze(1)  # padding rows of x are 0
+        return self._output(m_a, x_t)
+
+    def attention(self, x: torch.Tensor, x_t: torch.Tensor, m_s: torch.Tensor) -> torch.Tensor:
+        """Weights ``a_j = w_0^T sigma(W_1 x_j + W_2 x_t + W_3 m_s + b_a)`` (N, T) of ``x`` (N, T, d)."""
+        return self.w0(torch.sigmoid(self.w1(x) + (self.w2(x_t) + self.w3(m_s) + self.b_a)[:, None])).squeeze(-1)
+
+    def encode_all(self, items: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """``h_s * h_t`` (N, T, d) after every position; row ``t`` equals :meth:`encode_last` of the first ``t+1``."""
+        x = self.embed(items, lengths)
+        steps = torch.arange(1, x.shape[1] + 1, device=x.device, dtype=x.dtype)
+        m_s = x.cumsum(1) / steps[None, :, None]
+        m_a = m_s
+        if self.variant == "stamp":
+            query = self.w2(x) + self.w3(m_s) + self.b_a  # (N, T, d)
+            alpha = self.w0(torch.sigmoid(query[:, :, None, :] + self.w1(x)[:, None, :, :])).squeeze(-1)  # (N, T, T)
+            alpha = alpha * torch.ones_like(alpha[0], dtype=torch.bool).tril()
+            m_a = m_a + torch.bmm(alpha, x)
+        return self._output(m_a, x)
+
+    def decode(self, reps: torch.Tensor) -> torch.Tensor:
+        """Trilinear scores (N, n_items): ``reps @ E^T``."""
+        return reps @ self.embedding.weight.T
+
+    train_logits = decode
+
+
+class STAMP(CausalSequenceModel):
+    """Short-Term Attention/Memory Priority model (STAMP) and its attention-free variant STMP.
+
+    Parameters
+    ----------
+    embedding_dim : int, default 100
+        ``d`` (authors' ``edim`` 100).
+    variant : {"stamp", "stmp"}, default "stamp"
+        ``"stmp"``: ``m_a = m_s``, no attention (the paper's STMP).
+    lr : float, default 0.005
+        Adam learning rate (the authors' logged DIGINETICA run: 0.005; their config file: 0.003).
+    batch_size : int, default 512
+        Cases per batch (authors).
+    epochs : int, default 10
+        Training epochs (authors).
+    max_len : int, default 50
+        Prefixes longer than this keep their last ``max_len`` clicks (see Deviations).
+    training : {"sessions", "prefixes"}, default "sessions"
+        ``"sessions"``: every case of a session from one causal pass; ``"prefixes"``: every case
+        encoded on its own.
+    max_grad_norm : float or None, default 110.0
+        Every gradient tensor is clipped to this norm separately (TF ``clip_by_norm``, authors:
+        110 on DIGINETICA); ``None``: no clipping (RecBole).
+    init_std : float, default 0.05
+        Weights ~ N(0, init_std) (authors' ``stddev``; RecBole: 0.05 too).
+    emb_init_std : float, default 0.002
+        Item embeddings ~ N(0, emb_init_std) (authors' ``emb_stddev``; RecBole: 0.002).
+    emb_max_norm : float or None, default 1.5
+        Looked-up embeddings of the input clicks are scaled down to this norm (authors'
+        ``embedding_lookup(max_norm=1.5)``; the scoring matrix is not clipped); ``None``: RecBole.
+    mlp_bias : bool, default False
+        Biases ``b_s``, ``b_t`` of the two MLP cells (paper and RecBole: yes; authors' code: no).
+    patience : int or None, default None
+        Stop after this many epochs without a better validation recall (``None``: never).
+    valid_cutoff : int, default 20
+        ``K`` of the validation Recall@K that selects the epoch.
+    device : str, default "auto"
+    random_state : int or None, default None
+
+    Attributes
+    ----------
+    network_ : nn.Module
+    n_items_ : int
+    history_ : list of dict
+        Per epoch: loss, seconds and validation recall (when ``fit`` got ``valid``).
+    best_epoch_ : int
+        0-based epoch kept (the last one without validation).
+
+    Notes
+    -----
+    Named parameter sets (``-p stamp=NAME``): ``authors`` (the authors' code and logged
+    DIGINETICA run), ``recbole`` (RecBole 1.2's STAMP and its defaults), ``stmp`` (the paper's
+    STMP with the authors' settings).
+
+    References
+    ----------
+    .. [1] Q. Liu, Y. Zeng, R. Mokhosi, H. Zhang. "STAMP: Short-Term Attention/Memory Priority
+       Model for Session-based Recommendation". KDD 2018.
+    .. [2] Authors' TensorFlow code, uestcnlp/STAMP at c0233b6531e60f2a4b4dc3c644e3741ee0ffa024
+       (``model/STAMP_cikm.py``, ``basic_layer/FwNn3AttLayer.py``, ``config/nn_param.conf``,
+       ``output/text/mlp_totalrnnv38-cikm16-*.out``).
+    .. [3] RecBole 1.2, ``recbole/model/sequential_recommender/stamp.py``.
+
+    Deviations from that implementation
+    -----------------------------------
+    1. Both implementations add ``m_s`` to the attention output (``m_a = sum a_j x_j + m_s``)
+       and drop the paper's final sigmoid ``sigma(<h_s, h_t, x_i>)`` before the softmax; we
+       follow them (the paper's equations 4 and 9 lack the ``+ m_s`` and have the sigmoid).
+    2. The authors' code has no bias ``b_a`` in the attention (it is in the paper and RecBole):
+       we keep ``b_a`` (initialised 0, as RecBole) in every preset.
+    3. Epoch selection: the authors' code reports the best epoch *on the test set*; we keep
+       the epoch of best validation recall (``fit(train, valid=...)``) or the last epoch.
+    4. Batches: the authors batch sessions of equal length and step once per position of that
+       group; ``training="sessions"`` packs sessions of any length to about ``batch_size``
+       cases and steps once on all their positions. ``training="prefixes"`` takes random cases
+       (RecBole's way).
+    5. The authors' prefixes are never truncated; ours keep the last ``max_len`` = 50 clicks
+       (RecBole's ``MAX_ITEM_LIST_LENGTH``): on DIGINETICA fewer than 0.1% of cases are longer.
+    6. The authors' score matrix excludes the padding row; we have none (items are 0-based).
+    """
+
+    tags: ClassVar[dict[str, Any]] = {"oracle": "sequence", "deterministic": False}
+    test_params: ClassVar[dict[str, Any]] = {"embedding_dim": 16, "batch_size": 64, "lr": 0.01, "epochs": 3}
+    _paramfile: ClassVar[str] = "stamp"
+    _choices: ClassVar[dict[str, tuple[Any, ...]]] = {
+        "variant": ("stamp", "stmp"),
+        "training": ("sessions", "prefixes"),
+        "mlp_bias": (True, False),
+    }
+    _positive_ints: ClassVar[tuple[str, ...]] = ("embedding_dim", "batch_size", "epochs", "max_len", "valid_cutoff")
+
+    def __init__(
+        self,
+        *,
+        embedding_dim: int = 100,
+        variant: Literal["stamp", "stmp"] = "stamp",
+        lr: float = 0.005,
+        batch_size: int = 512,
+        epochs: int = 10,
+        max_len: int = 50,
+        training: Literal["sessions", "prefixes"] = "sessions",
+        max_grad_norm: float | None = 110.0,
+        init_std: float = 0.05,
+        emb_init_std: float = 0.002,
+        emb_max_norm: float | None = 1.5,
+        mlp_bias: bool = False,
+        patience: int | None = None,
+        valid_cutoff: int = 20,
+        device: str = "auto",
+        random_state: int | None = None,
+    ) -> None:
+        self.embedding_dim = embedding_dim
+        self.variant = variant
+        self.lr = lr
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.max_len = max_len
+        self.training = training
+        self.max_grad_norm = max_grad_norm
+        self.init_std = init_std
+        self.emb_init_std = emb_init_std
+        self.emb_max_norm = emb_max_norm
+        self.mlp_bias = mlp_bias
+        self.patience = patience
+        self.valid_cutoff = valid_cutoff
+        self.device = device
+        self.random_state = random_state
+
+    def _build_network(self, train: Sessions) -> nn.Module:
+        net = _STAMPNetwork(train.n_items, self.embedding_dim, self.variant, self.mlp_bias, self.emb_max_norm)
+        with torch.no_grad():
+            nn.init.normal_(net.embedding.weight, 0.0, self.emb_init_std)
+            for layer in (net.w0, net.w1, net.w2, net.w3, net.mlp_s, net.mlp_t):
+                nn.init.normal_(layer.weight, 0.0, self.init_std)
+                if layer.bias is not None:
+                    nn.init.zeros_(layer.bias)
+        return net

@@ -1,0 +1,280 @@
+"""STAMP, SASRec and CORE against RecBole 1.2's implementations, side by side on one split.
+
+Split: DIGINETICA ``train-item-views_combined.csv`` through ``sessrec.data.prepare`` with
+``test_days=1, valid_days=1`` (validation carved from training by the protocol's rule). Both
+sides train on the same training cases for the same number of epochs, keep the epoch of best
+validation Recall@20 and are scored on the same test cases (full ranking, all prefixes).
+
+RecBole runs in its own virtualenv (it is not a sessrec dependency)::
+
+    python3 -m venv /tmp/recbole_venv
+    /tmp/recbole_venv/bin/pip install torch==2.13.0 && /tmp/recbole_venv/bin/pip install recbole==1.2.0
+
+The split is exported as RecBole benchmark files (one row per case: session, the prefix's
+last 50 clicks, target), the format of the CORE repository's datasets. Then, per seed, the two
+sides alternate (ours, RecBole, ours, ...), each a fresh process with ``--threads`` threads::
+
+    python tests/perf/attn_vs_recbole.py --model stamp --seeds 0,1,2 --epochs 20 --threads 1
+    python tests/perf/attn_vs_recbole.py --model sasrec --seeds 0,1,2 --epochs 20 --threads 1
+    python tests/perf/attn_vs_recbole.py --model coretrm --seeds 0,1,2 --epochs 20 --threads 1
+
+Prints one row per run (Recall@20, MRR@20 on test, best epoch, median s/epoch, eval cases/s)
+and the medians per side with the load average. Our side uses the parameter set that
+reproduces RecBole's configuration (``-p <model>=recbole``) except where ``--ours`` says otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+RAW = Path(os.environ.get("SESSREC_SHARED", "/work/shared")) / "data/diginetica/train-item-views_combined.csv"
+EXPORT = Path("/tmp/attn_recbole")
+RECBOLE_PY = os.environ.get("RECBOLE_PYTHON", "/tmp/recbole_venv/bin/python")
+
+#: model -> (RecBole model name, RecBole config, our class path, our keyword arguments)
+MODELS: dict[str, tuple[str, dict, str, dict]] = {
+    "stamp": (
+        "STAMP",
+        {"embedding_size": 64, "loss_type": "CE"},
+        "sessrec_baselines.stamp:STAMP",
+        {"preset": "recbole"},
+    ),
+    "sasrec": ("SASRec", {}, "sessrec_baselines.sasrec:SASRec", {"preset": "recbole"}),
+    "coretrm": ("CORE", {"dnn_type": "trm"}, "sessrec_baselines.core:CORE", {"preset": "recbole-trm"}),
+    "coreave": ("CORE", {"dnn_type": "ave"}, "sessrec_baselines.core:CORE", {"preset": "ave", "embedding_dim": 64}),
+}
+
+
+# ---------------------------------------------------------------------- export (our venv)
+def export_split() -> None:
+    """Write the split as RecBole benchmark files ``diginetica1d.{train,valid,test}.inter``."""
+    from sessrec.data import prepare
+
+    ds = prepare("diginetica", path=str(RAW), test_days=1, valid_days=1)
+    out = EXPORT / "diginetica1d"
+    out.mkdir(parents=True, exist_ok=True)
+    for part, sessions in (("train", ds.train), ("valid", ds.valid), ("test", ds.test)):
+        lines = ["session_id:token\titem_id_list:token_seq\titem_id:token"]
+        for s, clicks in enumerate(sessions):
+            for k in range(1, len(clicks)):
+                prefix = " ".join(str(i) for i in clicks[max(0, k - 50) : k])
+                lines.append(f"{part}{s}\t{prefix}\t{clicks[k]}")
+        (out / f"diginetica1d.{part}.inter").write_text("\n".join(lines) + "\n")
+    print(f"# exported {ds.train.n_cases}/{ds.valid.n_cases}/{ds.test.n_cases} cases to {out}", flush=True)
+
+
+# ---------------------------------------------------------------------- our side
+def run_ours(
+    model: str, seed: int, epochs: int, threads: int, extra: dict, batch_size: int | None, lr: float | None
+) -> dict:
+    import importlib
+
+    import torch
+
+    from sessrec.data import prepare
+    from sessrec.evaluation import evaluate
+
+    torch.set_num_threads(threads)
+    _, _, path, kw = MODELS[model]
+    mod, cls_name = path.split(":")
+    cls = getattr(importlib.import_module(mod), cls_name)
+    kw = {**kw, **extra}
+    preset = kw.pop("preset", None)
+    params = {**(cls.named_params(preset) if preset else {}), **kw, "epochs": epochs, "patience": None}
+    if batch_size is not None:
+        params["batch_size"] = batch_size
+    if lr is not None:
+        params["lr"] = lr
+    ds = prepare("diginetica", path=str(RAW), test_days=1, valid_days=1)
+    est = cls(**params, device="cpu", random_state=seed)
+    est.fit(ds.train, valid=ds.valid)
+    res = evaluate(est, ds.test, cutoffs=(20,), ties="conservative", keep_ranks=False)
+    return {
+        "recall@20": float(res.metrics["recall@20"]),
+        "mrr@20": float(res.metrics["mrr@20"]),
+        "best_epoch": est.best_epoch_ + 1,
+        "valid_recall@20": max(h["valid_recall@20"] for h in est.history_),
+        "s_per_epoch": statistics.median(h["seconds"] for h in est.history_),
+        "eval_cases_per_s": ds.test.n_cases / float(res.seconds),
+        "n_test": ds.test.n_cases,
+    }
+
+
+# ---------------------------------------------------------------------- RecBole side (its venv)
+def run_recbole(model: str, seed: int, epochs: int, threads: int, batch_size: int | None, lr: float | None) -> dict:
+    # RecBole 1.2 saves its checkpoint with pickled config objects; torch >= 2.6 loads weights only by default
+    os.environ["TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"] = "1"
+    import torch
+    from recbole.config import Config
+    from recbole.data import create_dataset, data_preparation
+    from recbole.trainer import Trainer
+    from recbole.utils import get_model, init_seed
+
+    torch.set_num_threads(threads)
+    name, cfg, _, _ = MODELS[model]
+    config = Config(
+        model=name,
+        dataset="diginetica1d",
+        config_dict={
+            **cfg,
+            "data_path": str(EXPORT),
+            "USER_ID_FIELD": "session_id",
+            "benchmark_filename": ["train", "valid", "test"],
+            "alias_of_item_id": ["item_id_list"],
+            "load_col": {"inter": ["session_id", "item_id_list", "item_id"]},
+            "eval_args": {"order": "TO", "split": {"RS": [0.8, 0.1, 0.1]}, "mode": "full"},
+            "neg_sampling": None,
+            "train_neg_sample_args": None,
+            "topk": [20],
+            "metrics": ["Recall", "MRR"],
+            "valid_metric": "Recall@20",
+            "epochs": epochs,
+            **({"train_batch_size": batch_size} if batch_size is not None else {}),
+            **({"learning_rate": lr} if lr is not None else {}),
+            "stopping_step": epochs + 1,
+            "seed": seed,
+            "reproducibility": True,
+            "device": "cpu",
+            "use_gpu": False,
+            "worker": 0,
+            "show_progress": False,
+            "checkpoint_dir": str(EXPORT / f"saved_{model}_{seed}"),
+            "log_wandb": False,
+        },
+    )
+    init_seed(config["seed"], config["reproducibility"])
+    torch.set_num_threads(threads)
+    dataset = create_dataset(config)
+    train_data, valid_data, test_data = data_preparation(config, dataset)
+    net = get_model(config["model"])(config, train_data.dataset).to(config["device"])
+    trainer = Trainer(config, net)
+    epoch_seconds: list[float] = []
+    valid_scores: list[float] = []
+    original, original_valid = trainer._train_epoch, trainer._valid_epoch
+
+    def timed_valid(*args, **kwargs):
+        out = original_valid(*args, **kwargs)
+        valid_scores.append(float(out[0]))
+        return out
+
+    def timed(*args, **kwargs):
+        t0 = time.perf_counter()
+        out = original(*args, **kwargs)
+        epoch_seconds.append(time.perf_counter() - t0)
+        return out
+
+    trainer._train_epoch = timed
+    trainer._valid_epoch = timed_valid
+    trainer.fit(train_data, valid_data, saved=True, show_progress=False)
+    t0 = time.perf_counter()
+    result = trainer.evaluate(test_data, load_best_model=True, show_progress=False)
+    eval_s = time.perf_counter() - t0
+    n_test = len(test_data.dataset)
+    return {
+        "recall@20": float(result["recall@20"]),
+        "mrr@20": float(result["mrr@20"]),
+        "best_epoch": valid_scores.index(max(valid_scores)) + 1,
+        "n_test": n_test,
+        "s_per_epoch": statistics.median(epoch_seconds),
+        "eval_cases_per_s": n_test / eval_s,
+    }
+
+
+# ---------------------------------------------------------------------- driver
+def _child(side: str, args: argparse.Namespace, seed: int) -> dict:
+    py = sys.executable if side == "ours" else RECBOLE_PY
+    cmd = [
+        py,
+        str(Path(__file__).resolve()),
+        "--child",
+        side,
+        "--model",
+        args.model,
+        "--seeds",
+        str(seed),
+        "--epochs",
+        str(args.epochs),
+    ]
+    cmd += ["--threads", str(args.threads), "--ours", args.ours]
+    if args.batch_size is not None:
+        cmd += ["--batch-size", str(args.batch_size)]
+    if args.lr is not None:
+        cmd += ["--lr", str(args.lr)]
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
+    # RecBole writes log/ and log_tensorboard/ into its working directory: keep them out of the repository
+    cwd = EXPORT if side == "recbole" else Path(__file__).resolve().parents[2]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd)
+    lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
+    if out.returncode != 0 or not lines:
+        raise RuntimeError(f"{side} seed {seed} failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
+    return json.loads(lines[-1][len("RESULT ") :])
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", choices=sorted(MODELS), required=True)
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--sides", default="ours,recbole")
+    ap.add_argument("--batch-size", type=int, help="training batch size of both sides (default: each side's 2048)")
+    ap.add_argument("--lr", type=float, help="learning rate of both sides (default: each side's 0.001)")
+    ap.add_argument("--ours", default="{}", help="JSON of extra keyword arguments for our model")
+    ap.add_argument("--child", choices=["ours", "recbole"], help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    if args.child == "ours":
+        print(
+            "RESULT "
+            + json.dumps(
+                run_ours(
+                    args.model, seeds[0], args.epochs, args.threads, json.loads(args.ours), args.batch_size, args.lr
+                )
+            )
+        )
+        return
+    if args.child == "recbole":
+        print(
+            "RESULT "
+            + json.dumps(run_recbole(args.model, seeds[0], args.epochs, args.threads, args.batch_size, args.lr))
+        )
+        return
+    if not (EXPORT / "diginetica1d" / "diginetica1d.test.inter").exists():
+        export_split()
+    print(
+        f"# {args.model}, {args.epochs} epochs, batch {args.batch_size or 'preset'}, lr {args.lr or 'preset'}, "
+        f"{args.threads} thread(s), "
+        f"ours extra {args.ours}, start load {os.getloadavg()[0]:.1f}"
+    )
+    print("| side | seed | R@20 | MRR@20 | best epoch | s/epoch | eval cases/s | load |")
+    print("|---|---|---|---|---|---|---|---|")
+    rows: dict[str, list[dict]] = {}
+    for seed in seeds:
+        for side in args.sides.split(","):
+            r = _child(side, args, seed)
+            rows.setdefault(side, []).append(r)
+            print(
+                f"| {side} | {seed} | {r['recall@20']:.4f} | {r['mrr@20']:.4f} | {r['best_epoch']} | "
+                f"{r['s_per_epoch']:.2f} | {r['eval_cases_per_s']:.0f} | {os.getloadavg()[0]:.1f} |",
+                flush=True,
+            )
+    for side, rs in rows.items():
+        mean = {k: statistics.mean(r[k] for r in rs) for k in ("recall@20", "mrr@20")}
+        sd = {k: statistics.stdev(r[k] for r in rs) if len(rs) > 1 else 0.0 for k in ("recall@20", "mrr@20")}
+        print(
+            f"| {side} mean ± sd | | {mean['recall@20']:.4f} ± {sd['recall@20']:.4f} | "
+            f"{mean['mrr@20']:.4f} ± {sd['mrr@20']:.4f} | | "
+            f"{statistics.median(r['s_per_epoch'] for r in rs):.2f} (median) | "
+            f"{statistics.median(r['eval_cases_per_s'] for r in rs):.0f} (median) | |"
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
