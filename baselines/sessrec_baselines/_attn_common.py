@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sessrec.data.sessions import PrefixBatch, Sessions
+from sessrec.models import TrainingState
 from sessrec.models.base import TorchModel
 
 try:  # Python 3.11+
@@ -211,7 +212,7 @@ class CausalSequenceModel(TorchModel):
         self._check_params()
         return super().fit(train, valid=valid)
 
-    def _build_optimizer(self, network: nn.Module) -> torch.optim.Optimizer:
+    def build_optimizer(self, network: nn.Module) -> torch.optim.Optimizer:
         return torch.optim.Adam(network.parameters(), lr=self.lr)
 
     def _loss(
@@ -220,9 +221,8 @@ class CausalSequenceModel(TorchModel):
         """Softmax cross-entropy over the full catalogue (subclasses may override)."""
         return F.cross_entropy(net.train_logits(reps), targets)
 
-    def _train_epoch(
-        self, train: Sessions, optimizer: torch.optim.Optimizer, rng: np.random.Generator, generator: torch.Generator
-    ) -> float:
+    def train_epoch(self, train: Sessions, optimizer: torch.optim.Optimizer, state: TrainingState) -> float:
+        rng, generator = state.rng, state.generator
         net = self.network_
         total, count = 0.0, 0
         batches = self._session_batches(train, rng) if self.training == "sessions" else self._prefix_batches(train, rng)
@@ -298,12 +298,12 @@ class CausalSequenceModel(TorchModel):
             yield reps, targets
 
     # ------------------------------------------------------------------ scoring
-    def _scores(self, batch: PrefixBatch) -> torch.Tensor:
+    def network_scores(self, batch: PrefixBatch) -> torch.Tensor:
         net = self.network_
         window = last_window(batch, self.max_len)
         return cast(Any, net).decode(encode_prefixes(net, window.items, window.lengths))
 
-    def score_sessions(self, batch: PrefixBatch) -> torch.Tensor:
+    def network_session_scores(self, batch: PrefixBatch) -> torch.Tensor:
         """Scores after every prefix of whole sessions, in one causal pass.
 
         Parameters
@@ -318,7 +318,6 @@ class CausalSequenceModel(TorchModel):
             the prefix ``batch.items[b, :t+1]``. Prefixes longer than ``max_len`` are windows of
             their last ``max_len`` clicks, encoded one window each.
         """
-        self._check_fitted()
         net = self.network_
         net.eval()
         with torch.no_grad():

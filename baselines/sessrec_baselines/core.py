@@ -234,7 +234,7 @@ class CORE(CausalSequenceModel):
                 f"CORE: embedding_dim={self.embedding_dim} must be a multiple of n_heads={self.n_heads}; change one"
             )
 
-    def _build_network(self, train: Sessions) -> nn.Module:
+    def build_network(self, train: Sessions) -> nn.Module:
         net = _COREnetwork(
             train.n_items, self.embedding_dim, self.variant, self.max_len, self.n_layers, self.n_heads,
             self.inner_size, self.hidden_dropout, self.attn_dropout, self.sess_dropout, self.item_dropout,

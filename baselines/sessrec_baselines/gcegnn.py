@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sessrec.data.sessions import PrefixBatch, Sessions
+from sessrec.models import TrainingState, seed_from
 from sessrec.models.base import TorchModel
 
 from ._gcegnn_graph import global_graph, sample_neighbors, session_graphs
@@ -224,8 +225,8 @@ class GCEGNN(TorchModel):
         return super().fit(train, valid=None if self.keep == "last" else valid)
 
     # ------------------------------------------------------------------ TorchModel hooks
-    def _build_network(self, train: Sessions) -> nn.Module:
-        rng = np.random.default_rng([self._seed(self.random_state), 2])
+    def build_network(self, train: Sessions) -> nn.Module:
+        rng = np.random.default_rng([seed_from(self.random_state), 2])
         table, weight = sample_neighbors(self.neighbors_, self.neighbor_counts_, self.n_neighbors, train.n_items, rng)
         return GCEGNNNetwork(
             train.n_items,
@@ -241,12 +242,11 @@ class GCEGNN(TorchModel):
             MAX_POSITION,
         )
 
-    def _build_optimizer(self, network: nn.Module) -> torch.optim.Optimizer:
+    def build_optimizer(self, network: nn.Module) -> torch.optim.Optimizer:
         return torch.optim.Adam(network.parameters(), lr=self.lr, weight_decay=self.l2)
 
-    def _train_epoch(
-        self, train: Sessions, optimizer: torch.optim.Optimizer, rng: np.random.Generator, generator: torch.Generator
-    ) -> float:
+    def train_epoch(self, train: Sessions, optimizer: torch.optim.Optimizer, state: TrainingState) -> float:
+        rng = state.rng
         net = cast(GCEGNNNetwork, self.network_)
         lr = step_lr(self.lr, self.lr_dc, self.lr_dc_step, len(self.history_), "paper")
         for group in optimizer.param_groups:
@@ -270,5 +270,5 @@ class GCEGNN(TorchModel):
         graphs = session_graphs(batch.items, batch.lengths, net.n_items)
         return net.decode(net.session_representation(graphs))
 
-    def _scores(self, batch: PrefixBatch) -> torch.Tensor:
+    def network_scores(self, batch: PrefixBatch) -> torch.Tensor:
         return self._forward(cast(GCEGNNNetwork, self.network_), batch)

@@ -225,7 +225,7 @@ class SASRec(CausalSequenceModel):
                 "change one of them"
             )
 
-    def _build_network(self, train: Sessions) -> nn.Module:
+    def build_network(self, train: Sessions) -> nn.Module:
         eps = 1e-8 if self.block == "paper" else 1e-12
         net = _SASRecNetwork(
             train.n_items, self.hidden_size, self.max_len, self.n_blocks, self.n_heads, self.inner_size,
@@ -242,7 +242,7 @@ class SASRec(CausalSequenceModel):
                     nn.init.zeros_(module.bias)
         return net
 
-    def _build_optimizer(self, network: nn.Module) -> torch.optim.Optimizer:
+    def build_optimizer(self, network: nn.Module) -> torch.optim.Optimizer:
         return torch.optim.Adam(network.parameters(), lr=self.lr, betas=(0.9, self.adam_beta2))
 
     def _loss(

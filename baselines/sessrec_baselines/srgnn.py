@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sessrec.data.sessions import PrefixBatch, Sessions
+from sessrec.models import TrainingState
 from sessrec.models.base import TorchModel
 
 from ._paramsets import load_param_set, param_set_names
@@ -244,15 +245,14 @@ class SRGNN(TorchModel):
         return super().fit(train, valid=None if self.keep == "last" else valid)
 
     # ------------------------------------------------------------------ TorchModel hooks
-    def _build_network(self, train: Sessions) -> nn.Module:
+    def build_network(self, train: Sessions) -> nn.Module:
         return SRGNNNetwork(train.n_items, self.hidden_size, self.step, self.nonhybrid)
 
-    def _build_optimizer(self, network: nn.Module) -> torch.optim.Optimizer:
+    def build_optimizer(self, network: nn.Module) -> torch.optim.Optimizer:
         return torch.optim.Adam(network.parameters(), lr=self.lr, weight_decay=self.l2)
 
-    def _train_epoch(
-        self, train: Sessions, optimizer: torch.optim.Optimizer, rng: np.random.Generator, generator: torch.Generator
-    ) -> float:
+    def train_epoch(self, train: Sessions, optimizer: torch.optim.Optimizer, state: TrainingState) -> float:
+        rng = state.rng
         net = cast(SRGNNNetwork, self.network_)
         epoch = len(self.history_)
         lr = step_lr(self.lr, self.lr_dc, self.lr_dc_step, epoch, self.lr_schedule)
@@ -269,7 +269,7 @@ class SRGNN(TorchModel):
             count += len(targets)
         return total / max(count, 1)
 
-    def _scores(self, batch: PrefixBatch) -> torch.Tensor:
+    def network_scores(self, batch: PrefixBatch) -> torch.Tensor:
         net = cast(SRGNNNetwork, self.network_)
         return net.decode(net.session_representation(session_graphs(batch.items, batch.lengths), batch.lengths))
 

@@ -225,7 +225,7 @@ class STAMP(CausalSequenceModel):
         self.device = device
         self.random_state = random_state
 
-    def _build_network(self, train: Sessions) -> nn.Module:
+    def build_network(self, train: Sessions) -> nn.Module:
         net = _STAMPNetwork(train.n_items, self.embedding_dim, self.variant, self.mlp_bias, self.emb_max_norm)
         with torch.no_grad():
             nn.init.normal_(net.embedding.weight, 0.0, self.emb_init_std)

@@ -82,7 +82,7 @@ def test_trm_session_embedding_is_a_convex_combination_of_its_items() -> None:
 
 
 def test_init_is_uniform_over_every_parameter() -> None:
-    net = CORE(**TINY, variant="trm", random_state=0)._build_network(Sessions.from_lists([[0, 1]] * 3, n_items=4))
+    net = CORE(**TINY, variant="trm", random_state=0).build_network(Sessions.from_lists([[0, 1]] * 3, n_items=4))
     bound = 1 / math.sqrt(8)
     for param in net.parameters():
         assert float(param.detach().abs().max()) <= bound

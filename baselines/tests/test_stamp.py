@@ -86,7 +86,7 @@ def test_max_norm_clip_is_tensorflows() -> None:
 def test_authors_defaults_and_init() -> None:
     model = STAMP(random_state=0)
     assert model.get_params() | STAMP.named_params("authors") == model.get_params()
-    net = model.set_params(device="cpu")._build_network(Sessions.from_lists([[0, 1, 2]] * 50, n_items=3000))
+    net = model.set_params(device="cpu").build_network(Sessions.from_lists([[0, 1, 2]] * 50, n_items=3000))
     assert net.mlp_s.bias is None
     assert abs(float(net.embedding.weight.detach().std()) - 0.002) < 0.0002
     assert abs(float(net.w1.weight.detach().std()) - 0.05) < 0.01
