@@ -18,6 +18,7 @@ import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from sessrec.reporting.escape import md_code, md_text
 from sessrec.reporting.tuning import TunedSet, budget_warning, param_source, plot_histories, read_tuned_sets
@@ -33,11 +34,35 @@ def _param_set(rec: RunRecord) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _defaults_of(model: str) -> dict[str, Any] | None:
+    """The constructor defaults of an installed model (``None`` when it is not installed here)."""
+    import inspect
+
+    from sessrec.registry import load_model
+
+    try:
+        cls = load_model(model)
+        sig = inspect.signature(cls.__init__)
+    except Exception:  # a study folder from elsewhere may name a model this machine lacks
+        return None
+    return {k: p.default for k, p in sig.parameters.items() if k != "self" and p.default is not p.empty}
+
+
+def _are_defaults(model: str, params: dict[str, Any]) -> bool:
+    defaults = _defaults_of(model)
+    if defaults is None:
+        return False
+    canon = lambda v: json.dumps(list(v) if isinstance(v, tuple) else v, sort_keys=True, default=str)  # noqa: E731
+    per_run = ("random_state", "device")
+    return all(k in per_run or (k in defaults and canon(defaults[k]) == canon(v)) for k, v in params.items())
+
+
 def parameters_markdown(records: Sequence[RunRecord], tuned: Sequence[TunedSet], figure: Path | None) -> list[str]:
     """The "Parameters" part (empty when every run used its defaults or given parameters only)."""
     rows: dict[tuple[str, str, str], str] = {}
     for rec in records:
-        source = param_source(rec.model, str(rec.dataset), _param_set(rec), rec.params or {}, tuned)
+        given = {} if _are_defaults(rec.model, rec.params or {}) else (rec.params or {})
+        source = param_source(rec.model, str(rec.dataset), _param_set(rec), given, tuned)
         rows.setdefault((str(rec.dataset), rec.model, source), source)
     if not tuned and not any(_param_set(r) for r in records):
         return []
