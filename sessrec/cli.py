@@ -283,10 +283,8 @@ def run(
     ``-p MODEL=tuned`` takes the parameters ``sessrec tune`` found for MODEL on this dataset
     (``<out>/tuned/<dataset>/<model>.toml``) and refits them on the whole training part.
     """
-    from sessrec.executors import make_executor
-
     _set_threads(threads)
-    engine = make_executor(executor, address=ray_address, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run)
+    engine = _executor(executor, ray_address, cpus_per_run, gpus_per_run)
     params, sets = _model_params(param_pairs)
     overrides = {
         "models": None if models_opt is None else tuple(_csv_list(models_opt)),
@@ -315,6 +313,12 @@ def run(
         _report(out_dir, ("md",), quiet)
     if outcome.failed:
         sys.exit(1)
+
+
+def _executor(name: str, address: str | None, cpus: float, gpus: float) -> Any:
+    from sessrec.executors import make_executor
+
+    return make_executor(name, address=address, cpus_per_run=cpus, gpus_per_run=gpus)
 
 
 def _set_threads(threads: int | None) -> None:
@@ -383,42 +387,18 @@ def tune(**kw: Any) -> None:
     The best parameters of MODEL go to <out>/tuned/<dataset>/<model>.toml; then
     `sessrec run -p MODEL=tuned` refits them on the whole training part and tests them.
     """
-    from sessrec.executors import make_executor
-    from sessrec.tuning import TuneSettings
-    from sessrec.tuning import tune as tune_models
-    from sessrec.tuning.tuner import check_objective
-
-    if kw["threads"] is not None:
-        import torch
-
-        torch.set_num_threads(max(1, kw["threads"]))
-    models = _csv_list(kw["models_opt"])
-    if not models:
-        raise ConfigError("--models names no model; e.g. --models fpmc,iknn")
-    if kw["trials"] < 1 or kw["parallel"] < 1:
-        raise ConfigError(f"--trials and --parallel must be positive, got {kw['trials']} and {kw['parallel']}")
-    check_objective(kw["objective"])
-    engine = make_executor(
-        kw["executor"], address=kw["ray_address"], cpus_per_run=kw["cpus_per_run"], gpus_per_run=kw["gpus_per_run"]
-    )
-    params, _ = _model_params(kw["param_pairs"])
     from sessrec.study.values import coerce_dataset_options
+    from sessrec.tuning import tune as tune_models
 
+    _set_threads(kw["threads"])
+    settings = _tune_settings(kw)
+    engine = _executor(kw["executor"], kw["ray_address"], kw["cpus_per_run"], kw["gpus_per_run"])
+    params, _ = _model_params(kw["param_pairs"])
     ds_options = coerce_dataset_options(kw["dataset"], kw["protocol"], _key_values(kw["options"], "--option"))
     out_dir = Path(kw["out"] or Path("reports") / kw["dataset"])
-    settings = TuneSettings(
-        n_trials=kw["trials"],
-        timeout=kw["timeout_per_model"],
-        objective=kw["objective"],
-        storage=kw["storage"],
-        seed=kw["seed"],
-        pruner=kw["pruner"],
-        device=kw["device"],
-        n_parallel=kw["parallel"],
-    )
     with _progress(kw["quiet"]):
         results = tune_models(
-            models,
+            _csv_list(kw["models_opt"]),
             kw["dataset"],
             out_dir,
             settings=settings,
@@ -433,14 +413,31 @@ def tune(**kw: Any) -> None:
         )
     for name, r in results.items():
         best = "no complete trial" if r.best_value is None else f"{r.objective} {r.best_value:.4f}"
-        console.print(
-            f"{name}: {best}  ({r.n_complete} complete, {r.n_pruned} pruned, {r.n_failed} failed, {r.seconds:.0f}s)",
-            highlight=False,
-        )
-    console.print(
-        f"tuned parameter sets in {out_dir / 'tuned' / kw['dataset']}; use them with -p MODEL=tuned",
-        highlight=False,
-        markup=False,
+        done = f"{r.n_complete} complete, {r.n_pruned} pruned, {r.n_failed} failed, {r.seconds:.0f}s"
+        console.print(f"{escape(name)}: {best}  ({done})", highlight=False)
+    where = escape(str(out_dir / "tuned" / kw["dataset"]))
+    console.print(f"tuned parameter sets in {where}; use them with -p MODEL=tuned", highlight=False)
+
+
+def _tune_settings(kw: dict[str, Any]) -> Any:
+    """The checked :class:`~sessrec.tuning.TuneSettings` of ``sessrec tune``'s options."""
+    from sessrec.tuning import TuneSettings
+    from sessrec.tuning.tuner import check_objective
+
+    if not _csv_list(kw["models_opt"]):
+        raise ConfigError("--models names no model; e.g. --models fpmc,iknn")
+    if kw["trials"] < 1 or kw["parallel"] < 1:
+        raise ConfigError(f"--trials and --parallel must be positive, got {kw['trials']} and {kw['parallel']}")
+    check_objective(kw["objective"])
+    return TuneSettings(
+        n_trials=kw["trials"],
+        timeout=kw["timeout_per_model"],
+        objective=kw["objective"],
+        storage=kw["storage"],
+        seed=kw["seed"],
+        pruner=kw["pruner"],
+        device=kw["device"],
+        n_parallel=kw["parallel"],
     )
 
 

@@ -144,10 +144,7 @@ def write_report(
     result = analyse(study, settings, published_path)
     figures = {s.fingerprint: section_figures(s, study / "figures", settings) for s in result.sections}
     report_path = study / "report.md"
-    extra, extra_figures, extra_notes = extras_markdown(study, result.records)
-    text = report_markdown(result, figures, study)
-    if extra or extra_notes:
-        text = text.rstrip("\n") + "\n\n" + extra + "".join(f"\n> Note: {md_text(n)}\n" for n in extra_notes)
+    text, extra_figures = _full_markdown(study, result, figures)
     report_path.write_text(text, encoding="utf-8")
     table_paths: dict[str, Path] = {}
     for f in fmts:
@@ -162,3 +159,12 @@ def write_report(
         n_runs=len(result.records),
         skipped=result.skipped,
     )
+
+
+def _full_markdown(study: Path, result: StudyResult, figures: dict) -> tuple[str, list[Path]]:
+    """``report.md``: the dataset sections, then the study-wide parts (parameters, sliding window)."""
+    extra, extra_figures, extra_notes = extras_markdown(study, result.records)
+    text = report_markdown(result, figures, study)
+    if extra or extra_notes:
+        text = text.rstrip("\n") + "\n\n" + extra + "".join(f"\n> Note: {md_text(n)}\n" for n in extra_notes)
+    return text, extra_figures

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from sessrec.errors import ConfigError
+from sessrec.evaluation.ranks import TIES
 from sessrec.study.values import (
     SECTIONS,
     STUDY_KEYS,
-    TIES,
     _choice,
     _cutoffs,
     _days,

@@ -30,7 +30,6 @@ STUDY_KEYS: dict[str, str] = {
 #: Top-level sections of a study file. (Future sections, e.g. ``[tune]``, are added here.)
 SECTIONS: tuple[str, ...] = ("study", "dataset_options", "params", "param_sets")
 
-TIES = ("conservative", "optimistic", "median")
 MAX_SEED = 2**32 - 1  # numpy's legacy and torch's generators all accept [0, 2**32)
 MAX_CUTOFF = 2**31 - 1  # ranks are stored as 32-bit integers
 MAX_DAYS = 36_500.0  # 100 years: more cannot be a time split of a click log
