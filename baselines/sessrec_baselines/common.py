@@ -3,7 +3,6 @@
 * :class:`SparseSGD`, :func:`other_items`, :func:`mean_item_factors`,
   :func:`running_mean_item_factors`: the BPR-trained factor models (BPR-MF, FPMC);
 * :class:`CsrRows`: sparse item x item rows scattered into dense scores (Markov, Item-KNN);
-* :func:`concat_ranges`: the click positions of many prefixes at once (FPMC's training);
 * :func:`untrained_items`, :func:`mask_untrained`: the rule for items without a training click;
 * :func:`paramfile_names`, :func:`read_paramfile`: named parameter sets shipped as data
   (``paramfiles/<model>/<name>.toml``, each with its ``[provenance]``).
@@ -39,7 +38,6 @@ else:  # pragma: no cover - Python 3.10
 __all__ = [
     "CsrRows",
     "SparseSGD",
-    "concat_ranges",
     "mask_untrained",
     "mean_item_factors",
     "other_items",
@@ -156,13 +154,6 @@ def mask_untrained(scores: torch.Tensor, untrained: np.ndarray) -> torch.Tensor:
     if len(untrained):
         scores.index_fill_(1, torch.from_numpy(untrained).to(scores.device), float("-inf"))
     return scores
-
-
-def concat_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Concatenation of ``arange(start, start + length)`` for every pair (lengths >= 1)."""
-    total = int(lengths.sum())
-    heads = np.cumsum(lengths) - lengths
-    return np.arange(total) - np.repeat(heads - starts, lengths)
 
 
 class CsrRows:

@@ -10,10 +10,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from sessrec import PrefixBatch, Sessions, TorchModel, TrainingState
+from sessrec.data.sessions import concat_ranges
 from sessrec.models import Interval
 from sessrec_baselines.common import (
     SparseSGD,
-    concat_ranges,
     mask_untrained,
     mean_item_factors,
     other_items,
@@ -244,10 +244,3 @@ class FPMC(TorchModel):
         query = torch.cat([s, last], dim=1)
         keys = torch.cat([net.item_session.weight, net.item_last.weight], dim=1)
         return mask_untrained(query @ keys.T, self.untrained_items_)
-
-
-def _concat_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Concatenation of ``arange(start, start + length)`` for every pair (lengths >= 1)."""
-    total = int(lengths.sum())
-    heads = np.cumsum(lengths) - lengths
-    return np.arange(total) - np.repeat(heads - starts, lengths)

@@ -215,7 +215,8 @@ def find_space_file(model_name: str) -> Path | None:
 
     cls = load_model(model_name)
     package = cls.__module__.rsplit(".", 1)[0] if "." in cls.__module__ else cls.__module__
-    relative = getattr(cls, "search_space", None) or f"spaces/{model_name}.toml"
+    given = getattr(cls, "search_space", None)
+    relative = given if isinstance(given, str) else f"spaces/{model_name}.toml"
     try:
         root = importlib.resources.files(importlib.import_module(package).__name__)
     except (ModuleNotFoundError, TypeError):
