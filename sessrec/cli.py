@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -102,6 +103,8 @@ class _ProgressView:
             transient=True,
         )
         self.tasks: dict[str, Any] = {}
+        self.plain = not err_console.is_terminal  # a pipe, nohup or a cluster log: plain lines, no bars
+        self.last_line = 0.0
 
     def task(self, name: str, description: str, total: float | None) -> Any:
         """The bar ``name``, created on first use."""
@@ -156,9 +159,18 @@ class _ProgressView:
         valid = [f"{k} {v:.4f}" for k, v in info.items() if k.startswith("valid_")]
         loss = f"loss {info.get('loss', 0):.4f} "
         self.progress.update(epochs, completed=info.get("epoch"), info=loss + " ".join(valid))
+        if self.plain:
+            took = f"{info.get('seconds', 0):.1f}s"
+            step = f"epoch {info.get('epoch')}/{info.get('epochs')}"
+            line = f"  {info.get('model', '')} {step}: {loss}{' '.join(valid)} {took}"
+            err_console.print(escape(line), highlight=False)
 
     def on_eval(self, info: dict[str, Any]) -> None:
         self.progress.update(self.task("eval", "  evaluating", info.get("total")), completed=info.get("done"))
+        now = time.monotonic()
+        if self.plain and (now - self.last_line >= 15 or info.get("done") == info.get("total")):
+            self.last_line = now  # a long evaluation never looks like a hang in a log: a line every 15 s
+            err_console.print(f"  evaluating {info.get('done')}/{info.get('total')} cases", highlight=False)
 
     def on_tune(self, info: dict[str, Any]) -> None:
         model = escape(str(info.get("model")))
