@@ -284,14 +284,16 @@ def _restore(payload: dict[str, Any], device: str | None) -> Any:
         params["device"] = device
     model = cls(**params)
     state = _decode(payload["state"], _allowed_modules(cls))
+    for name, value in state.items():  # first: building the network may read fitted attributes (GCE-GNN's graph)
+        setattr(model, name, value)
     if isinstance(model, TorchModel):
         model.device_ = resolve_device(model.device)
         with torch.random.fork_rng(devices=[]):
             network = model.build_network(_stand_in(state["train_shape_"]))
         network.load_state_dict(payload["network"])
         model.network_ = network.to(model.device_).eval()
-    for name, value in state.items():
-        setattr(model, name, value)
+        for name, value in state.items():  # and again: building may have set attributes from the stand-in data
+            setattr(model, name, value)
     return model
 
 
