@@ -369,7 +369,13 @@ def _summary(outcome: Any, out_dir: Path) -> None:
 
 # ---------------------------------------------------------------------- tune
 @main.command()
-@click.option("--models", "models_opt", required=True, help="Comma-separated model names.")
+@click.option("--models", "models_opt", help="Comma-separated model names (or the [study] models of --config).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False),
+    help="A study file: its [study] and [tune].",
+)
 @click.option("--dataset", default="synthetic", show_default=True, help="Dataset recipe. See `sessrec datasets`.")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Data root (default: $SESSREC_DATA or ./datasets).")
 @click.option("--out", type=click.Path(file_okay=False), help="Study folder (default: reports/<dataset>).")
@@ -402,6 +408,9 @@ def tune(**kw: Any) -> None:
     from sessrec.study.values import coerce_dataset_options
     from sessrec.tuning import tune as tune_models
 
+    if kw["config_path"]:
+        _tune_from_config(kw)
+        return
     _set_threads(kw["threads"])
     settings = _tune_settings(kw)
     engine = _executor(kw["executor"], kw["ray_address"], kw["cpus_per_run"], kw["gpus_per_run"])
@@ -429,6 +438,35 @@ def tune(**kw: Any) -> None:
         console.print(f"{escape(name)}: {best}  ({done})", highlight=False)
     where = escape(str(out_dir / "tuned" / kw["dataset"]))
     console.print(f"tuned parameter sets in {where}; use them with -p MODEL=tuned", highlight=False)
+
+
+def _tune_from_config(kw: dict[str, Any]) -> None:
+    """``sessrec tune --config FILE``: the file's study and [tune] table; options given on the command line win."""
+    ctx = click.get_current_context()
+    given = {k for k in kw if ctx.get_parameter_source(k) is click.core.ParameterSource.COMMANDLINE}
+    _set_threads(kw["threads"])
+    cfg = StudyConfig.from_toml(kw["config_path"])
+    study = {k: kw[k] for k in ("dataset", "out", "data_dir", "protocol", "test_days") if k in given}
+    if "models_opt" in given:
+        study["models"] = tuple(_csv_list(kw["models_opt"]))
+    cfg = cfg.with_overrides(**study)
+    names = {
+        "trials": "trials",
+        "timeout_per_model": "timeout_per_model",
+        "objective": "objective",
+        "storage": "storage",
+        "pruner": "pruner",
+        "seed": "seed",
+        "parallel": "parallel",
+        "valid_days": "valid_days",
+    }
+    overrides = {names[k]: kw[k] for k in names if k in given}
+    engine = _executor(kw["executor"], kw["ray_address"], kw["cpus_per_run"], kw["gpus_per_run"])
+    with _progress(kw["quiet"]):
+        results = cfg.run_tuning(executor=engine, **overrides)
+    for name, r in results.items():
+        best = "no complete trial" if r.best_value is None else f"{r.objective} {r.best_value:.4f}"
+        console.print(f"{escape(name)}: {best}  ({r.n_complete} complete, {r.n_pruned} pruned)", highlight=False)
 
 
 def _tune_settings(kw: dict[str, Any]) -> Any:

@@ -260,3 +260,22 @@ def test_two_workers_share_one_postgresql_study(tmp_path, models, postgres_url):
     assert load_tuned(tmp_path / "w0", "synthetic", "randomtable")["best_value"] == max(
         r[3] for r in rows if r[3] is not None
     )
+
+
+def test_tune_section_of_a_study_file_drives_sessrec_tune(tmp_path):
+    from click.testing import CliRunner
+
+    from sessrec.cli import main
+
+    path = tmp_path / "experiment.toml"
+    path.write_text(
+        f'[study]\nmodels = ["iknn"]\ndataset = "synthetic"\nout = "{tmp_path / "out"}"\n'
+        f'data_dir = "{tmp_path / "d"}"\n[dataset_options]\nn_sessions = 600\nn_items = 40\n[tune]\ntrials = 4\nobjective = "recall@20"\n'
+    )
+    res = CliRunner().invoke(main, ["tune", "--config", str(path), "--trials", "2", "--quiet"])
+    assert res.exit_code == 0, res.output
+    meta = load_tuned(tmp_path / "out", "synthetic", "iknn")
+    assert meta["objective"] == "recall@20" and meta["trials_budget"] == 2 and meta["trials_complete"] == 2
+    path.write_text('[study]\nmodels = ["iknn"]\n[tune]\ntrial = 4\n')
+    res = CliRunner().invoke(main, ["tune", "--config", str(path)])
+    assert res.exit_code == 2 and "unknown key 'trial' in [tune] (did you mean 'trials'?)" in res.output

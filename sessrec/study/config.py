@@ -60,6 +60,7 @@ class StudyConfig:
     dataset_options: Mapping[str, Any] = field(default_factory=dict)
     params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     param_sets: Mapping[str, str] = field(default_factory=dict)
+    tune: Mapping[str, Any] = field(default_factory=dict)
     source: str | None = field(default=None, compare=False)
 
     # ------------------------------------------------------------------ reading
@@ -108,6 +109,7 @@ class StudyConfig:
         for model, name in sets.items():
             _text(f"{source}: [param_sets] ", model, name)
         kwargs["param_sets"] = dict(sets)
+        kwargs["tune"] = _tune_table(source, _table(source, data, "tune"))
         return cls(**kwargs)
 
     # ------------------------------------------------------------------ overriding
@@ -245,6 +247,35 @@ class StudyConfig:
 
         return run_configs([self], force=force, record=record, prepare=prepare)
 
+    def tune_settings(self, **overrides: Any) -> Any:
+        """The :class:`~sessrec.tuning.TuneSettings` of the ``[tune]`` table, ``overrides`` (not None) applied."""
+        from sessrec.tuning import TuneSettings
+
+        given = {**dict(self.tune), **{k: v for k, v in overrides.items() if v is not None}}
+        names = {"trials": "n_trials", "timeout_per_model": "timeout", "parallel": "n_parallel"}
+        kwargs = {names.get(k, k): v for k, v in given.items() if k != "valid_days"}
+        return TuneSettings(device=self.device, **kwargs)
+
+    def run_tuning(self, *, executor: Any = None, **overrides: Any) -> Any:
+        """Tune this study's models on its dataset (``sessrec tune --config``); see :func:`sessrec.tuning.tune`."""
+        from sessrec.tuning import tune
+
+        cfg = self.validate()
+        valid_days = overrides.pop("valid_days", None) or cfg.tune.get("valid_days")
+        return tune(
+            cfg.models,
+            cfg.dataset,
+            cfg.out_dir,
+            settings=cfg.tune_settings(**overrides),
+            dataset_options=cfg.dataset_options,
+            protocol=cfg.protocol,
+            test_days=cfg.test_days,
+            valid_days=valid_days,
+            data_root=cfg.data_dir,
+            base_params=cfg.params,
+            executor=executor,
+        )
+
     # ------------------------------------------------------------------ writing
     def to_dict(self) -> dict[str, Any]:
         """The tables of this entry, as :meth:`from_dict` reads them (unset keys left out)."""
@@ -256,6 +287,8 @@ class StudyConfig:
         out: dict[str, Any] = {"study": study}
         if self.dataset_options:
             out["dataset_options"] = dict(self.dataset_options)
+        if self.tune:
+            out["tune"] = dict(self.tune)
         if any(self.params.values()):
             out["params"] = {m: dict(p) for m, p in self.params.items() if p}
         if self.param_sets:
@@ -295,3 +328,18 @@ def _table(source: str, data: Mapping[str, Any], name: str) -> Mapping[str, Any]
     if not isinstance(value, Mapping):
         raise ConfigError(f"{source}: {name} must be a table ([{name}] section), got {value!r}")
     return value
+
+
+def _tune_table(source: str, table: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``[tune]`` table checked: known keys (close-match hint otherwise), right types, positive budgets."""
+    from sessrec.study.values import TUNE_KEYS
+
+    _check_sections(table, source, tuple(TUNE_KEYS), "key", table="[tune]")
+    for key, value in table.items():
+        kinds = TUNE_KEYS[key]
+        if isinstance(value, bool) or not isinstance(value, kinds):
+            want = " or ".join("an integer" if k is int else "a number" if k is float else "a string" for k in kinds)
+            raise ConfigError(f"{source}: [tune] {key} must be {want}, got {value!r}")
+        if key in ("trials", "parallel", "timeout_per_model", "valid_days") and not value > 0:
+            raise ConfigError(f"{source}: [tune] {key} must be positive, got {value!r}")
+    return dict(table)

@@ -99,6 +99,8 @@ def _entry_lines(cfg: StudyConfig, prefix: str) -> list[str]:
         lines += ["", *_toml_table(f"{sub}params.{_toml_key(model)}", params)]
     if "param_sets" in data:
         lines += ["", *_toml_table(f"{sub}param_sets", data["param_sets"])]
+    if "tune" in data:
+        lines += ["", *_toml_table(f"{sub}tune", data["tune"])]
     return lines
 
 

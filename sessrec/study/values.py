@@ -28,7 +28,18 @@ STUDY_KEYS: dict[str, str] = {
     "data_dir": "a folder path",
 }
 #: Top-level sections of a study file. (Future sections, e.g. ``[tune]``, are added here.)
-SECTIONS: tuple[str, ...] = ("study", "dataset_options", "params", "param_sets")
+SECTIONS: tuple[str, ...] = ("study", "dataset_options", "params", "param_sets", "tune")
+#: Keys of a study file's ``[tune]`` table (``sessrec tune --config``), with what each must be.
+TUNE_KEYS: dict[str, tuple[type, ...]] = {
+    "trials": (int,),
+    "timeout_per_model": (int, float),
+    "objective": (str,),
+    "storage": (str,),
+    "pruner": (str,),
+    "seed": (int,),
+    "parallel": (int,),
+    "valid_days": (int, float),
+}
 
 MAX_SEED = 2**32 - 1  # numpy's legacy and torch's generators all accept [0, 2**32)
 MAX_CUTOFF = 2**31 - 1  # ranks are stored as 32-bit integers
