@@ -270,7 +270,8 @@ def test_tune_section_of_a_study_file_drives_sessrec_tune(tmp_path):
     path = tmp_path / "experiment.toml"
     path.write_text(
         f'[study]\nmodels = ["iknn"]\ndataset = "synthetic"\nout = "{tmp_path / "out"}"\n'
-        f'data_dir = "{tmp_path / "d"}"\n[dataset_options]\nn_sessions = 600\nn_items = 40\n[tune]\ntrials = 4\nobjective = "recall@20"\n'
+        f'data_dir = "{tmp_path / "d"}"\n[dataset_options]\nn_sessions = 600\nn_items = 40\n'
+        '[tune]\ntrials = 4\nobjective = "recall@20"\n'
     )
     res = CliRunner().invoke(main, ["tune", "--config", str(path), "--trials", "2", "--quiet"])
     assert res.exit_code == 0, res.output
