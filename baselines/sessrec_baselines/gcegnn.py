@@ -27,7 +27,7 @@ from sessrec.models.base import TorchModel
 
 from ._gcegnn_graph import global_graph, sample_neighbors, session_graphs
 from ._gcegnn_network import GCEGNNNetwork
-from ._paramsets import load_param_set, param_set_names
+from .common import paramfile_names, read_paramfile
 from .srgnn import _carve_validation, _case_batches, step_lr
 
 try:  # Python 3.11+
@@ -186,14 +186,14 @@ class GCEGNN(TorchModel):
     @classmethod
     def param_set_names(cls) -> list[str]:
         """Shipped parameter sets (``paramfiles/gcegnn/*.toml``)."""
-        return param_set_names("gcegnn")
+        return paramfile_names("gcegnn")
 
     @classmethod
     def named_params(cls, name: str) -> dict[str, Any]:
         """Keyword arguments of parameter set ``name`` (``sessrec run -p gcegnn=NAME``)."""
-        if name not in param_set_names("gcegnn"):
+        if name not in paramfile_names("gcegnn"):
             return super().named_params(name)
-        return load_param_set("gcegnn", name)["params"]
+        return read_paramfile("gcegnn", name)["params"]
 
     # ------------------------------------------------------------------ checks
     def _check_params(self) -> None:

@@ -41,8 +41,6 @@ Deviations from session-rec common to all models (in both modes)
 
 from __future__ import annotations
 
-from importlib import resources
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -51,23 +49,16 @@ import torch
 from sessrec import BaseModel, PrefixBatch, Sessions, check_is_fitted
 from sessrec.models import Interval, Options
 from sessrec_baselines import _knn_core as core
-from sessrec_baselines.common import mask_untrained, untrained_items
+from sessrec_baselines.common import mask_untrained, paramfile_names, read_paramfile, untrained_items
 
 try:  # Python 3.11+
     from typing import Self
-
-    import tomllib
 except ImportError:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
     from typing_extensions import Self
 
 __all__ = ["SFSKNN", "SKNN", "SSKNN", "STAN", "VSKNN", "VSTAN"]
 
 SECONDS_PER_DAY = 24 * 3600
-
-
-def _paramfile_dir(model: str) -> Path:
-    return Path(str(resources.files("sessrec_baselines") / "paramfiles" / model))
 
 
 # ---------------------------------------------------------------------- weight functions
@@ -144,24 +135,20 @@ class _SessionKNN(BaseModel):
     # -------------------------------------------------------------- named sets
     @classmethod
     def param_set_names(cls) -> list[str]:
-        folder = _paramfile_dir(cls.paramfile_name)
-        return sorted(p.stem for p in folder.glob("*.toml")) if folder.is_dir() else []
+        return paramfile_names(cls.paramfile_name)
 
     @classmethod
     def named_params(cls, name: str) -> dict[str, Any]:
         if name not in cls.param_set_names():
             return super().named_params(name)
-        with open(_paramfile_dir(cls.paramfile_name) / f"{name}.toml", "rb") as fh:
-            data = tomllib.load(fh)
-        return dict(data["params"])
+        return read_paramfile(cls.paramfile_name, name)["params"]
 
     @classmethod
     def param_set_info(cls, name: str) -> dict[str, Any]:
         """Provenance of a named set: session-rec's tuned values, with the file and commit they come from."""
         if name not in cls.param_set_names():
             return super().param_set_info(name)
-        with open(_paramfile_dir(cls.paramfile_name) / f"{name}.toml", "rb") as fh:
-            provenance = dict(tomllib.load(fh)["provenance"])
+        provenance = read_paramfile(cls.paramfile_name, name)["provenance"]
         return {"reproduces": "session-rec's tuned hyperparameters", "same_setup_as_published": False, **provenance}
 
     # -------------------------------------------------------------- fit

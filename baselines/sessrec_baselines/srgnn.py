@@ -27,9 +27,9 @@ from sessrec.data.sessions import PrefixBatch, Sessions
 from sessrec.models import TrainingState
 from sessrec.models.base import TorchModel
 
-from ._paramsets import load_param_set, param_set_names
 from ._srgnn_graph import session_graphs
 from ._srgnn_network import SRGNNNetwork
+from .common import paramfile_names, read_paramfile
 
 try:  # Python 3.11+
     from typing import Self
@@ -213,14 +213,14 @@ class SRGNN(TorchModel):
     @classmethod
     def param_set_names(cls) -> list[str]:
         """Shipped parameter sets (``paramfiles/srgnn/*.toml``)."""
-        return param_set_names("srgnn")
+        return paramfile_names("srgnn")
 
     @classmethod
     def named_params(cls, name: str) -> dict[str, Any]:
         """Keyword arguments of parameter set ``name`` (``sessrec run -p srgnn=NAME``)."""
-        if name not in param_set_names("srgnn"):
+        if name not in paramfile_names("srgnn"):
             return super().named_params(name)
-        return load_param_set("srgnn", name)["params"]
+        return read_paramfile("srgnn", name)["params"]
 
     # ------------------------------------------------------------------ checks
     def _check_params(self) -> None:
