@@ -28,7 +28,7 @@ from sessrec.models.base import TorchModel
 from ._gcegnn_graph import global_graph, sample_neighbors, session_graphs
 from ._gcegnn_network import GCEGNNNetwork
 from .common import paramfile_names, read_paramfile
-from .srgnn import _carve_validation, _case_batches, step_lr
+from .srgnn import carve_validation, case_batches, step_lr  # shared by the two graph models
 
 try:  # Python 3.11+
     from typing import Self
@@ -220,7 +220,7 @@ class GCEGNN(TorchModel):
     def fit(self, train: Sessions, *, valid: Sessions | None = None) -> Self:
         """Build the global graph from ``train``, then train; epochs chosen on validation only."""
         self._check_params()
-        valid, train = _carve_validation(train, valid, self.valid_split, self.valid_fraction, self.random_state)
+        valid, train = carve_validation(train, valid, self.valid_split, self.valid_fraction, self.random_state)
         self.neighbors_, self.neighbor_counts_ = global_graph(train, self.graph_hops, self.n_neighbors)
         return super().fit(train, valid=None if self.keep == "last" else valid)
 
@@ -252,7 +252,7 @@ class GCEGNN(TorchModel):
         for group in optimizer.param_groups:
             group["lr"] = lr
         total, count = 0.0, 0
-        for batch, targets in _case_batches(train, self.batch_size, rng, self.device_):
+        for batch, targets in case_batches(train, self.batch_size, rng, self.device_):
             loss = F.cross_entropy(self._forward(net, batch), targets)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

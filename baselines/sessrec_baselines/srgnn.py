@@ -36,7 +36,7 @@ try:  # Python 3.11+
 except ImportError:  # pragma: no cover - Python 3.10
     from typing_extensions import Self
 
-__all__ = ["SRGNN", "step_lr"]
+__all__ = ["SRGNN", "carve_validation", "case_batches", "step_lr"]
 
 
 def step_lr(lr: float, lr_dc: float, lr_dc_step: int, epoch: int, schedule: str) -> float:
@@ -241,7 +241,7 @@ class SRGNN(TorchModel):
     def fit(self, train: Sessions, *, valid: Sessions | None = None) -> Self:
         """Train on ``train``; choose the epoch on ``valid`` (or a carved split) unless ``keep="last"``."""
         self._check_params()
-        valid, train = _carve_validation(train, valid, self.valid_split, self.valid_fraction, self.random_state)
+        valid, train = carve_validation(train, valid, self.valid_split, self.valid_fraction, self.random_state)
         return super().fit(train, valid=None if self.keep == "last" else valid)
 
     # ------------------------------------------------------------------ TorchModel hooks
@@ -259,7 +259,7 @@ class SRGNN(TorchModel):
         for group in optimizer.param_groups:
             group["lr"] = lr
         total, count = 0.0, 0
-        for batch, targets in _case_batches(train, self.batch_size, rng, self.device_):
+        for batch, targets in case_batches(train, self.batch_size, rng, self.device_):
             logits = net.decode(net.session_representation(session_graphs(batch.items, batch.lengths), batch.lengths))
             loss = F.cross_entropy(logits, targets)
             optimizer.zero_grad(set_to_none=True)
@@ -274,7 +274,7 @@ class SRGNN(TorchModel):
         return net.decode(net.session_representation(session_graphs(batch.items, batch.lengths), batch.lengths))
 
 
-def _carve_validation(
+def carve_validation(
     train: Sessions, valid: Sessions | None, valid_split: str | None, fraction: float, random_state: int | None
 ) -> tuple[Sessions | None, Sessions]:
     """``(valid, train)``: ``valid`` when given; else the last-ending sessions when ``valid_split="time"``."""
@@ -287,7 +287,7 @@ def _carve_validation(
     return train.select(late), kept
 
 
-def _case_batches(train: Sessions, batch_size: int, rng: np.random.Generator, device: torch.device) -> Any:
+def case_batches(train: Sessions, batch_size: int, rng: np.random.Generator, device: torch.device) -> Any:
     """Every training case once, in random order: ``(PrefixBatch, targets)`` of ``batch_size`` cases."""
     cases = rng.permutation(train.n_cases)
     session, position = train.case_session(), train.case_positions()

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from sessrec_baselines._srgnn_graph import session_graphs
 from sessrec_baselines._srgnn_network import GGNN
-from sessrec_baselines.srgnn import _case_batches
+from sessrec_baselines.srgnn import case_batches
 
 from sessrec.data import prepare
 
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
         torch.nn.init.uniform_(p, -0.1, 0.1)
     batches = []
     for i, (batch, _) in enumerate(
-        _case_batches(train, args.batch_size, np.random.default_rng(0), torch.device("cpu"))
+        case_batches(train, args.batch_size, np.random.default_rng(0), torch.device("cpu"))
     ):
         if i >= args.batches:
             break
