@@ -59,7 +59,7 @@ def read_diginetica(path: str) -> tuple[dict[str, list[tuple[int, int]]], dict[s
     return clicks, dates, list(clicks)
 
 
-def narm_reference(path: str, test_days: float, *, keep_file_order: bool = False, support: int = 5) -> ReferenceSplit:
+def narm_reference(path: str, test_days: float, *, keep_file_order: bool = False, support: int = 5) -> ReferenceSplit:  # noqa: C901 - a brute-force reference kept as one readable script of the protocol rules
     """The ``narm`` protocol on a DIGINETICA-layout file, by brute force."""
     raw, dates, order = read_diginetica(path)
     # 1. order clicks inside a session by timeframe (stable) unless file order is kept

@@ -57,7 +57,7 @@ _TAG = "__sessrec__"
 
 
 # ---------------------------------------------------------------------- encoding
-def _encode(value: Any, where: str) -> Any:
+def _encode(value: Any, where: str) -> Any:  # noqa: C901 - one branch per storable type, a flat dispatch
     """``value`` as tensors, primitives and tagged dicts (see the module doc)."""
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
@@ -103,7 +103,7 @@ def _encode_sparse(value: Any, where: str) -> dict[str, Any]:
     }
 
 
-def _decode(value: Any, allowed: tuple[str, ...]) -> Any:
+def _decode(value: Any, allowed: tuple[str, ...]) -> Any:  # noqa: C901 - the inverse dispatch of _encode, one branch per stored type
     """The inverse of :func:`_encode`; helper objects only from the ``allowed`` module prefixes."""
     if isinstance(value, list):
         return [_decode(v, allowed) for v in value]

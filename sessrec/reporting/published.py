@@ -175,7 +175,7 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def _check(record: dict[str, Any], setting: PublishedSetting) -> list[str]:
+def _check(record: dict[str, Any], setting: PublishedSetting) -> list[str]:  # noqa: C901 - one flat check per published-setting field, each adding its own reason
     reasons: list[str] = []
     protocol = (record.get("protocol") or {}).get("name")
     if protocol != setting.protocol:
