@@ -266,6 +266,9 @@ def main() -> None:
 @click.option("--ray-address", help="Address of a running Ray cluster (default: start a local one).")
 @click.option("--cpus-per-run", type=float, default=1.0, show_default=True, help="CPUs of each Ray task.")
 @click.option("--gpus-per-run", type=float, default=0.0, show_default=True, help="GPUs of each Ray task.")
+@click.option("--save-models", is_flag=True, help="Keep each fitted model in <out>/models/<run_id>.pt.")
+@click.option("--track", type=click.Choice(["mlflow"]), help="Log each run to an experiment tracker.")
+@click.option("--track-uri", help="Tracking URI (default for mlflow: a local ./mlruns file store).")
 def run(
     models_opt: str | None,
     dataset: str | None,
@@ -289,6 +292,9 @@ def run(
     ray_address: str | None,
     cpus_per_run: float,
     gpus_per_run: float,
+    save_models: bool,
+    track: str | None,
+    track_uri: str | None,
 ) -> None:
     """Fit and evaluate models; results go to the study folder, then report.md.
 
@@ -317,14 +323,43 @@ def run(
     entries = read_study(config_path) if config_path else [StudyConfig()]
     every = models_opt is None  # no --models: the file's models, else every installed model
     configs = [_check_param_models(e.with_overrides(**overrides), params, sets, every) for e in entries]
+    tracker = _tracker(track, track_uri)
+    records: list[dict[str, Any]] = []
     with _progress(quiet):
-        outcome = run_configs(configs, force=force, executor=engine)
+        outcome = run_configs(
+            configs,
+            force=force,
+            executor=engine,
+            save_models=save_models,
+            on_record=records.append if tracker is not None else None,
+        )
     out_dir = configs[0].out_dir
     _summary(outcome, out_dir)
     if not no_report and (outcome.ran or outcome.skipped):
         _report(out_dir, ("md",), quiet)
+    if tracker is not None:
+        _track(tracker, records, None if no_report else out_dir / "report.md")
     if outcome.failed:
         sys.exit(1)
+
+
+def _tracker(name: str | None, uri: str | None) -> Any:
+    """The experiment tracker of ``--track`` (``None`` without); made before any run, so a missing extra fails early."""
+    if name is None:
+        if uri is not None:
+            raise ConfigError("--track-uri needs --track mlflow")
+        return None
+    from sessrec.tracking import MlflowTracker
+
+    return MlflowTracker(uri)
+
+
+def _track(tracker: Any, records: list[dict[str, Any]], report: Path | None) -> None:
+    """Log each finished run (params, metrics, per-epoch history) and the report as its artifact."""
+    for record in records:
+        tracker.log_run(record, report_path=report if report is not None and report.is_file() else None)
+    if records:
+        err_console.print(f"[dim]logged {len(records)} run(s) to {escape(tracker.uri)}[/]", highlight=False)
 
 
 def _executor(name: str, address: str | None, cpus: float, gpus: float) -> Any:

@@ -3,6 +3,7 @@
 import json
 import pathlib
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -237,3 +238,56 @@ def test_experiment_toml_keeps_every_invocation(runner, tmp_path):
     assert [(e.models, e.seeds) for e in entries] == [(("pop", "spop"), (0,)), (("pop",), (3,))]
     again = runner.invoke(main, ["run", "--config", str(study / "experiment.toml"), "--quiet", "--no-report"])
     assert again.exit_code == 0 and "0 run(s) finished, 3 skipped" in again.output, again.output
+
+
+def test_saved_models_reload_and_rank_the_test_cases_as_the_run_did(runner, tmp_path):
+    import sessrec
+    from sessrec.data import prepare
+    from sessrec.evaluation import evaluate
+
+    args = ["run", "--models", "markov,narm", "-p", "narm.epochs=1", "--seeds", "3", "--save-models", "--quiet"]
+    res = runner.invoke(main, [*args, *SMALL])
+    assert res.exit_code == 0, res.output
+    study = tmp_path / "reports" / "synthetic"
+    store = StudyStore(study)
+    records = store.read().records
+    assert sorted(p.name for p in (study / "models").iterdir()) == sorted(f"{r['run_id']}.pt" for r in records)
+    data = prepare("synthetic", data_root=tmp_path / "datasets", n_sessions=1500, n_items=200)
+    for rec in records:
+        model = sessrec.load_model(study, rec["run_id"])
+        assert json.loads(json.dumps(model.get_params())) == rec["params"]
+        again = evaluate(model, data.test, cutoffs=rec["cutoffs"], ties=rec["ties"])
+        assert np.array_equal(again.ranks, store.load_ranks(rec["run_id"]))  # the ranks the run itself stored
+        assert all(rec["metrics"][k] == v for k, v in again.metrics.items())
+    store.drop([records[0]["run_id"]])
+    assert not (study / "models" / f"{records[0]['run_id']}.pt").exists()
+
+
+def test_runs_are_logged_to_mlflow_with_history_and_report(runner, tmp_path, monkeypatch):
+    pytest.importorskip("mlflow")
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "")  # recorded, so the tracker's setting is undone after the test
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE")
+    args = ["run", "--models", "pop,narm", "-p", "narm.epochs=2", "--seeds", "0", "--track", "mlflow", "--quiet"]
+    res = runner.invoke(main, [*args, *SMALL])
+    assert res.exit_code == 0, res.output
+    assert f"logged 2 run(s) to {(tmp_path / 'mlruns').as_uri()}" in res.output
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=(tmp_path / "mlruns").as_uri())
+    experiment = client.get_experiment_by_name("sessrec")
+    runs = {r.data.tags["sessrec.model"]: r for r in client.search_runs([experiment.experiment_id])}
+    assert sorted(runs) == ["narm", "pop"]
+    records = {r["model"]: r for r in StudyStore(tmp_path / "reports" / "synthetic").read().records}
+    for model, run in runs.items():
+        assert run.data.metrics["recall_at_20"] == records[model]["metrics"]["recall@20"]
+        assert [a.path for a in client.list_artifacts(run.info.run_id)] == ["report.md"]
+    narm = runs["narm"]
+    assert narm.data.params["epochs"] == "2"
+    losses = client.get_metric_history(narm.info.run_id, "loss")
+    assert sorted(m.step for m in losses) == [1, 2]
+    assert [m.value for m in sorted(losses, key=lambda m: m.step)] == [h["loss"] for h in records["narm"]["history"]]
+
+
+def test_track_uri_without_track_is_refused(runner):
+    line = one_line_error(runner.invoke(main, ["run", "--models", "pop", "--track-uri", "file:///x", "--quiet"]))
+    assert "--track-uri needs --track mlflow" in line
