@@ -38,7 +38,7 @@ import torch
 from sessrec.errors import ConfigError, DataError
 from sessrec.evaluation.ranks import TIES
 from sessrec.models.params import param_names
-from sessrec.progress import emit
+from sessrec.progress import emit, phase
 from sessrec.registry import load_model, make_model, models, sessrec_commit
 from sessrec.results.record import RunRecord
 from sessrec.results.store import CaseTable, StudyStore
@@ -294,13 +294,14 @@ def run_one(
             from sessrec.models.saving import model_path, save_model
 
             save_model(model, model_path(save_dir, spec.run_id))
-        result = evaluate(
-            model,
-            prepared.test,
-            cutoffs=spec.cutoffs,
-            ties=spec.ties,
-            item_popularity=prepared.train.item_counts(),
-        )
+        with phase("test"):
+            result = evaluate(
+                model,
+                prepared.test,
+                cutoffs=spec.cutoffs,
+                ties=spec.ties,
+                item_popularity=prepared.train.item_counts(),
+            )
     device = getattr(model, "device_", None)
     record = RunRecord(
         run_id=spec.run_id,
