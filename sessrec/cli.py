@@ -438,7 +438,6 @@ def _tune_settings(kw: dict[str, Any]) -> Any:
 # ---------------------------------------------------------------------- report
 def _report(study_dir: Path, formats: tuple[str, ...], quiet: bool) -> None:
     from sessrec.reporting import write_report
-
     from sessrec.reporting.render_terminal import terminal_legend, terminal_tables
 
     result = write_report(study_dir, formats=formats)
@@ -583,7 +582,8 @@ def datasets_stats(
     for key, value in stats.items():
         table.add_row(escape(key), escape(_stat_text(value)))
     console.print(table)
-    console.print(f"protocol {escape(str(prepared.protocol['name']))}: {escape(params)}", highlight=False, soft_wrap=True)
+    protocol = f"protocol {escape(str(prepared.protocol['name']))}: {escape(params)}"
+    console.print(protocol, highlight=False, soft_wrap=True)
     console.print(f"[dim]fingerprint {escape(str(prepared.fingerprint))}[/]")
 
 

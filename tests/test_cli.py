@@ -1,8 +1,9 @@
 """The command line: run -> report on small synthetic data, listings, one-line errors."""
 
 import json
-import re
 import pathlib
+import re
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -223,7 +224,7 @@ def test_every_run_failing_shows_the_failures_and_no_second_error(runner, tmp_pa
     from sessrec.testing.doubles import TransitionModel
 
     class Exploding(TransitionModel):
-        tags = {"oracle": "sequence", "deterministic": False}  # seeded: one run per seed
+        tags: ClassVar[dict] = {"oracle": "sequence", "deterministic": False}  # seeded: one run per seed
 
         def fit(self, train, *, valid=None):
             raise RuntimeError("boom [v2]")

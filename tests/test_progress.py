@@ -55,8 +55,13 @@ def test_every_epoch_reports_its_batches_up_to_its_total_then_validation(name, s
 def test_test_pass_and_validation_pass_have_their_own_totals(split, tmp_path):
     from sessrec.runner import RunSpec, run_study
 
-    spec = RunSpec("narm", params={"epochs": 1, "hidden_size": 8, "embedding_dim": 8}, dataset="synthetic",
-                   dataset_options={"n_sessions": 400, "n_items": 80}, valid_days=1)
+    spec = RunSpec(
+        "narm",
+        params={"epochs": 1, "hidden_size": 8, "embedding_dim": 8},
+        dataset="synthetic",
+        dataset_options={"n_sessions": 400, "n_items": 80},
+        valid_days=1,
+    )
     seen = _events(lambda: run_study([spec], tmp_path / "study", data_root=tmp_path / "data"))
     totals = {}
     for kind, info in seen:
@@ -99,8 +104,9 @@ def test_log_view_writes_one_line_per_epoch_and_per_finished_run():
     logger.setLevel(logging.INFO)
     view = LogView(logger)
     view.on_event("epoch_start", {"model": "NARM", "epoch": 1, "epochs": 3})
-    view.on_event("epoch", {"model": "NARM", "epoch": 1, "epochs": 3, "loss": 5.25, "valid_recall@20": 0.125,
-                            "seconds": 2.0})
+    view.on_event(
+        "epoch", {"model": "NARM", "epoch": 1, "epochs": 3, "loss": 5.25, "valid_recall@20": 0.125, "seconds": 2.0}
+    )
     record = {"metrics": {"recall@20": 0.5, "mrr@20": 0.25}, "fit_seconds": 3.0, "eval_seconds": 1.0}
     view.on_event("run", {"model": "narm", "seed": 0, "state": "finished", "record": record})
     assert stream.getvalue().splitlines() == [

@@ -67,8 +67,10 @@ def terminal_tables(study: StudyResult, width: int) -> list[Table]:
     for sec in study.sections:
         shown = _shown_metrics(sec, main, width)
         left = len(sec.metrics) - len(shown)
-        caption = f"{left} more metric(s) and the confidence intervals in report.md" if left else (
-            "confidence intervals in report.md"
+        caption = (
+            f"{left} more metric(s) and the confidence intervals in report.md"
+            if left
+            else ("confidence intervals in report.md")
         )
         table = Table(title=f"{sec.label} — values in %", caption=caption, box=box.SIMPLE_HEAD, padding=(0, 1))
         table.add_column("Model", max_width=_MODEL_WIDTH, overflow="fold")

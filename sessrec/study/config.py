@@ -241,7 +241,7 @@ class StudyConfig:
 
         try:
             tags = getattr(make_model(model, **dict(self.params.get(model, {}))), "tags", {})
-        except Exception:  # noqa: BLE001 - a model that cannot be built here runs per seed; the run reports why
+        except Exception:
             return tuple(self.seeds)
         return tuple(self.seeds[:1]) if isinstance(tags, dict) and tags.get("deterministic") is True else tuple(
             self.seeds
