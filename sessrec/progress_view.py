@@ -80,9 +80,12 @@ class RichView:
     def __init__(self, console: Console, *, live: bool = True) -> None:
         self.console = console
         self.live = live
-        self.progress = Progress(*_columns(), console=console, transient=True, auto_refresh=live)
+        self.progress = Progress(
+            *_columns(), console=console, transient=True, auto_refresh=live, speed_estimate_period=3600
+        )
         self.tasks: dict[str, Any] = {}
         self.started = False
+        self.epoch = 1
 
     # ------------------------------------------------------------ bars
     def _task(self, name: str, description: str, total: float | None) -> Any:
@@ -94,6 +97,8 @@ class RichView:
         return self.tasks[name]
 
     def _drop(self, *names: str) -> None:
+        if self.tasks and set(self.tasks) <= set(names):
+            self.refresh(force=True)  # the final state of the work that ends here
         for name in names:
             if name in self.tasks:
                 self.progress.remove_task(self.tasks.pop(name))
@@ -115,7 +120,7 @@ class RichView:
         """A line above the bars (rich markup)."""
         self.console.print(text, highlight=False, soft_wrap=True)
 
-    def refresh(self) -> None:
+    def refresh(self, force: bool = False) -> None:
         """Redraw now (a live view redraws itself)."""
 
     # ------------------------------------------------------------ events
@@ -158,7 +163,8 @@ class RichView:
 
     def on_epoch_start(self, info: dict[str, Any]) -> None:
         epochs = self._task("epochs", f"  {escape(str(info.get('model', 'training')))} epochs", info.get("epochs"))
-        self.progress.update(epochs, completed=int(info.get("epoch", 1)) - 1)
+        self.epoch = int(info.get("epoch", 1))
+        self.progress.update(epochs, completed=self.epoch - 1)
         self._drop("batches")
         self._task("batches", f"    epoch {info.get('epoch')}", None)
 
@@ -167,6 +173,9 @@ class RichView:
         loss = info.get("loss")
         shown = f"batch {info.get('batch')}" + (f"  loss {loss:.4f}" if isinstance(loss, float) else "")
         self.progress.update(batches, total=info.get("total"), completed=info.get("done"), info=shown)
+        if "epochs" in self.tasks and info.get("total"):  # the epochs bar moves (and has an ETA) inside an epoch
+            fraction = min(1.0, float(info["done"]) / float(info["total"]))
+            self.progress.update(self.tasks["epochs"], completed=self.epoch - 1 + fraction)
 
     def on_epoch(self, info: dict[str, Any]) -> None:
         epochs = self._task("epochs", f"  {escape(str(info.get('model', 'training')))} epochs", info.get("epochs"))
@@ -223,7 +232,7 @@ class NotebookView(RichView):
         """The bars as plain text."""
         buffer = io.StringIO()
         table = self.progress.make_tasks_table(self.progress.tasks)
-        Console(file=buffer, width=110, force_terminal=False, color_system=None).print(table)
+        Console(file=buffer, width=110, force_terminal=False, force_jupyter=False, color_system=None).print(table)
         return buffer.getvalue()
 
     def refresh(self, force: bool = False) -> None:
