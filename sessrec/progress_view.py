@@ -47,6 +47,16 @@ def run_text(info: dict[str, Any]) -> str:
     return f"{run_label(info)}: {shown}  fit {rec['fit_seconds']:.1f}s  eval {rec['eval_seconds']:.1f}s"
 
 
+def split_text(info: dict[str, Any]) -> str:
+    """``diginetica: 5519 items, 22237 train / 5899 validation / 4804 test cases``."""
+    st = info.get("stats", {})
+    valid = f"{st['valid_cases']} validation / " if st.get("valid_cases") else ""
+    return (
+        f"{info.get('dataset')}: {st.get('n_items', '?')} items, "
+        f"{st.get('train_cases', '?')} train / {valid}{st.get('test_cases', '?')} test cases"
+    )
+
+
 def epoch_text(info: dict[str, Any]) -> str:
     """``loss 5.1234 valid_recall@20 0.4100``: the figures of a finished epoch."""
     valid = [f"{k} {v:.4f}" for k, v in info.items() if k.startswith("valid_") and isinstance(v, float)]
@@ -138,12 +148,8 @@ class RichView:
         self.print(f"[dim]{escape(str(info.get('step')))}…[/]")
 
     def on_prepared(self, info: dict[str, Any]) -> None:
-        st = info.get("stats", {})
         note = "  [bold yellow](SYNTHETIC data)[/]" if info.get("synthetic") else ""
-        self.print(
-            f"{escape(str(info.get('dataset')))}: {st.get('n_items', '?')} items, "
-            f"{st.get('train_cases', '?')} train / {st.get('test_cases', '?')} test cases{note}"
-        )
+        self.print(f"{escape(split_text(info))}{note}")
 
     def on_run(self, info: dict[str, Any]) -> None:
         state = info.get("state")
@@ -293,16 +299,7 @@ class LogView:
         self.log.info("%s", info.get("step"))
 
     def on_prepared(self, info: dict[str, Any]) -> None:
-        st = info.get("stats", {})
-        synthetic = " (SYNTHETIC data)" if info.get("synthetic") else ""
-        self.log.info(
-            "%s: %s items, %s train / %s test cases%s",
-            info.get("dataset"),
-            st.get("n_items", "?"),
-            st.get("train_cases", "?"),
-            st.get("test_cases", "?"),
-            synthetic,
-        )
+        self.log.info("%s%s", split_text(info), " (SYNTHETIC data)" if info.get("synthetic") else "")
 
     def on_run(self, info: dict[str, Any]) -> None:
         state = info.get("state")
