@@ -74,6 +74,19 @@ def test_plain_data_round_trips_with_types():
     assert back["d"][3] == np.float32(0.25) and back["d"][3].dtype == np.float32
 
 
+def test_lists_of_vectors_are_stored_as_one_tensor_and_come_back_equal():
+    vectors = [np.array([3, 1, 2]), np.array([], dtype=np.int64), np.array([7])]
+    encoded = _encode({"v": vectors, "mixed": [np.array([1.0]), np.array([1])]}, "x")
+    assert encoded["items"]["v"]["__sessrec__"] == "vectors"  # one tensor, not one per item
+    assert isinstance(encoded["items"]["mixed"], list)  # two dtypes: stored one by one
+    back = _decode(encoded, ())
+    assert [v.tolist() for v in back["v"]] == [[3, 1, 2], [], [7]] and all(v.dtype == np.int64 for v in back["v"])
+    assert back["mixed"][1].dtype == np.int64
+    encoded["items"]["v"]["lengths"]["data"][0] = 5  # lengths that no longer add up
+    with pytest.raises(ValueError, match="do not add up"):
+        _decode(encoded, ())
+
+
 def test_an_unfitted_model_cannot_be_saved(tmp_path):
     with pytest.raises(SessrecError, match="not fitted"):
         save_model(model_class("pop")(), tmp_path / "m.pt")

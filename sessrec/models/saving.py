@@ -77,6 +77,10 @@ def _encode(value: Any, where: str) -> Any:  # noqa: C901 - one branch per stora
         return {_TAG: "device", "name": str(value)}
     if sp.issparse(value):
         return _encode_sparse(value, where)
+    if _same_kind_vectors(value):  # e.g. one neighbour array per item: one tensor, not thousands
+        lengths = np.array([len(v) for v in value], dtype=np.int64)
+        flat = np.concatenate(value) if len(value) else np.zeros(0)
+        return {_TAG: "vectors", "data": _encode(flat, where), "lengths": _encode(lengths, where)}
     if isinstance(value, (list, tuple)):
         items = [_encode(v, f"{where}[{i}]") for i, v in enumerate(value)]
         return {_TAG: "tuple", "items": items} if isinstance(value, tuple) else items
@@ -89,6 +93,16 @@ def _encode(value: Any, where: str) -> Any:  # noqa: C901 - one branch per stora
         attrs = {k: _encode(v, f"{where}.{k}") for k, v in vars(value).items()}
         return {_TAG: "object", "class": f"{cls.__module__}:{cls.__qualname__}", "attrs": attrs}
     raise TypeError(f"{where}: cannot save a value of type {type(value).__name__}")
+
+
+def _same_kind_vectors(value: Any) -> bool:
+    """A list (not a tuple) of at least two 1-d numeric numpy arrays of one dtype."""
+    if not isinstance(value, list) or len(value) < 2:
+        return False
+    first = value[0]
+    if not isinstance(first, np.ndarray) or first.dtype.kind not in "biufc":
+        return False
+    return all(type(v) is np.ndarray and v.ndim == 1 and v.dtype == first.dtype for v in value)
 
 
 def _encode_sparse(value: Any, where: str) -> dict[str, Any]:
@@ -128,6 +142,11 @@ def _decode(value: Any, allowed: tuple[str, ...]) -> Any:  # noqa: C901 - the in
         return torch.device(value["name"])
     if tag == "sparse":
         return _decode_sparse(value, allowed)
+    if tag == "vectors":
+        flat, lengths = _decode(value["data"], allowed), _decode(value["lengths"], allowed)
+        if lengths.ndim != 1 or lengths.min(initial=0) < 0 or int(lengths.sum()) != len(flat):
+            raise ValueError("a vectors entry's lengths do not add up to its data")
+        return np.split(flat, np.cumsum(lengths)[:-1])
     if tag == "tuple":
         return tuple(_decode(v, allowed) for v in value["items"])
     if tag == "dict":
