@@ -53,12 +53,12 @@ and coerced), :mod:`sessrec.study.files` (reading, writing and the study folder'
 
 Examples
 --------
->>> cfg = StudyConfig(models=("pop", "spop"), seeds=(0, 1), dataset_options={"n_sessions": "300"})
+>>> cfg = StudyConfig(models=("pop", "bprmf"), seeds=(0, 1), dataset_options={"n_sessions": "300"})
 >>> cfg = cfg.validate()
 >>> cfg.dataset_options["n_sessions"]  # coerced by the recipe's signature
 300
->>> [(s.model, s.seed) for s in cfg.specs()]
-[('pop', 0), ('pop', 1), ('spop', 0), ('spop', 1)]
+>>> [(s.model, s.seed) for s in cfg.specs()]  # pop is deterministic: it runs once
+[('pop', 0), ('bprmf', 0), ('bprmf', 1)]
 >>> StudyConfig.from_text(cfg.to_toml()) == cfg
 True
 >>> StudyConfig.from_text("[study]\\nseed = [0, 1]\\n", source="typo.toml")
