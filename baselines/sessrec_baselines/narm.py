@@ -22,7 +22,7 @@ from sessrec.progress import emit
 
 from ._narm_batches import BatchSpec, carve_validation, prefix_batches, session_batches
 from ._narm_network import NARMNetwork
-from .common import mask_untrained, paramfile_names, read_paramfile, untrained_items
+from .common import ParamFileSets, mask_untrained, read_paramfile, session_positions, untrained_items, window_rows
 
 __all__ = ["NARM"]
 
@@ -48,7 +48,7 @@ class NARMTraining(TrainingState):
     spec: BatchSpec
 
 
-class NARM(TorchModel):
+class NARM(ParamFileSets, TorchModel):
     """Neural Attentive Recommendation Machine (NARM), with named presets for the authors' code and RecBole.
 
     A GRU encodes the session prefix; the session representation concatenates the last
@@ -182,6 +182,7 @@ class NARM(TorchModel):
     """
 
     tags: ClassVar[dict[str, Any]] = {"oracle": "sequence", "deterministic": False}
+    paramfile_name: ClassVar[str] = "narm"
     test_params: ClassVar[dict[str, Any]] = {
         "embedding_dim": 16,
         "hidden_size": 16,
@@ -265,18 +266,6 @@ class NARM(TorchModel):
         self.random_state = random_state
 
     # ------------------------------------------------------------------ presets
-    @classmethod
-    def param_set_names(cls) -> list[str]:
-        """The shipped presets: ``["authors", "recbole"]``."""
-        return paramfile_names("narm")
-
-    @classmethod
-    def named_params(cls, name: str) -> dict[str, Any]:
-        """Keyword arguments of preset ``name`` (``sessrec run -p narm=NAME``)."""
-        if name not in paramfile_names("narm"):
-            return super().named_params(name)
-        return read_paramfile("narm", name)["params"]
-
     @classmethod
     def param_set_info(cls, name: str) -> dict[str, Any]:
         """Provenance of preset ``name``: ``reproduces``, ``same_setup_as_published``, sources."""
@@ -377,10 +366,7 @@ class NARM(TorchModel):
         """
         net = cast(NARMNetwork, self.network_)
         lengths = batch.lengths
-        dev = lengths.device
-        n_rows = int(lengths.sum())
-        b = torch.repeat_interleave(torch.arange(len(lengths), device=dev), lengths)
-        t = torch.arange(n_rows, device=dev) - torch.repeat_interleave(torch.cumsum(lengths, 0) - lengths, lengths)
+        b, t = session_positions(lengths)
         width = min(batch.max_len, self.max_len)
         kept = lengths.clamp(max=self.max_len)
         states = net.encode_sessions(batch.items[:, :width], kept)  # (sum(kept), 2H)
@@ -389,9 +375,5 @@ class NARM(TorchModel):
         if self.truncate == "last":
             long = t >= self.max_len
             if bool(long.any()):
-                lb, lt = b[long], t[long]
-                cols = (lt - self.max_len + 1)[:, None] + torch.arange(self.max_len, device=dev)[None, :]
-                windows = batch.items[lb[:, None], cols]
-                full = torch.full((len(lb),), self.max_len, dtype=torch.long, device=dev)
-                reps[long] = net.encode_prefixes(windows, full)
+                reps[long] = net.encode_prefixes(*window_rows(batch.items, b[long], t[long], self.max_len))
         return mask_untrained(net.decode(reps), self.untrained_items_)

@@ -163,7 +163,7 @@ class SASRec(CausalSequenceModel):
         "epochs": 3,
         "dropout": 0.0,
     }
-    _paramfile: ClassVar[str] = "sasrec"
+    paramfile_name: ClassVar[str] = "sasrec"
     _choices: ClassVar[dict[str, tuple[Any, ...]]] = {
         "block": ("paper", "recbole"),
         "loss": ("ce", "bce"),

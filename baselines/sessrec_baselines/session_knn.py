@@ -49,7 +49,7 @@ import torch
 from sessrec import BaseModel, PrefixBatch, Sessions, check_is_fitted
 from sessrec.models import Interval, Options
 from sessrec_baselines import _knn_core as core
-from sessrec_baselines.common import mask_untrained, paramfile_names, read_paramfile, untrained_items
+from sessrec_baselines.common import ParamFileSets, mask_untrained, read_paramfile, untrained_items
 
 try:  # Python 3.11+
     from typing import Self
@@ -123,26 +123,14 @@ class KnnTags:
         return {"oracle": self.oracle, "deterministic": deterministic}
 
 
-class _SessionKNN(BaseModel):
+class _SessionKNN(ParamFileSets, BaseModel):
     """Shared fit / score plumbing; subclasses define similarity, neighbour and item weights."""
 
     tags: ClassVar[dict[str, Any]] = KnnTags("session")  # type: ignore[assignment]
     #: Models keep only neighbours of positive similarity (SKNN family, V-SKNN) or all (STAN).
     positive_only: ClassVar[bool] = True
-    #: Parameter file folder name and the named sets it ships.
-    paramfile_name: ClassVar[str] = ""
 
     # -------------------------------------------------------------- named sets
-    @classmethod
-    def param_set_names(cls) -> list[str]:
-        return paramfile_names(cls.paramfile_name)
-
-    @classmethod
-    def named_params(cls, name: str) -> dict[str, Any]:
-        if name not in cls.param_set_names():
-            return super().named_params(name)
-        return read_paramfile(cls.paramfile_name, name)["params"]
-
     @classmethod
     def param_set_info(cls, name: str) -> dict[str, Any]:
         """Provenance of a named set: session-rec's tuned values, with the file and commit they come from."""

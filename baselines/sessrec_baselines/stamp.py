@@ -180,7 +180,7 @@ class STAMP(CausalSequenceModel):
 
     tags: ClassVar[dict[str, Any]] = {"oracle": "sequence", "deterministic": False}
     test_params: ClassVar[dict[str, Any]] = {"embedding_dim": 16, "batch_size": 64, "lr": 0.01, "epochs": 3}
-    _paramfile: ClassVar[str] = "stamp"
+    paramfile_name: ClassVar[str] = "stamp"
     _choices: ClassVar[dict[str, tuple[Any, ...]]] = {
         "variant": ("stamp", "stmp"),
         "training": ("sessions", "prefixes"),
