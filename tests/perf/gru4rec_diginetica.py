@@ -26,10 +26,7 @@ evaluation seconds; then mean ± std over seeds, the peak RSS of the process and
 from __future__ import annotations
 
 import argparse
-import ast
 import os
-import platform
-import resource
 import statistics
 import sys
 import time
@@ -37,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _common import METRIC_COLUMNS, host_line, mean_sd_cells, metric_cells, parse_params, peak_rss_gb
 from sessrec_baselines.gru4rec import GRU4Rec
 
 from sessrec.data import prepare
@@ -56,13 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--param", action="append", default=[], help="GRU4Rec keyword override, e.g. epochs=2")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    extra = {}
-    for p in args.param:
-        key, value = p.split("=", 1)
-        try:
-            extra[key] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            extra[key] = value
+    extra = parse_params(args.param)
 
     t0 = time.perf_counter()
     ds = prepare("diginetica", data_root=args.data_root, path=str(RAW), test_days=1)
@@ -72,14 +64,10 @@ def main(argv: list[str] | None = None) -> None:
         f"{train.n_sessions} train sessions / {train.n_cases} cases, {test.n_cases} test cases "
         f"({time.perf_counter() - t0:.1f} s)"
     )
-    print(
-        f"# host: {platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-        f"torch {torch.__version__}, {args.threads} threads, load average {os.getloadavg()[0]:.2f}"
-    )
+    print(host_line(args.threads))
     probe = GRU4Rec.from_paramfile(args.paramfile, device="cpu", **extra)
     print(f"# {probe!r}")
-    cols = ["R@5", "MRR@5", "R@10", "MRR@10", "R@20", "MRR@20"]
-    keys = ["recall@5", "mrr@5", "recall@10", "mrr@10", "recall@20", "mrr@20"]
+    cols = [c for c, _ in METRIC_COLUMNS]
     print("| seed | " + " | ".join(cols) + " | s/epoch (median) | events/s | fit s | eval s | load |")
     print("|---" * (len(cols) + 6) + "|")
     rows = []
@@ -95,14 +83,12 @@ def main(argv: list[str] | None = None) -> None:
         rows.append((metrics, per_epoch, fit_s, eval_s, events_s))
         print(
             f"| {seed} | "
-            + " | ".join(f"{metrics[k]:.4f}" for k in keys)
+            + metric_cells(metrics)
             + f" | {per_epoch:.2f} | {events_s:,.0f} | {fit_s:.0f} | {eval_s:.2f} | {os.getloadavg()[0]:.1f} |",
             flush=True,
         )
     if len(rows) > 1:
-        mean = " | ".join(
-            f"{np.mean([r[0][k] for r in rows]):.4f} ± {np.std([r[0][k] for r in rows], ddof=1):.4f}" for k in keys
-        )
+        mean = mean_sd_cells([r[0] for r in rows])
         print(
             f"| mean ± sd | {mean} | {np.median([r[1] for r in rows]):.2f} | {np.median([r[4] for r in rows]):,.0f} | "
             f"{np.mean([r[2] for r in rows]):.0f} | {np.mean([r[3] for r in rows]):.2f} | |"
@@ -110,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
     for key, (ref, _) in OFFICIAL.items():
         ours = float(np.mean([r[0][key] for r in rows]))
         print(f"# {key}: ours {ours:.4f} vs official {ref:.4f} -> {100 * (ours / ref - 1):+.1f}% (target within ±3%)")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    peak = peak_rss_gb()
     print(f"# peak RSS {peak:.2f} GB; load average at end {os.getloadavg()[0]:.2f}")
 
 

@@ -23,10 +23,7 @@ processes, ``--threads 1`` avoids thread oversubscription.
 from __future__ import annotations
 
 import argparse
-import ast
 import os
-import platform
-import resource
 import statistics
 import sys
 import time
@@ -34,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _common import METRIC_COLUMNS, host_line, mean_sd_cells, metric_cells, parse_params, peak_rss_gb
 from sessrec_baselines.narm import NARM
 
 from sessrec.data import prepare
@@ -92,12 +90,7 @@ def main(argv: list[str] | None = None) -> None:
     extra["epochs"] = args.epochs
     if args.training is not None:
         extra["training"] = args.training
-    for p in args.param:
-        key, value = p.split("=", 1)
-        try:
-            extra[key] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            extra[key] = value
+    extra.update(parse_params(args.param))
 
     t0 = time.perf_counter()
     train, test, source = load_split(args.selection)
@@ -105,13 +98,9 @@ def main(argv: list[str] | None = None) -> None:
         f"# data: {source}; {train.n_items} items, {train.n_cases} train cases, {test.n_cases} test cases "
         f"({time.perf_counter() - t0:.1f} s)"
     )
-    print(
-        f"# host: {platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-        f"torch {torch.__version__}, {args.threads} threads, load average {os.getloadavg()[0]:.2f}"
-    )
+    print(host_line(args.threads))
     print(f"# NARM(preset={args.preset!r}, {extra})")
-    cols = ["R@5", "MRR@5", "R@10", "MRR@10", "R@20", "MRR@20"]
-    keys = ["recall@5", "mrr@5", "recall@10", "mrr@10", "recall@20", "mrr@20"]
+    cols = [c for c, _ in METRIC_COLUMNS]
     print("| seed | " + " | ".join(cols) + " | s/epoch (median) | CPU s/epoch | fit s | eval s | best epoch |")
     print("|---" * (len(cols) + 6) + "|")
     rows = []
@@ -126,20 +115,18 @@ def main(argv: list[str] | None = None) -> None:
         rows.append((metrics, per_epoch, fit_s, eval_s, fit_cpu / len(model.history_)))
         print(
             f"| {seed} | "
-            + " | ".join(f"{metrics[k]:.4f}" for k in keys)
+            + metric_cells(metrics)
             + f" | {per_epoch:.2f} | {rows[-1][4]:.2f} | {fit_s:.0f} | {eval_s:.2f} | {model.best_epoch_ + 1} |",
             flush=True,
         )
     if len(rows) > 1:
-        mean = " | ".join(
-            f"{np.mean([r[0][k] for r in rows]):.4f} ± {np.std([r[0][k] for r in rows], ddof=1):.4f}" for k in keys
-        )
+        mean = mean_sd_cells([r[0] for r in rows])
         print(
             f"| mean ± sd | {mean} | {np.median([r[1] for r in rows]):.2f} | "
             f"{np.median([r[4] for r in rows]):.2f} | {np.mean([r[2] for r in rows]):.0f} | "
             f"{np.mean([r[3] for r in rows]):.2f} | |"
         )
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    peak = peak_rss_gb()
     print(f"# peak RSS {peak:.2f} GB; load average at end {os.getloadavg()[0]:.2f}")
 
 
