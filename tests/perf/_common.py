@@ -2,7 +2,8 @@
 
 * :func:`parse_params`: ``--param key=value`` options as keyword arguments;
 * :func:`host_line`: the ``# host: ...`` header line (machine, CPUs, torch, threads, load);
-* :data:`METRIC_COLUMNS`, :func:`metric_cells`, :func:`mean_sd_cells`: the metric columns of the accuracy tables;
+* :data:`METRIC_COLUMNS`, :func:`metric_cells`, :func:`mean_sd_cells`, :func:`seed_table_header`,
+  :func:`seed_row`, :func:`mean_row`: accuracy tables, one row per seed and a mean ± sd row;
 * :func:`synthetic_parser`, :func:`synthetic_split`, :func:`eval_probe`: the synthetic speed benchmarks
   (``bench_narm.py``, ``bench_attn.py``);
 * :func:`run_json_worker`: a worker process whose last output line is JSON (side-by-side scripts);
@@ -70,6 +71,22 @@ def mean_sd_cells(runs: list[Mapping[str, float]]) -> str:
         f"{np.mean([m[key] for m in runs]):.4f} ± {np.std([m[key] for m in runs], ddof=1):.4f}"
         for _, key in METRIC_COLUMNS
     )
+
+
+def seed_table_header(extra: list[str]) -> str:
+    """Header and separator lines of a per-seed table: seed, the :data:`METRIC_COLUMNS`, then ``extra``."""
+    cols = ["seed"] + [c for c, _ in METRIC_COLUMNS] + extra
+    return "| " + " | ".join(cols) + " |\n" + "|---" * len(cols) + "|"
+
+
+def seed_row(seed: int, metrics: Mapping[str, float], cells: list[str]) -> str:
+    """One seed's row: its metrics, then ``cells``."""
+    return f"| {seed} | " + metric_cells(metrics) + " | " + " | ".join(cells) + " |"
+
+
+def mean_row(runs: list[Mapping[str, float]], cells: list[str]) -> str:
+    """The ``mean ± sd`` row over ``runs``, then ``cells`` and an empty last cell."""
+    return f"| mean ± sd | {mean_sd_cells(runs)} | " + " | ".join(cells) + " | |"
 
 
 def peak_rss_gb() -> float:

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import METRIC_COLUMNS, host_line, mean_sd_cells, metric_cells, parse_params, peak_rss_gb
+from _common import host_line, mean_row, parse_params, peak_rss_gb, seed_row, seed_table_header
 from sessrec_baselines.gru4rec import GRU4Rec
 
 from sessrec.data import prepare
@@ -67,9 +67,7 @@ def main(argv: list[str] | None = None) -> None:
     print(host_line(args.threads))
     probe = GRU4Rec.from_paramfile(args.paramfile, device="cpu", **extra)
     print(f"# {probe!r}")
-    cols = [c for c, _ in METRIC_COLUMNS]
-    print("| seed | " + " | ".join(cols) + " | s/epoch (median) | events/s | fit s | eval s | load |")
-    print("|---" * (len(cols) + 6) + "|")
+    print(seed_table_header(["s/epoch (median)", "events/s", "fit s", "eval s", "load"]))
     rows = []
     for seed in [int(s) for s in args.seeds.split(",")]:
         model = GRU4Rec.from_paramfile(args.paramfile, device="cpu", random_state=seed, **extra)
@@ -81,18 +79,12 @@ def main(argv: list[str] | None = None) -> None:
         res = evaluate(model, test, cutoffs=CUTOFFS, ties="conservative", keep_ranks=False)
         metrics, eval_s = dict(res.metrics), float(res.seconds)
         rows.append((metrics, per_epoch, fit_s, eval_s, events_s))
-        print(
-            f"| {seed} | "
-            + metric_cells(metrics)
-            + f" | {per_epoch:.2f} | {events_s:,.0f} | {fit_s:.0f} | {eval_s:.2f} | {os.getloadavg()[0]:.1f} |",
-            flush=True,
-        )
+        cells = [f"{per_epoch:.2f}", f"{events_s:,.0f}", f"{fit_s:.0f}", f"{eval_s:.2f}", f"{os.getloadavg()[0]:.1f}"]
+        print(seed_row(seed, metrics, cells), flush=True)
     if len(rows) > 1:
-        mean = mean_sd_cells([r[0] for r in rows])
-        print(
-            f"| mean ± sd | {mean} | {np.median([r[1] for r in rows]):.2f} | {np.median([r[4] for r in rows]):,.0f} | "
-            f"{np.mean([r[2] for r in rows]):.0f} | {np.mean([r[3] for r in rows]):.2f} | |"
-        )
+        medians = [f"{np.median([r[1] for r in rows]):.2f}", f"{np.median([r[4] for r in rows]):,.0f}"]
+        means = [f"{np.mean([r[2] for r in rows]):.0f}", f"{np.mean([r[3] for r in rows]):.2f}"]
+        print(mean_row([r[0] for r in rows], medians + means))
     for key, (ref, _) in OFFICIAL.items():
         ours = float(np.mean([r[0][key] for r in rows]))
         print(f"# {key}: ours {ours:.4f} vs official {ref:.4f} -> {100 * (ours / ref - 1):+.1f}% (target within ±3%)")

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import METRIC_COLUMNS, host_line, mean_sd_cells, metric_cells, parse_params, peak_rss_gb
+from _common import host_line, mean_row, parse_params, peak_rss_gb, seed_row, seed_table_header
 from sessrec_baselines.narm import NARM
 
 from sessrec.data import prepare
@@ -100,9 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(host_line(args.threads))
     print(f"# NARM(preset={args.preset!r}, {extra})")
-    cols = [c for c, _ in METRIC_COLUMNS]
-    print("| seed | " + " | ".join(cols) + " | s/epoch (median) | CPU s/epoch | fit s | eval s | best epoch |")
-    print("|---" * (len(cols) + 6) + "|")
+    print(seed_table_header(["s/epoch (median)", "CPU s/epoch", "fit s", "eval s", "best epoch"]))
     rows = []
     for seed in [int(s) for s in args.seeds.split(",")]:
         model = NARM(**{**extra, "device": "cpu", "random_state": seed})
@@ -113,19 +111,12 @@ def main(argv: list[str] | None = None) -> None:
         per_epoch = statistics.median(h["seconds"] for h in model.history_)
         metrics, eval_s = evaluate_model(model, test)
         rows.append((metrics, per_epoch, fit_s, eval_s, fit_cpu / len(model.history_)))
-        print(
-            f"| {seed} | "
-            + metric_cells(metrics)
-            + f" | {per_epoch:.2f} | {rows[-1][4]:.2f} | {fit_s:.0f} | {eval_s:.2f} | {model.best_epoch_ + 1} |",
-            flush=True,
-        )
+        cells = [f"{per_epoch:.2f}", f"{rows[-1][4]:.2f}", f"{fit_s:.0f}", f"{eval_s:.2f}", f"{model.best_epoch_ + 1}"]
+        print(seed_row(seed, metrics, cells), flush=True)
     if len(rows) > 1:
-        mean = mean_sd_cells([r[0] for r in rows])
-        print(
-            f"| mean ± sd | {mean} | {np.median([r[1] for r in rows]):.2f} | "
-            f"{np.median([r[4] for r in rows]):.2f} | {np.mean([r[2] for r in rows]):.0f} | "
-            f"{np.mean([r[3] for r in rows]):.2f} | |"
-        )
+        medians = [f"{np.median([r[1] for r in rows]):.2f}", f"{np.median([r[4] for r in rows]):.2f}"]
+        means = [f"{np.mean([r[2] for r in rows]):.0f}", f"{np.mean([r[3] for r in rows]):.2f}"]
+        print(mean_row([r[0] for r in rows], medians + means))
     peak = peak_rss_gb()
     print(f"# peak RSS {peak:.2f} GB; load average at end {os.getloadavg()[0]:.2f}")
 
