@@ -1,7 +1,9 @@
 """Building blocks shared by several baselines (one home each, public to every plugin).
 
 * :class:`SparseSGD`, :func:`other_items`, :func:`mean_item_factors`,
-  :func:`running_mean_item_factors`: the BPR-trained factor models (BPR-MF, FPMC);
+  :func:`running_mean_item_factors`, :data:`FACTOR_CONSTRAINTS`: the BPR-trained factor models
+  (BPR-MF, FPMC);
+* :data:`TRAINING_CONSTRAINTS`: the training parameters the torch models share;
 * :class:`CsrRows`: sparse item x item rows scattered into dense scores (Markov, Item-KNN);
 * :func:`untrained_items`, :func:`mask_untrained`: the rule for items without a training click;
 * :func:`paramfile_names`, :func:`read_paramfile`, :class:`ParamFileSets`: named parameter sets
@@ -32,6 +34,7 @@ import numpy as np
 import torch
 
 from sessrec import PrefixBatch, Sessions
+from sessrec.models import Interval
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -39,6 +42,8 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 __all__ = [
+    "FACTOR_CONSTRAINTS",
+    "TRAINING_CONSTRAINTS",
     "CsrRows",
     "ParamFileSets",
     "SparseSGD",
@@ -56,6 +61,28 @@ __all__ = [
     "untrained_items",
     "window_rows",
 ]
+
+
+#: ``parameter_constraints`` of the training parameters of the torch models (epoch loop, early
+#: stopping on the validation ``recall@valid_cutoff``, device, seed).
+TRAINING_CONSTRAINTS: dict[str, list[Any]] = {
+    "epochs": [Interval(int, 1, None)],
+    "batch_size": [Interval(int, 1, None)],
+    "patience": [Interval(int, 1, None), None],
+    "valid_cutoff": [Interval(int, 1, None)],
+    "device": [str],
+    "random_state": [Interval(int, 0, None), None],
+}
+
+#: ``parameter_constraints`` of the BPR-trained factor models (BPR-MF, FPMC): factors, plain SGD,
+#: normal initialisation, L2 regularisation, and the training parameters.
+FACTOR_CONSTRAINTS: dict[str, list[Any]] = {
+    "n_factors": [Interval(int, 1, None)],
+    "lr": [Interval(float, 0, None, closed="neither")],
+    "sigma": [Interval(float, 0, None, closed="left")],
+    "reg": [Interval(float, 0, None)],
+    **TRAINING_CONSTRAINTS,
+}
 
 
 class SparseSGD:

@@ -29,7 +29,7 @@ from ._gru4rec_batches import SampleCache, SessionParallelPlan, build_plan
 from ._gru4rec_losses import bpr_max_loss, cross_entropy_loss, top1_max_loss
 from ._gru4rec_network import GRU4RecNetwork
 from ._gru4rec_optim import AdagradM
-from .common import ParamFileSets, mask_untrained, untrained_items
+from .common import TRAINING_CONSTRAINTS, ParamFileSets, mask_untrained, untrained_items
 
 if sys.version_info >= (3, 11):
     pass
@@ -219,7 +219,6 @@ class GRU4Rec(ParamFileSets, TorchModel):
     parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "layers": [tuple, list, Interval(int, 1, None)],
         "loss": [Options(str, LOSSES)],
-        "batch_size": [Interval(int, 1, None)],
         "dropout_p_embed": [Interval(float, 0, 1, closed="left")],
         "dropout_p_hidden": [Interval(float, 0, 1, closed="left")],
         "learning_rate": [Interval(float, 0, None, closed="neither")],
@@ -231,12 +230,8 @@ class GRU4Rec(ParamFileSets, TorchModel):
         "bpreg": [Interval(float, 0, None)],
         "elu_param": [Interval(float, 0, None)],
         "logq": [Interval(float, 0, None)],
-        "epochs": [Interval(int, 1, None)],
         "sample_cache_max_size": [Interval(int, 1, None)],
-        "patience": [Interval(int, 1, None), None],
-        "valid_cutoff": [Interval(int, 1, None)],
-        "device": [str],
-        "random_state": [Interval(int, 0, None), None],
+        **TRAINING_CONSTRAINTS,
     }
 
     def __init__(

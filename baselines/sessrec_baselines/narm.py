@@ -22,7 +22,15 @@ from sessrec.progress import emit
 
 from ._narm_batches import BatchSpec, carve_validation, prefix_batches, session_batches
 from ._narm_network import NARMNetwork
-from .common import ParamFileSets, mask_untrained, read_paramfile, session_positions, untrained_items, window_rows
+from .common import (
+    TRAINING_CONSTRAINTS,
+    ParamFileSets,
+    mask_untrained,
+    read_paramfile,
+    session_positions,
+    untrained_items,
+    window_rows,
+)
 
 __all__ = ["NARM"]
 
@@ -194,10 +202,7 @@ class NARM(ParamFileSets, TorchModel):
         "valid_split": None,
     }
     parameter_constraints: ClassVar[dict[str, list[Any]]] = {
-        **{
-            name: [Interval(int, 1, None)]
-            for name in ("embedding_dim", "hidden_size", "batch_size", "epochs", "max_len", "valid_cutoff")
-        },
+        **{name: [Interval(int, 1, None)] for name in ("embedding_dim", "hidden_size", "max_len")},
         "eval_batch_size": [Interval(int, 1, None)],
         "lr": [Interval(float, 0, None, closed="neither")],
         "emb_dropout": [Interval(float, 0, 1, closed="left")],
@@ -211,9 +216,7 @@ class NARM(ParamFileSets, TorchModel):
         "dropout_scaling": [Options(str, {"train", "test"})],
         "valid_split": [Options(str, {"random_cases", "time"}), None],
         "valid_fraction": [Interval(float, 0, 1, closed="neither")],
-        "patience": [Interval(int, 1, None), None],
-        "device": [str],
-        "random_state": [Interval(int, 0, None), None],
+        **TRAINING_CONSTRAINTS,
     }
 
     def __init__(
