@@ -237,19 +237,11 @@ class CausalSequenceModel(ParamFileSets, TorchModel):
         return cast(Any, net).decode(encode_prefixes(net, window.items, window.lengths, _BUCKET_EDGES))
 
     def network_session_scores(self, batch: PrefixBatch) -> torch.Tensor:
-        """Scores after every prefix of whole sessions, in one causal pass.
+        """Scores after every prefix of whole sessions (the ``TorchModel`` fast path), in one causal pass.
 
-        Parameters
-        ----------
-        batch : PrefixBatch
-            Whole sessions (or any sequences), right-padded, shape (B, L).
-
-        Returns
-        -------
-        Tensor of shape (sum(batch.lengths), n_items)
-            Row for ``(b, t)``, ``t < lengths[b]``, in row-major order: what :meth:`score` gives
-            the prefix ``batch.items[b, :t+1]``. Prefixes longer than ``max_len`` are windows of
-            their last ``max_len`` clicks, encoded one window each.
+        Shapes as :class:`~sessrec.models.base.TorchModel` says: (B, L) right-padded sessions in,
+        (sum(lengths), n_items) out, rows in row-major order. Prefixes longer than ``max_len``
+        are windows of their last ``max_len`` clicks, encoded one window each.
         """
         net = self.network_
         net.eval()

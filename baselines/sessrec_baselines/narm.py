@@ -350,22 +350,14 @@ class NARM(ParamFileSets, TorchModel):
         return mask_untrained(net.decode(net.encode_prefixes(items, kept)), self.untrained_items_)
 
     def network_session_scores(self, batch: PrefixBatch) -> torch.Tensor:
-        """Scores after every prefix of whole sessions, in one causal pass.
+        """Scores after every prefix of whole sessions (the ``TorchModel`` fast path), in one causal pass.
 
-        Parameters
-        ----------
-        batch : PrefixBatch
-            Whole sessions (or any sequences), right-padded, shape (B, L).
-
-        Returns
-        -------
-        Tensor of shape (sum(batch.lengths), n_items)
-            Row for ``(b, t)``, ``t < lengths[b]``, in row-major order: the scores
-            :meth:`score` gives the prefix ``batch.items[b, :t+1]``, truncation included.
-            With ``truncate="first"`` a prefix longer than ``max_len`` is its first
-            ``max_len`` clicks, i.e. the representation at position ``max_len - 1``;
-            with ``truncate="last"`` such a prefix is a window the causal pass cannot give,
-            so those rows are encoded one window each.
+        Shapes as :class:`~sessrec.models.base.TorchModel` says: (B, L) right-padded sessions in,
+        (sum(lengths), n_items) out, row ``(b, t)`` what :meth:`score` gives the prefix
+        ``batch.items[b, :t+1]``, truncation included. With ``truncate="first"`` a prefix
+        longer than ``max_len`` is its first ``max_len`` clicks, i.e. the representation at
+        position ``max_len - 1``; with ``truncate="last"`` such a prefix is a window the
+        causal pass cannot give, so those rows are encoded one window each.
         """
         net = cast(NARMNetwork, self.network_)
         lengths = batch.lengths
