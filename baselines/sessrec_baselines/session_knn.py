@@ -129,6 +129,14 @@ class _SessionKNN(ParamFileSets, BaseModel):
     tags: ClassVar[dict[str, Any]] = KnnTags("session")  # type: ignore[assignment]
     #: Models keep only neighbours of positive similarity (SKNN family, V-SKNN) or all (STAN).
     positive_only: ClassVar[bool] = True
+    #: Constraints of the parameters every session-kNN model has.
+    parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "k": [Interval(int, 1, None)],
+        "sample_size": [Interval(int, 0, None)],
+        "sampling": [Options(str, {"recent", "random"})],
+        "reference_code": [bool],
+        "random_state": [Interval(int, 0, None), None],
+    }
 
     # -------------------------------------------------------------- named sets
     @classmethod
@@ -291,11 +299,7 @@ class SKNN(_SessionKNN):
 
     paramfile_name = "sknn"
     parameter_constraints: ClassVar[dict[str, list[Any]]] = {
-        "k": [Interval(int, 1, None)],
-        "sample_size": [Interval(int, 0, None)],
-        "sampling": [Options(str, {"recent", "random"})],
-        "reference_code": [bool],
-        "random_state": [Interval(int, 0, None), None],
+        **_SessionKNN.parameter_constraints,
         "similarity": [Options(str, {"jaccard", "cosine", "binary", "tanimoto"})],
         "remind": [bool],
         "pop_boost": [Interval(float, 0, None)],
@@ -415,15 +419,17 @@ class SSKNN(SKNN):
         reference_code: bool = False,
         random_state: int | None = None,
     ) -> None:
-        self.k = k
-        self.sample_size = sample_size
-        self.sampling = sampling
-        self.similarity = similarity
+        super().__init__(
+            k=k,
+            sample_size=sample_size,
+            sampling=sampling,
+            similarity=similarity,
+            remind=remind,
+            pop_boost=pop_boost,
+            reference_code=reference_code,
+            random_state=random_state,
+        )
         self.weighting = weighting
-        self.remind = remind
-        self.pop_boost = pop_boost
-        self.reference_code = reference_code
-        self.random_state = random_state
 
     def _check_params(self) -> None:
         super()._check_params()
@@ -528,11 +534,7 @@ class VSKNN(_SessionKNN):
 
     paramfile_name = "vsknn"
     parameter_constraints: ClassVar[dict[str, list[Any]]] = {
-        "k": [Interval(int, 1, None)],
-        "sample_size": [Interval(int, 0, None)],
-        "sampling": [Options(str, {"recent", "random"})],
-        "reference_code": [bool],
-        "random_state": [Interval(int, 0, None), None],
+        **_SessionKNN.parameter_constraints,
         "similarity": [Options(str, {"vec", "cosine"})],
         "weighting": [Options(str, {"same", "div", "linear", "quadratic", "log"})],
         "weighting_score": [Options(str, {"same", "div", "linear", "quadratic", "log"})],
@@ -652,11 +654,7 @@ class STAN(_SessionKNN):
     paramfile_name = "stan"
     positive_only = False
     parameter_constraints: ClassVar[dict[str, list[Any]]] = {
-        "k": [Interval(int, 1, None)],
-        "sample_size": [Interval(int, 0, None)],
-        "sampling": [Options(str, {"recent", "random"})],
-        "reference_code": [bool],
-        "random_state": [Interval(int, 0, None), None],
+        **_SessionKNN.parameter_constraints,
         "remind": [bool],
         "lambda_spw": [Interval(float, 0, None), None],
         "lambda_snh": [Interval(float, 0, None), None],
@@ -781,18 +779,20 @@ class VSTAN(STAN):
         reference_code: bool = False,
         random_state: int | None = None,
     ) -> None:
-        self.k = k
-        self.sample_size = sample_size
-        self.sampling = sampling
-        self.remind = remind
+        super().__init__(
+            k=k,
+            sample_size=sample_size,
+            sampling=sampling,
+            remind=remind,
+            lambda_spw=lambda_spw,
+            lambda_snh=lambda_snh,
+            lambda_inh=lambda_inh,
+            reference_code=reference_code,
+            random_state=random_state,
+        )
         self.similarity = similarity
-        self.lambda_spw = lambda_spw
-        self.lambda_snh = lambda_snh
-        self.lambda_inh = lambda_inh
         self.lambda_ipw = lambda_ipw
         self.lambda_idf = lambda_idf
-        self.reference_code = reference_code
-        self.random_state = random_state
 
     def _check_params(self) -> None:
         super()._check_params()
