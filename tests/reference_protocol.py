@@ -47,16 +47,20 @@ def read_diginetica(path: str) -> tuple[dict[str, list[tuple[int, int]]], dict[s
     """Sessions as {session: [(item, timeframe), ...]} (file order), session dates, first-seen order."""
     clicks: dict[str, list[tuple[int, int]]] = {}
     dates: dict[str, int] = {}
+    for sess, item, timeframe, day in _diginetica_rows(path):
+        clicks.setdefault(sess, []).append((item, timeframe))
+        dates[sess] = day  # the last row in file order wins
+    return clicks, dates, list(clicks)
+
+
+def _diginetica_rows(path: str) -> list[tuple[str, int, int, int]]:
+    """(session, item, timeframe, day of eventdate) of every row, in file order."""
     with open(path, newline="") as fh:
         reader = csv.reader(fh, delimiter=";")
         header = [h.lower().replace("_", "") for h in next(reader)]
         s_col, i_col = header.index("sessionid"), header.index("itemid")
         tf_col, d_col = header.index("timeframe"), header.index("eventdate")
-        for row in reader:
-            sess = row[s_col]
-            clicks.setdefault(sess, []).append((int(row[i_col]), int(row[tf_col])))
-            dates[sess] = _day(row[d_col])  # the last row in file order wins
-    return clicks, dates, list(clicks)
+        return [(r[s_col], int(r[i_col]), int(r[tf_col]), _day(r[d_col])) for r in reader]
 
 
 def narm_reference(path: str, test_days: float, *, keep_file_order: bool = False, support: int = 5) -> ReferenceSplit:  # noqa: C901 - a brute-force reference kept as one readable script of the protocol rules
@@ -136,12 +140,7 @@ def read_diginetica_times(path: str) -> list[tuple[str, int, float]]:
     """
     rows = []
     first_day: dict[str, int] = {}
-    with open(path, newline="") as fh:
-        reader = csv.reader(fh, delimiter=";")
-        header = [h.lower().replace("_", "") for h in next(reader)]
-        s_col, i_col = header.index("sessionid"), header.index("itemid")
-        tf_col, d_col = header.index("timeframe"), header.index("eventdate")
-        raw = [(r[s_col], int(r[i_col]), int(r[tf_col]), _day(r[d_col])) for r in reader]
+    raw = _diginetica_rows(path)
     for s, _, _, day in raw:
         first_day[s] = min(first_day.get(s, day), day)
     for s, item, tf, _ in raw:
