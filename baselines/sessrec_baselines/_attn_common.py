@@ -82,6 +82,21 @@ def load_space(model: str) -> dict[str, Any]:
         return tomllib.load(fh)
 
 
+class TiedItemScores:
+    """Network mixin: scores are ``reps @ E^T`` with the item embedding ``E`` (``self.embedding``), in training
+    (``train_logits``) and evaluation (``decode``) alike (SASRec, STAMP)."""
+
+    embedding: nn.Embedding
+
+    def decode(self, reps: torch.Tensor) -> torch.Tensor:
+        """Scores (N, n_items) of the representations ``reps`` (N, d): ``reps @ E^T``."""
+        return reps @ self.embedding.weight.T
+
+    def train_logits(self, reps: torch.Tensor) -> torch.Tensor:
+        """Training logits: the same scores as :meth:`decode`."""
+        return self.decode(reps)
+
+
 class CausalSequenceModel(ParamFileSets, TorchModel):
     """Base estimator of STAMP, SASRec and CORE: whole-session or per-prefix training, causal fast path.
 

@@ -8,6 +8,7 @@
 * :func:`untrained_items`, :func:`mask_untrained`: the rule for items without a training click;
 * :func:`paramfile_names`, :func:`read_paramfile`, :class:`ParamFileSets`: named parameter sets
   shipped as data (``paramfiles/<model>/<name>.toml``, each with its ``[provenance]``);
+* :func:`uniform_reset`: the SR-GNN authors' initialisation (SR-GNN, GCE-GNN);
 * :func:`length_buckets`, :func:`unpermute`, :func:`encode_prefixes`, :func:`encode_sessions`,
   :func:`session_positions`, :func:`window_rows`: causal sequence encoders run on rows grouped
   by length, so that short rows skip the padding (NARM and the attention models).
@@ -25,6 +26,7 @@ says, trained or not; Item-KNN scores them 0, tied with every non-neighbour of t
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Iterable
 from importlib import resources
@@ -32,6 +34,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from torch import nn
 
 from sessrec import PrefixBatch, Sessions
 from sessrec.models import Interval
@@ -57,6 +60,7 @@ __all__ = [
     "read_paramfile",
     "running_mean_item_factors",
     "session_positions",
+    "uniform_reset",
     "unpermute",
     "untrained_items",
     "window_rows",
@@ -395,3 +399,14 @@ def window_rows(items: torch.Tensor, b: torch.Tensor, t: torch.Tensor, width: in
     """
     cols = (t - width + 1)[:, None] + torch.arange(width, device=items.device)[None, :]
     return items[b[:, None], cols], torch.full((len(b),), width, dtype=torch.long, device=items.device)
+
+
+@torch.no_grad()
+def uniform_reset(module: nn.Module, dim: int) -> None:
+    """Every parameter of ``module`` drawn from U(-1/sqrt(dim), 1/sqrt(dim)), in ``parameters()`` order.
+
+    The ``reset_parameters`` of the SR-GNN authors' code, which GCE-GNN's authors kept.
+    """
+    bound = 1.0 / math.sqrt(dim)
+    for weight in module.parameters():
+        weight.uniform_(-bound, bound)
