@@ -3,7 +3,8 @@
 * :func:`parse_params`: ``--param key=value`` options as keyword arguments;
 * :func:`host_line`: the ``# host: ...`` header line (machine, CPUs, torch, threads, load);
 * :data:`METRIC_COLUMNS`, :func:`metric_cells`, :func:`mean_sd_cells`, :func:`seed_table_header`,
-  :func:`seed_row`, :func:`mean_row`: accuracy tables, one row per seed and a mean ± sd row;
+  :func:`seed_row`, :func:`mean_row`, :func:`evaluate_cutoffs`: accuracy tables, one row per seed and a
+  mean ± sd row;
 * :func:`synthetic_parser`, :func:`synthetic_split`, :func:`eval_probe`: the synthetic speed benchmarks
   (``bench_narm.py``, ``bench_attn.py``);
 * :func:`run_json_worker`: a worker process whose last output line is JSON (side-by-side scripts);
@@ -87,6 +88,12 @@ def seed_row(seed: int, metrics: Mapping[str, float], cells: list[str]) -> str:
 def mean_row(runs: list[Mapping[str, float]], cells: list[str]) -> str:
     """The ``mean ± sd`` row over ``runs``, then ``cells`` and an empty last cell."""
     return f"| mean ± sd | {mean_sd_cells(runs)} | " + " | ".join(cells) + " | |"
+
+
+def evaluate_cutoffs(model: Any, test: Sessions) -> tuple[dict[str, float], float]:
+    """The :data:`METRIC_COLUMNS` metrics (full ranking, conservative ties) and the evaluation seconds."""
+    res = evaluate(model, test, cutoffs=(5, 10, 20), ties="conservative", keep_ranks=False)
+    return dict(res.metrics), float(res.seconds)
 
 
 def peak_rss_gb() -> float:

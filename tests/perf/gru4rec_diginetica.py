@@ -34,14 +34,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import host_line, mean_row, parse_params, peak_rss_gb, seed_row, seed_table_header
+from _common import evaluate_cutoffs, host_line, mean_row, parse_params, peak_rss_gb, seed_row, seed_table_header
 from sessrec_baselines.gru4rec import GRU4Rec
 
 from sessrec.data import prepare
-from sessrec.evaluation import evaluate
 
 RAW = Path(os.environ.get("SESSREC_SHARED", "/work/shared")) / "data/diginetica/train-item-views_combined.csv"
-CUTOFFS = (5, 10, 20)
 OFFICIAL = {"recall@20": (0.6153, 0.0056), "mrr@20": (0.1938, 0.0023)}
 
 
@@ -76,8 +74,7 @@ def main(argv: list[str] | None = None) -> None:
         fit_s = time.perf_counter() - t1
         per_epoch = statistics.median(h["seconds"] for h in model.history_)
         events_s = train.n_cases / per_epoch
-        res = evaluate(model, test, cutoffs=CUTOFFS, ties="conservative", keep_ranks=False)
-        metrics, eval_s = dict(res.metrics), float(res.seconds)
+        metrics, eval_s = evaluate_cutoffs(model, test)
         rows.append((metrics, per_epoch, fit_s, eval_s, events_s))
         cells = [f"{per_epoch:.2f}", f"{events_s:,.0f}", f"{fit_s:.0f}", f"{eval_s:.2f}", f"{os.getloadavg()[0]:.1f}"]
         print(seed_row(seed, metrics, cells), flush=True)

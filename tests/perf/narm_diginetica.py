@@ -31,16 +31,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import host_line, mean_row, parse_params, peak_rss_gb, seed_row, seed_table_header
+from _common import evaluate_cutoffs, host_line, mean_row, parse_params, peak_rss_gb, seed_row, seed_table_header
 from sessrec_baselines.narm import NARM
 
 from sessrec.data import prepare
 from sessrec.data.sessions import Sessions
-from sessrec.evaluation import evaluate
 from sessrec.progress import progress_callback
 
 RAW = Path(os.environ.get("SESSREC_SHARED", "/work/shared")) / "data/diginetica/train-item-views_combined.csv"
-CUTOFFS = (5, 10, 20)
 
 
 # ---------------------------------------------------------------------- data / evaluation
@@ -56,11 +54,6 @@ def load_split(selection: bool = False) -> tuple[Sessions, Sessions, str]:
         return ds.train, ds.test, source
     early, late = ds.train.split_by_end_time(0.1)
     return ds.train.select(early), ds.train.select(late), source + ", SELECTION: last 10% of training sessions held out"
-
-
-def evaluate_model(model: NARM, test: Sessions) -> tuple[dict[str, float], float]:
-    res = evaluate(model, test, cutoffs=CUTOFFS, ties="conservative", keep_ranks=False)
-    return dict(res.metrics), float(res.seconds)
 
 
 # ---------------------------------------------------------------------- main
@@ -109,7 +102,7 @@ def main(argv: list[str] | None = None) -> None:
             model.fit(train)
         fit_s, fit_cpu = time.perf_counter() - t1, time.process_time() - c1
         per_epoch = statistics.median(h["seconds"] for h in model.history_)
-        metrics, eval_s = evaluate_model(model, test)
+        metrics, eval_s = evaluate_cutoffs(model, test)
         rows.append((metrics, per_epoch, fit_s, eval_s, fit_cpu / len(model.history_)))
         cells = [f"{per_epoch:.2f}", f"{rows[-1][4]:.2f}", f"{fit_s:.0f}", f"{eval_s:.2f}", f"{model.best_epoch_ + 1}"]
         print(seed_row(seed, metrics, cells), flush=True)
