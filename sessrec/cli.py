@@ -15,8 +15,8 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,12 +25,12 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from sessrec.data.protocols import PROTOCOLS
 from sessrec.errors import ConfigError, SessrecError
 from sessrec.progress import progress_callback
+from sessrec.progress_view import LogView, RichView
 from sessrec.study import (
     StudyConfig,
     check_days,
@@ -89,123 +89,32 @@ def _model_params(pairs: tuple[str, ...]) -> tuple[dict[str, dict[str, Any]], di
 _named_params = named_params  # kept for callers of the former private helper
 
 
-class _ProgressView:
-    """Progress bars and one line per finished run, drawn from the library's progress events."""
-
-    def __init__(self) -> None:
-        self.progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("{task.fields[info]}"),
-            console=err_console,
-            transient=True,
-        )
-        self.tasks: dict[str, Any] = {}
-        self.plain = not err_console.is_terminal  # a pipe, nohup or a cluster log: plain lines, no bars
-        self.last_line = 0.0
-
-    def task(self, name: str, description: str, total: float | None) -> Any:
-        """The bar ``name``, created on first use."""
-        if name not in self.tasks:
-            self.tasks[name] = self.progress.add_task(description, total=total, info="")
-        return self.tasks[name]
-
-    def on_event(self, kind: str, info: dict[str, Any]) -> None:
-        handler = getattr(self, f"on_{kind}", None)
-        if handler is not None:
-            handler(info)
-
-    def on_note(self, info: dict[str, Any]) -> None:
-        _note(info)
-
-    def on_run(self, info: dict[str, Any]) -> None:
-        state = info.get("state")
-        label = escape(f"{info.get('model')} (seed {info.get('seed')})")
-        runs = self.task("runs", "runs", info.get("total"))
-        if state == "started":
-            self.progress.update(runs, info=label)
-            return
-        self.progress.advance(runs)
-        for name in ("epochs", "eval"):
-            if name in self.tasks:
-                self.progress.remove_task(self.tasks.pop(name))
-        if state == "finished":
-            rec = info["record"]
-            main = {k: v for k, v in rec["metrics"].items() if k in ("recall@20", "mrr@20")}
-            shown = "  ".join(f"{k} {v:.4f}" for k, v in main.items())
-            timing = f"fit {rec['fit_seconds']:.1f}s  eval {rec['eval_seconds']:.1f}s"
-            err_console.print(f"[green]✓[/] {label}: {shown}  {timing}", highlight=False)
-        elif state == "skipped":
-            err_console.print(f"[dim]- {label}: already in the study, skipped (use --force to rerun)[/]")
-        else:
-            err_console.print(f"[red]✗ {label} failed:[/] {escape(str(info.get('error')))}", highlight=False)
-
-    def on_prepare(self, info: dict[str, Any]) -> None:
-        err_console.print(f"[dim]{escape(str(info.get('step')))}…[/]", highlight=False)
-
-    def on_prepared(self, info: dict[str, Any]) -> None:
-        st = info.get("stats", {})
-        note = "  [bold yellow](SYNTHETIC data)[/]" if info.get("synthetic") else ""
-        err_console.print(
-            f"{escape(str(info.get('dataset')))}: {st.get('n_items', '?')} items, "
-            f"{st.get('train_cases', '?')} train / {st.get('test_cases', '?')} test cases{note}",
-            highlight=False,
-        )
-
-    def on_epoch(self, info: dict[str, Any]) -> None:
-        epochs = self.task("epochs", "  epochs", info.get("epochs"))
-        valid = [f"{k} {v:.4f}" for k, v in info.items() if k.startswith("valid_")]
-        loss = f"loss {info.get('loss', 0):.4f} "
-        self.progress.update(epochs, completed=info.get("epoch"), info=loss + " ".join(valid))
-        if self.plain:
-            took = f"{info.get('seconds', 0):.1f}s"
-            step = f"epoch {info.get('epoch')}/{info.get('epochs')}"
-            line = f"  {info.get('model', '')} {step}: {loss}{' '.join(valid)} {took}"
-            err_console.print(escape(line), highlight=False)
-
-    def on_eval(self, info: dict[str, Any]) -> None:
-        self.progress.update(self.task("eval", "  evaluating", info.get("total")), completed=info.get("done"))
-        now = time.monotonic()
-        if self.plain and (now - self.last_line >= 15 or info.get("done") == info.get("total")):
-            self.last_line = now  # a long evaluation never looks like a hang in a log: a line every 15 s
-            err_console.print(f"  evaluating {info.get('done')}/{info.get('total')} cases", highlight=False)
-
-    def on_tune(self, info: dict[str, Any]) -> None:
-        model = escape(str(info.get("model")))
-        if info.get("state") == "started":
-            if "trials" in self.tasks:
-                self.progress.remove_task(self.tasks.pop("trials"))
-            self.task("trials", f"tuning {model}", info.get("trials"))
-            return
-        best = info.get("best")
-        shown = "no complete trial" if best is None else f"best validation value {best:.4f}"
-        err_console.print(f"[green]✓[/] tuned {model}: {shown} ({info.get('complete')} complete)", highlight=False)
-
-    def on_trial(self, info: dict[str, Any]) -> None:
-        trials = self.task("trials", "trials", None)
-        if info.get("state") == "started":
-            self.progress.update(trials, info=f"trial {info.get('number')}")
-            return
-        self.progress.advance(trials)
-        for name in ("epochs", "eval"):
-            if name in self.tasks:
-                self.progress.remove_task(self.tasks.pop(name))
-        value = info.get("value")
-        shown = f"{value:.4f}" if isinstance(value, float) else escape(str(info.get("state")))
-        err_console.print(f"[dim]  trial {info.get('number')}: {shown}[/]", highlight=False)
-
-
 @contextmanager
 def _progress(quiet: bool) -> Iterator[None]:
+    """Progress while the block runs: bars on a terminal, ``logging`` lines on a pipe, notes only with ``quiet``."""
     if quiet:  # notes (what was assumed, what was repaired) are shown even then
         with progress_callback(lambda kind, info: _note(info) if kind == "note" else None):
             yield
         return
-    view = _ProgressView()
-    with view.progress, progress_callback(view.on_event):
-        yield
+    if err_console.is_terminal:
+        view: Any = RichView(err_console)
+        with progress_callback(view.on_event):
+            try:
+                yield
+            finally:
+                view.close()
+        return
+    logger = logging.getLogger("sessrec")
+    handler = logging.StreamHandler(sys.stderr)  # a pipe, nohup or a cluster log: plain timestamped lines
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+    logger.addHandler(handler)
+    level, logger.level = logger.level, logging.INFO
+    try:
+        with progress_callback(LogView(logger).on_event):
+            yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def _note(info: dict[str, Any]) -> None:
@@ -252,7 +161,7 @@ def main() -> None:
 @click.option("--cutoffs", help="Cutoffs K, e.g. 5,10,20.")
 @click.option("--ties", type=click.Choice(["conservative", "optimistic", "median"]), help="Tie rule for ranks.")
 @click.option("--device", help="auto, cpu, cuda, cuda:1 …")
-@click.option("--seeds", help="Comma-separated seeds, e.g. 0,1,2.")
+@click.option("--seeds", help="Comma-separated seeds, e.g. 0,1,2 (deterministic models run once, with the first).")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), help="experiment.toml.")
 @click.option("-o", "--option", "options", multiple=True, help="Dataset option key=value (e.g. path=FILE).")
 @click.option("-p", "--params", "param_pairs", multiple=True, help="model.key=value, or model=paramset.")
@@ -266,6 +175,9 @@ def main() -> None:
 @click.option("--ray-address", help="Address of a running Ray cluster (default: start a local one).")
 @click.option("--cpus-per-run", type=float, default=1.0, show_default=True, help="CPUs of each Ray task.")
 @click.option("--gpus-per-run", type=float, default=0.0, show_default=True, help="GPUs of each Ray task.")
+@click.option("--save-models", is_flag=True, help="Keep each fitted model in <out>/models/<run_id>.pt.")
+@click.option("--track", type=click.Choice(["mlflow"]), help="Log each run to an experiment tracker.")
+@click.option("--track-uri", help="Tracking URI (default for mlflow: a local ./mlruns file store).")
 def run(
     models_opt: str | None,
     dataset: str | None,
@@ -289,6 +201,9 @@ def run(
     ray_address: str | None,
     cpus_per_run: float,
     gpus_per_run: float,
+    save_models: bool,
+    track: str | None,
+    track_uri: str | None,
 ) -> None:
     """Fit and evaluate models; results go to the study folder, then report.md.
 
@@ -317,14 +232,43 @@ def run(
     entries = read_study(config_path) if config_path else [StudyConfig()]
     every = models_opt is None  # no --models: the file's models, else every installed model
     configs = [_check_param_models(e.with_overrides(**overrides), params, sets, every) for e in entries]
+    tracker = _tracker(track, track_uri)
+    records: list[dict[str, Any]] = []
     with _progress(quiet):
-        outcome = run_configs(configs, force=force, executor=engine)
+        outcome = run_configs(
+            configs,
+            force=force,
+            executor=engine,
+            save_models=save_models,
+            on_record=records.append if tracker is not None else None,
+        )
     out_dir = configs[0].out_dir
     _summary(outcome, out_dir)
     if not no_report and (outcome.ran or outcome.skipped):
         _report(out_dir, ("md",), quiet)
+    if tracker is not None:
+        _track(tracker, records, None if no_report else out_dir / "report.md")
     if outcome.failed:
         sys.exit(1)
+
+
+def _tracker(name: str | None, uri: str | None) -> Any:
+    """The experiment tracker of ``--track`` (``None`` without); made before any run, so a missing extra fails early."""
+    if name is None:
+        if uri is not None:
+            raise ConfigError("--track-uri needs --track mlflow")
+        return None
+    from sessrec.tracking import MlflowTracker
+
+    return MlflowTracker(uri)
+
+
+def _track(tracker: Any, records: list[dict[str, Any]], report: Path | None) -> None:
+    """Log each finished run (params, metrics, per-epoch history) and the report as its artifact."""
+    for record in records:
+        tracker.log_run(record, report_path=report if report is not None and report.is_file() else None)
+    if records:
+        err_console.print(f"[dim]logged {len(records)} run(s) to {escape(tracker.uri)}[/]", highlight=False)
 
 
 def _executor(name: str, address: str | None, cpus: float, gpus: float) -> Any:
@@ -494,10 +438,13 @@ def _tune_settings(kw: dict[str, Any]) -> Any:
 # ---------------------------------------------------------------------- report
 def _report(study_dir: Path, formats: tuple[str, ...], quiet: bool) -> None:
     from sessrec.reporting import write_report
+    from sessrec.reporting.render_terminal import terminal_legend, terminal_tables
 
     result = write_report(study_dir, formats=formats)
-    if not quiet:
-        console.print(result.main_table, markup=False, highlight=False, soft_wrap=True)
+    if not quiet and result.study is not None:
+        for table in terminal_tables(result.study, console.width):
+            console.print(table)
+        console.print(terminal_legend(result.study), highlight=False)
     for path in result.paths:
         err_console.print(f"[dim]wrote {escape(str(path))}[/]", highlight=False)
     for line_no, why in result.skipped:
@@ -558,34 +505,42 @@ def datasets(ctx: click.Context, data_dir: str | None) -> None:
         return
     from sessrec.data import get_recipe, list_recipes, resolve_data_root
 
-    root = resolve_data_root(data_dir)
-    table = Table("name", "description", "raw file", "present", "get it from", "protocol (test days)")
+    root = resolve_data_root(data_dir).resolve()
     for name in sorted(list_recipes()):
         try:
             cls = get_recipe(name)
         except SessrecError as exc:
-            table.add_row(escape(name), f"[red]{escape(str(exc))}[/]", "", "", "", "")
+            _print_block(name, f"[red]{escape(str(exc))}[/]", [])
             continue
-        files = cls.raw_files
-        where = ", ".join(str(root / (cls.folder or cls.name) / f.name) for f in files) or "(generated)"
-        present = all((root / (cls.folder or cls.name) / f.name).is_file() for f in files)
-        if cls.synthetic:
-            status = "[green]built in[/]"
-        elif not files:
-            where, status = "your file: -o path=FILE", "[dim]-[/]"
-        else:
-            status = "[green]yes[/]" if present else "[dim]no[/]"
-        days = cls.default_test_days.get(cls.default_protocol, "?")
-        table.add_row(
-            escape(name),
-            escape(cls.description),
-            escape(where),
-            status,
-            escape(", ".join(f.url for f in files if f.url)),
-            f"{cls.default_protocol} ({days:g})" if isinstance(days, (int, float)) else cls.default_protocol,
-        )
-    console.print(table)
-    console.print(f"[dim]data root: {escape(str(root))}  (--data-dir, else $SESSREC_DATA, else ./datasets)[/]")
+        _print_block(name, escape(cls.description), _recipe_lines(cls, root))
+    console.print(f"data root: {escape(str(root))}  (--data-dir, else $SESSREC_DATA, else ./datasets)", highlight=False)
+
+
+def _recipe_lines(cls: Any, root: Path) -> list[tuple[str, str]]:
+    """``(label, text)`` lines of one recipe: raw files (full paths) and whether present, source, protocol."""
+    lines: list[tuple[str, str]] = []
+    folder = root / (cls.folder or cls.name)
+    if cls.synthetic:
+        lines.append(("raw file", "[green]built in[/] (generated from a seed)"))
+    elif not cls.raw_files:
+        lines.append(("raw file", "your file: -o path=FILE"))
+    for f in cls.raw_files:
+        present = "[green]present[/]" if (folder / f.name).is_file() else "[yellow]missing[/]"
+        lines.append(("raw file", f"{escape(str(folder / f.name))}  ({present})"))
+        if f.url:
+            lines.append(("get it at", escape(f.url)))
+    days = cls.default_test_days.get(cls.default_protocol)
+    shown = f", {days:g} test day(s)" if isinstance(days, (int, float)) else ""
+    lines.append(("protocol", f"{escape(cls.default_protocol)}{shown}"))
+    return lines
+
+
+def _print_block(name: str, description: str, lines: list[tuple[str, str]]) -> None:
+    """One recipe as a few lines that read at 80 columns and on a pipe (long paths and URLs never cut)."""
+    console.print(f"[bold]{escape(name)}[/] — {description}", highlight=False, soft_wrap=True)
+    for label, text in lines:
+        console.print(f"    {label:<10} {text}", highlight=False, soft_wrap=True)
+    console.print()
 
 
 @datasets.command("stats")
@@ -621,14 +576,29 @@ def datasets_stats(
             )
         )
         return
-    title = f"{name} — protocol {prepared.protocol['name']} {prepared.protocol.get('params', {})}"
-    if getattr(prepared, "synthetic", False):
-        title += "  (SYNTHETIC data)"
-    table = Table("statistic", "value", title=title)
+    synthetic = "  (SYNTHETIC data)" if getattr(prepared, "synthetic", False) else ""
+    params = ", ".join(f"{k}={v}" for k, v in prepared.protocol.get("params", {}).items())
+    table = Table("statistic", "value", title=f"Statistics of {escape(name)}{synthetic}", title_justify="left")
     for key, value in stats.items():
-        table.add_row(escape(key), f"{value:,}" if isinstance(value, int) else escape(str(value)))
+        table.add_row(escape(key), escape(_stat_text(value)))
     console.print(table)
+    protocol = f"protocol {escape(str(prepared.protocol['name']))}: {escape(params)}"
+    console.print(protocol, highlight=False, soft_wrap=True)
     console.print(f"[dim]fingerprint {escape(str(prepared.fingerprint))}[/]")
+
+
+def _stat_text(value: Any) -> str:
+    """A statistic as shown: thousands separators, two decimals, timestamps to the second."""
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    text = str(value)
+    if len(text) > 19 and text[10:11] == "T" and text[4:5] == "-":  # an ISO timestamp
+        return text[:10] + " " + text[11:19] + (" UTC" if text.endswith("+00:00") else "")
+    return text
 
 
 # ---------------------------------------------------------------------- check
@@ -640,23 +610,22 @@ def check(model: str, checks: str | None, param_pairs: tuple[str, ...]) -> None:
     """Run the conformance suite on one installed model."""
     from sessrec.testing import check_model
 
-    table = Table("check", "result", "seconds", "message")
     colours = {"passed": "green", "failed": "red", "skipped": "yellow"}
 
-    def show(res: Any) -> None:
-        err_console.print(f"[{colours[res.status]}]{res.status:>7}[/] {escape(res.check)} ({res.seconds:.1f}s)")
+    def show(res: Any) -> None:  # each check once, as it finishes
+        why = f": {escape(res.message)}" if res.message and res.status != "passed" else ""
+        console.print(
+            f"[{colours[res.status]}]{res.status:>7}[/] {escape(res.check)} ({res.seconds:.1f}s){why}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
     results = check_model(
         model, params=_key_values(param_pairs, "--params") or None, checks=_csv_list(checks) or None, on_result=show
     )
-    for res in results:
-        table.add_row(
-            escape(res.check), f"[{colours[res.status]}]{res.status}[/]", f"{res.seconds:.1f}", escape(res.message)
-        )
-    console.print(table)
-    failed = [r for r in results if r.status == "failed"]
-    if failed:
-        err_console.print(f"[red]{len(failed)} of {len(results)} checks failed for {escape(repr(model))}[/]")
+    counts = {s: sum(r.status == s for r in results) for s in ("passed", "failed", "skipped")}
+    console.print(f"{escape(model)}: " + ", ".join(f"{n} {s}" for s, n in counts.items()), highlight=False)
+    if counts["failed"]:
         sys.exit(1)
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import functools
 import hashlib
 import json
 import os
@@ -37,7 +38,7 @@ import torch
 from sessrec.errors import ConfigError, DataError
 from sessrec.evaluation.ranks import TIES
 from sessrec.models.params import param_names
-from sessrec.progress import emit
+from sessrec.progress import emit, phase
 from sessrec.registry import load_model, make_model, models, sessrec_commit
 from sessrec.results.record import RunRecord
 from sessrec.results.store import CaseTable, StudyStore
@@ -268,8 +269,16 @@ def build_model(spec: RunSpec) -> Any:
     return make_model(spec.model, **params)
 
 
-def run_one(spec: RunSpec, prepared: Any) -> tuple[RunRecord, np.ndarray]:
-    """Fit and evaluate one run; return its record and per-case ranks. Pure but for time."""
+def run_one(
+    spec: RunSpec, prepared: Any, *, save_dir: str | os.PathLike[str] | None = None
+) -> tuple[RunRecord, np.ndarray]:
+    """Fit and evaluate one run; return its record and per-case ranks. Pure but for time.
+
+    With ``save_dir`` (a study folder), the fitted model is also saved, right after ``fit``,
+    to ``<save_dir>/models/<run_id>.pt`` (:func:`~sessrec.models.saving.save_model`; read it
+    back with ``sessrec.load_model(save_dir, run_id)``). On a cluster, ``save_dir`` must be
+    on a file system the workers share.
+    """
     from sessrec.evaluation import evaluate
 
     spec = _bind(spec, prepared)
@@ -281,13 +290,18 @@ def run_one(spec: RunSpec, prepared: Any) -> tuple[RunRecord, np.ndarray]:
         t0 = time.perf_counter()
         model.fit(prepared.train, valid=prepared.valid)
         fit_seconds = time.perf_counter() - t0
-        result = evaluate(
-            model,
-            prepared.test,
-            cutoffs=spec.cutoffs,
-            ties=spec.ties,
-            item_popularity=prepared.train.item_counts(),
-        )
+        if save_dir is not None:
+            from sessrec.models.saving import model_path, save_model
+
+            save_model(model, model_path(save_dir, spec.run_id))
+        with phase("test"):
+            result = evaluate(
+                model,
+                prepared.test,
+                cutoffs=spec.cutoffs,
+                ties=spec.ties,
+                item_popularity=prepared.train.item_counts(),
+            )
     device = getattr(model, "device_", None)
     record = RunRecord(
         run_id=spec.run_id,
@@ -419,6 +433,8 @@ def run_study(
     force: bool = False,
     prepare: Callable[..., Any] | None = None,
     executor: Any = None,
+    save_models: bool = False,
+    on_record: Callable[[dict[str, Any]], None] | None = None,
 ) -> StudyOutcome:
     """Run every spec not yet in the study at ``out_dir``; return what ran, skipped, failed.
 
@@ -433,6 +449,9 @@ def run_study(
     goes on; user mistakes (:class:`~sessrec.errors.SessrecError`) and Ctrl-C stop it.
     ``executor`` (see :mod:`sessrec.executors`) computes the runs, in this process by
     default; this process alone writes the store, appending each run as it finishes.
+    ``save_models`` keeps each fitted model in ``out_dir/models/<run_id>.pt`` (see
+    :func:`run_one`); ``on_record`` is called with each stored run record (as a dict), e.g.
+    to log it to an experiment tracker.
     """
     from sessrec.executors import InProcessExecutor
 
@@ -452,7 +471,8 @@ def run_study(
         else:
             todo.append((i, spec))
     jobs = [(spec, _starter(spec, data, {"index": i, "total": len(specs)})) for i, spec in todo]
-    for spec, prepared, result in (executor or InProcessExecutor()).run(jobs, run_one):
+    compute = functools.partial(run_one, save_dir=os.path.abspath(out_dir)) if save_models else run_one
+    for spec, prepared, result in (executor or InProcessExecutor()).run(jobs, compute):
         if isinstance(result, BaseException):
             outcome.failed.append(RunFailure(spec, f"{type(result).__name__}: {result}"))
             _emit_run(spec, "failed", error=str(result))
@@ -462,6 +482,8 @@ def run_study(
         if store.append(record, ranks, replace=force):
             outcome.ran.append(spec.run_id)
             _emit_run(spec, "finished", record=record.to_dict())
+            if on_record is not None:
+                on_record(record.to_dict())
         else:  # another process stored this run meanwhile
             outcome.skipped.append(spec.run_id)
             _emit_run(spec, "skipped")

@@ -10,7 +10,7 @@ import torch
 
 from sessrec.data import prepare
 from sessrec.errors import SessrecError
-from sessrec.models.saving import _decode, _encode, load_model, model_path, save_model
+from sessrec.models.saving import _decode, _digest, _encode, load_model, model_path, save_model
 from sessrec.registry import load_model as model_class
 from sessrec.registry import model_names, register_model, unregister_model
 from sessrec.testing.doubles import TransitionModel
@@ -105,10 +105,28 @@ def test_truncated_random_and_pickled_files_give_one_clear_error(saved, tmp_path
             load_model(bad)
 
 
-def _tamper(path, edit):
+def _tamper(path, edit, *, forge_digest=True):
+    """Edit a saved payload; by default also recompute its checksum, as a deliberate forger could."""
     payload = torch.load(path, weights_only=True)
+    payload.pop("digest")
     edit(payload)
+    if forge_digest:
+        payload["digest"] = _digest(payload)
     torch.save(payload, path)
+
+
+def test_changed_bytes_and_edits_without_a_new_checksum_give_one_clear_error(split, saved, tmp_path):
+    path = tmp_path / "bprmf.pt"
+    save_model(model_class("bprmf")(**model_class("bprmf").test_params).fit(split.train), path)
+    blob = bytearray(path.read_bytes())
+    start = blob.index(b"data/0") + 200  # inside the first tensor's stored bytes
+    blob[start : start + 16] = bytes(16)
+    path.write_bytes(bytes(blob))
+    with pytest.raises(SessrecError, match="does not match the checksum saved with it"):
+        load_model(path)  # torch.load itself reads the changed weights without complaint
+    _tamper(saved, lambda p: p.update(params=p["params"].replace("100", "7")), forge_digest=False)
+    with pytest.raises(SessrecError, match="does not match the checksum saved with it"):
+        load_model(saved)
 
 
 def test_tampered_contents_give_one_clear_error(saved):

@@ -103,7 +103,7 @@ def test_non_utf8_file_names_the_line(tmp_path):
 # ---------------------------------------------------------------------- round trip, overrides, specs
 def test_round_trip_and_specs(tmp_path):
     cfg = StudyConfig(
-        models=("pop", "iknn"),
+        models=("pop", "iknn", "bprmf"),
         seeds=(2, 0),
         test_days=1,
         dataset_options={"n_sessions": "400", "keep_file_order": "yes"},
@@ -114,8 +114,9 @@ def test_round_trip_and_specs(tmp_path):
     write_study(path, [cfg])
     assert StudyConfig.from_toml(path) == cfg
     specs = cfg.specs()
-    assert [(s.model, s.seed) for s in specs] == [("pop", 2), ("pop", 0), ("iknn", 2), ("iknn", 0)]
-    assert dict(specs[2].params) == {"n_neighbors": 7}
+    # deterministic models (pop, iknn) run with the first seed only; bprmf with every seed
+    assert [(s.model, s.seed) for s in specs] == [("pop", 2), ("iknn", 2), ("bprmf", 2), ("bprmf", 0)]
+    assert dict(specs[1].params) == {"n_neighbors": 7}
     assert {s.test_days for s in specs} == {1}
 
 
@@ -219,7 +220,7 @@ def test_experiment_toml_describes_every_invocation(tmp_path, doubles):
     entries = read_study(tmp_path / "study" / "experiment.toml")
     assert [(e.models, e.seeds) for e in entries] == [(("t-trans", "pop"), (0, 1)), (("spop",), (5,))]
     rerun = run_configs(entries, prepare=fake_prepare)
-    assert (len(rerun.ran), len(rerun.skipped)) == (0, 5)
+    assert (len(rerun.ran), len(rerun.skipped)) == (0, 3)  # t-trans, pop (deterministic: first seed only), spop
     text = (tmp_path / "study" / "experiment.toml").read_text()
     record_study(tmp_path / "study", entries)  # nothing new: the file is left as it is
     assert (tmp_path / "study" / "experiment.toml").read_text() == text
@@ -263,3 +264,14 @@ def test_commit_is_sessrec_s_not_the_current_folder_s(tmp_path, monkeypatch):
         sessrec_commit.cache_clear()
     assert got is not None and got.split("-")[0] == head
     assert sys.modules["sessrec"] is sessrec
+
+
+def test_deterministic_models_run_once_unless_their_parameters_use_the_seed():
+    cfg = StudyConfig(models=("markov", "sknn", "vsknn"), seeds=(3, 1, 2), params={"vsknn": {"sampling": "random"}})
+    assert [(s.model, s.seed) for s in cfg.specs()] == [
+        ("markov", 3),
+        ("sknn", 3),
+        ("vsknn", 3),
+        ("vsknn", 1),
+        ("vsknn", 2),
+    ]

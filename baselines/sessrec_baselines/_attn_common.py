@@ -38,6 +38,7 @@ from torch import nn
 from sessrec.data.sessions import PrefixBatch, Sessions
 from sessrec.models import TrainingState
 from sessrec.models.base import TorchModel
+from sessrec.progress import EpochProgress
 
 from .common import (
     ParamFileSets,
@@ -174,6 +175,7 @@ class CausalSequenceModel(ParamFileSets, TorchModel):
         net = self.network_
         total, count = 0.0, 0
         batches = self._session_batches(train, rng) if self.training == "sessions" else self._prefix_batches(train, rng)
+        progress = EpochProgress(train.n_cases)
         for reps_fn, targets in batches:
             loss = self._loss(net, reps_fn(net), targets, generator)
             optimizer.zero_grad(set_to_none=True)
@@ -183,6 +185,7 @@ class CausalSequenceModel(ParamFileSets, TorchModel):
             optimizer.step()
             total += float(loss.detach()) * len(targets)
             count += len(targets)
+            progress.step(len(targets), loss.detach())
         return total / max(count, 1)
 
     # ------------------------------------------------------------------ batching

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sessrec import PrefixBatch, Sessions, TorchModel, TrainingState
+from sessrec.progress import EpochProgress
 from sessrec_baselines.common import (
     FACTOR_CONSTRAINTS,
     SparseSGD,
@@ -166,6 +167,7 @@ class BPRMF(TorchModel):
         n_all = torch.from_numpy(negatives).to(dev)
         reg = float(self.reg)
         total = torch.zeros((), dtype=torch.float64, device=dev)
+        progress = EpochProgress(len(order), "clicks")
         for lo in range(0, len(order), int(self.batch_size)):
             s, p, n = (t[lo : lo + int(self.batch_size)] for t in (s_all, p_all, n_all))
             u = net.session_factors(s)
@@ -178,6 +180,7 @@ class BPRMF(TorchModel):
             loss.backward()
             optimizer.step()
             total += bpr.detach()
+            progress.step(len(s), bpr.detach() / len(s))
         return float(total) / max(len(order), 1)
 
     def network_scores(self, batch: PrefixBatch) -> torch.Tensor:

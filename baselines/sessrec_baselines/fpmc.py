@@ -11,6 +11,7 @@ from torch import nn
 
 from sessrec import PrefixBatch, Sessions, TorchModel, TrainingState
 from sessrec.data.sessions import concat_ranges
+from sessrec.progress import EpochProgress
 from sessrec_baselines.common import (
     FACTOR_CONSTRAINTS,
     SparseSGD,
@@ -194,6 +195,7 @@ class FPMC(TorchModel):
         negatives = other_items(targets, np.flatnonzero(train.item_counts() > 0), rng)
         items = torch.from_numpy(np.array(train.items)).to(dev)  # a writable copy
         total = torch.zeros((), dtype=torch.float64, device=dev)
+        progress = EpochProgress(len(order))
         for lo in range(0, len(order), bs):
             pos, st = positions[lo : lo + bs], starts[lo : lo + bs]
             lengths = pos - st
@@ -215,6 +217,7 @@ class FPMC(TorchModel):
             loss.backward()
             optimizer.step()
             total += bpr.detach()
+            progress.step(len(pos), bpr.detach() / len(pos))
         return float(total) / max(len(order), 1)
 
     def network_scores(self, batch: PrefixBatch) -> torch.Tensor:

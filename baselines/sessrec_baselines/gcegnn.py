@@ -24,6 +24,7 @@ from torch import nn
 from sessrec.data.sessions import PrefixBatch, Sessions
 from sessrec.models import TrainingState, seed_from
 from sessrec.models.base import TorchModel
+from sessrec.progress import EpochProgress
 
 from ._gcegnn_graph import global_graph, sample_neighbors, session_graphs
 from ._gcegnn_network import GCEGNNNetwork
@@ -240,6 +241,7 @@ class GCEGNN(ParamFileSets, TorchModel):
         for group in optimizer.param_groups:
             group["lr"] = lr
         total, count = 0.0, 0
+        progress = EpochProgress(train.n_cases)
         for batch, targets in case_batches(train, self.batch_size, rng, self.device_):
             loss = F.cross_entropy(self._forward(net, batch), targets)
             optimizer.zero_grad(set_to_none=True)
@@ -247,6 +249,7 @@ class GCEGNN(ParamFileSets, TorchModel):
             optimizer.step()
             total += float(loss.detach()) * len(targets)
             count += len(targets)
+            progress.step(len(targets), loss.detach())
         return total / max(count, 1)
 
     def _forward(self, net: GCEGNNNetwork, batch: PrefixBatch) -> torch.Tensor:

@@ -23,6 +23,7 @@ from torch import nn
 
 from sessrec import PrefixBatch, Sessions, TorchModel, TrainingState, ValidationCases
 from sessrec.models import Interval, Options
+from sessrec.progress import EpochProgress
 
 from . import common
 from ._gru4rec_batches import SampleCache, SessionParallelPlan, build_plan
@@ -415,6 +416,7 @@ class GRU4Rec(ParamFileSets, TorchModel):
         hidden = net.init_hidden(int(offsets[1] - offsets[0]) if plan.n_steps else 0, self.device_)
         total = torch.zeros((), device=self.device_)
         scale = 1.0 / float(self.batch_size)
+        progress = EpochProgress(plan.n_steps, "steps")
         for k in range(plan.n_steps):
             lo, hi = offsets[k], offsets[k + 1]
             if k in keep:
@@ -435,6 +437,7 @@ class GRU4Rec(ParamFileSets, TorchModel):
             optimizer.step()
             hidden = [h.detach() for h in hidden]
             total += loss.detach()
+            progress.step(1, loss.detach())
         return float(total) / max(plan.n_steps, 1)
 
     # ------------------------------------------------------------------ scoring

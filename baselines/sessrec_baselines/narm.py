@@ -18,7 +18,7 @@ from torch import nn
 
 from sessrec import PrefixBatch, Sessions, TorchModel, TrainingState, ValidationCases, seed_from
 from sessrec.models import Interval, Options, validate_params
-from sessrec.progress import emit
+from sessrec.progress import EpochProgress, emit
 
 from ._narm_batches import BatchSpec, carve_validation, prefix_batches, session_batches
 from ._narm_network import NARMNetwork
@@ -326,6 +326,8 @@ class NARM(ParamFileSets, TorchModel):
         net = cast(NARMNetwork, self.network_)
         total, count = 0.0, 0
         make = session_batches if self.training == "sessions" else prefix_batches
+        n_cases = train.n_cases if state.loss_cases is None else int(state.loss_cases.sum())
+        progress = EpochProgress(n_cases)
         for reps_fn, targets in make(train, state.loss_cases, state.spec, state.rng):
             logits = mask_untrained(net.decode(reps_fn(net)), self.untrained_items_)
             loss = F.cross_entropy(logits, targets)
@@ -334,6 +336,7 @@ class NARM(ParamFileSets, TorchModel):
             optimizer.step()
             total += float(loss.detach()) * len(targets)
             count += len(targets)
+            progress.step(len(targets), loss.detach())
         return total / max(count, 1)
 
     # ------------------------------------------------------------------ scoring

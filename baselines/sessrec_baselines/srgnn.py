@@ -26,6 +26,7 @@ from torch import nn
 from sessrec.data.sessions import PrefixBatch, Sessions
 from sessrec.models import TrainingState
 from sessrec.models.base import TorchModel
+from sessrec.progress import EpochProgress
 
 from ._srgnn_graph import session_graphs
 from ._srgnn_network import SRGNNNetwork
@@ -247,6 +248,7 @@ class SRGNN(ParamFileSets, TorchModel):
         for group in optimizer.param_groups:
             group["lr"] = lr
         total, count = 0.0, 0
+        progress = EpochProgress(train.n_cases)
         for batch, targets in case_batches(train, self.batch_size, rng, self.device_):
             logits = net.decode(net.session_representation(session_graphs(batch.items, batch.lengths), batch.lengths))
             loss = F.cross_entropy(logits, targets)
@@ -255,6 +257,7 @@ class SRGNN(ParamFileSets, TorchModel):
             optimizer.step()
             total += float(loss.detach()) * len(targets)
             count += len(targets)
+            progress.step(len(targets), loss.detach())
         return total / max(count, 1)
 
     def network_scores(self, batch: PrefixBatch) -> torch.Tensor:

@@ -44,7 +44,7 @@ from torch import nn
 
 from sessrec.data.sessions import PrefixBatch, Sessions
 from sessrec.models.params import param_names
-from sessrec.progress import emit
+from sessrec.progress import emit, phase
 
 __all__ = [
     "BaseModel",
@@ -153,12 +153,15 @@ class ValidationCases:
 
     def recall(self, model: Any, cutoff: int, *, batch_size: int = 1024) -> float:
         """Recall@``cutoff`` of ``model.score`` on these cases (conservative ties: rank = #scores >= target's)."""
-        hits = 0
+        hits, done = 0, 0
+        emit("eval", done=0, total=self.n_cases)
         for batch, targets in self.sessions.prefix_batches(batch_size, cases=self.cases):
             scores = model.score(batch)
             target_scores = scores.gather(1, torch.as_tensor(targets, device=scores.device)[:, None])
             ranks = (scores >= target_scores).sum(dim=1)
             hits += int((ranks <= cutoff).sum())
+            done += len(targets)
+            emit("eval", done=done, total=self.n_cases)
         return hits / max(self.n_cases, 1)
 
 
@@ -401,6 +404,7 @@ class TorchModel(BaseModel):
         self.best_epoch_ = self.epochs - 1
         for epoch in range(self.epochs):
             t0 = time.perf_counter()
+            emit("epoch_start", model=type(self).__name__, epoch=epoch + 1, epochs=self.epochs)
             self.network_.train()
             loss = float(self.train_epoch(train, optimizer, state))
             record: dict[str, float] = {"epoch": epoch + 1, "loss": loss, "seconds": time.perf_counter() - t0}
@@ -411,7 +415,8 @@ class TorchModel(BaseModel):
                 )
             if use_valid:
                 assert valid is not None
-                metric = self.validation_score(valid)
+                with phase("validation"):
+                    metric = self.validation_score(valid)
                 record[f"valid_recall@{self.valid_cutoff}"] = metric
                 if metric > best_metric:
                     best_metric, bad_epochs, self.best_epoch_ = metric, 0, epoch
@@ -424,6 +429,8 @@ class TorchModel(BaseModel):
                 break
         if best_state is not None:
             self.network_.load_state_dict(best_state)
+        best = self.best_epoch_ + 1 if best_state is not None else None
+        emit("fit", model=type(self).__name__, state="finished", best_epoch=best, epochs=len(self.history_))
 
     def score(self, batch: PrefixBatch) -> torch.Tensor:
         """Scores (B, n_items) after every prefix of ``batch``, on ``device_`` (see :meth:`network_scores`)."""

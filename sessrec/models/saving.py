@@ -17,9 +17,10 @@ numbers, ``None`` and lists/dicts of them:
   load the network is rebuilt from the parameters on a stand-in of those sizes and the state
   dict is loaded into it.
 
-:func:`load_model` reads it back with ``torch.load(..., weights_only=True)``: a truncated,
-tampered or foreign file (a pickle of arbitrary objects included) is one
-:class:`~sessrec.errors.SessrecError`.
+:func:`load_model` reads it back with ``torch.load(..., weights_only=True)`` and checks the
+SHA-256 ``digest`` saved with it (over parameters, state and every tensor's bytes, which
+``torch.load`` itself does not verify): a truncated, tampered or foreign file (a pickle of
+arbitrary objects included) is one :class:`~sessrec.errors.SessrecError`.
 
 Examples
 --------
@@ -37,6 +38,7 @@ True
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -240,6 +242,7 @@ def save_model(model: Any, path: str | os.PathLike[str]) -> None:
         raise SessrecError(f"cannot save {type(model).__name__}: {exc}") from None
     if isinstance(model, TorchModel):
         payload["network"] = {k: v.detach().to("cpu", copy=True) for k, v in model.network_.state_dict().items()}
+    payload["digest"] = _digest(payload)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
@@ -263,7 +266,53 @@ def _read_payload(path: Path) -> dict[str, Any]:
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
         raise SessrecError(f"{path} is not a sessrec model file: expected format {FORMAT!r}, found {found!r}")
+    saved = payload.pop("digest", None)
+    try:
+        digest = _digest(payload)
+    except TypeError:
+        digest = None
+    if saved is None or digest != saved:
+        raise SessrecError(
+            f"{path} does not match the checksum saved with it (corrupted or edited after saving); save the model again"
+        )
     return payload
+
+
+def _digest(payload: dict[str, Any]) -> str:
+    """SHA-256 of everything in ``payload`` but ``digest``: keys, numbers, text and tensor bytes.
+
+    ``torch.load`` does not verify the bytes of tensor storages, so a flipped byte in a
+    weight would otherwise load silently as a different model.
+    """
+    h = hashlib.sha256()
+
+    def feed(value: Any) -> None:
+        if isinstance(value, dict):
+            h.update(b"{%d" % len(value))
+            for key in sorted(value, key=str):
+                if key != "digest" or value is not payload:
+                    h.update(repr(key).encode())
+                    feed(value[key])
+        elif isinstance(value, (list, tuple)):
+            h.update(b"[%d" % len(value))
+            for item in value:
+                feed(item)
+        elif isinstance(value, torch.Tensor):
+            t = value.detach().cpu()
+            if t.is_sparse:
+                t = t.coalesce()
+                feed([t.indices(), t.values(), list(t.shape)])
+                return
+            h.update(f"T{t.dtype}{tuple(t.shape)}".encode())
+            flat = torch.empty(t.numel(), dtype=t.dtype).copy_(t.reshape(-1))  # fresh, unit stride
+            h.update(flat.view(torch.uint8).numpy().tobytes())
+        elif value is None or isinstance(value, (str, int, float, bool)):
+            h.update(f"{type(value).__name__}:{value!r};".encode())
+        else:
+            raise TypeError(f"cannot checksum {type(value).__name__}")
+
+    feed(payload)
+    return h.hexdigest()
 
 
 def _stand_in(shape: dict[str, Any]) -> Any:

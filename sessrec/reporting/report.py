@@ -55,6 +55,8 @@ class ReportResult:
         The main table of every dataset section as Markdown (what the CLI prints).
     n_runs : int
         Run records read.
+    study : StudyResult
+        The analysis the files were rendered from (for other renderers, e.g. the terminal's).
     skipped : tuple of (line number, reason)
         Lines of ``results.jsonl`` that could not be used.
     """
@@ -65,6 +67,7 @@ class ReportResult:
     main_table: str
     n_runs: int
     skipped: tuple[tuple[int, str], ...]
+    study: StudyResult | None = None
 
     @property
     def paths(self) -> tuple[Path, ...]:
@@ -158,6 +161,7 @@ def write_report(
         main_table=main_tables_markdown(result),
         n_runs=len(result.records),
         skipped=result.skipped,
+        study=result,
     )
 
 

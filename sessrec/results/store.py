@@ -297,7 +297,7 @@ class StudyStore:
         _atomic_write(self.results_path, lambda fh: fh.write(data))
 
     def drop(self, run_ids: Iterable[str]) -> None:
-        """Remove the records of ``run_ids`` and their ranks files."""
+        """Remove the records of ``run_ids``, their ranks files and their saved models."""
         ids = set(run_ids)
         if not ids:
             return
@@ -309,8 +309,9 @@ class StudyStore:
             for run_id in ids:
                 try:
                     self.ranks_path(run_id).unlink(missing_ok=True)
-                except RecordError:  # not a plain name: it has no ranks file
+                except RecordError:  # not a plain name: it has no ranks file or model
                     continue
+                (self.path / "models" / f"{run_id}.pt").unlink(missing_ok=True)
 
 
 def _ends_with_newline(path: Path) -> bool:

@@ -201,10 +201,14 @@ class StudyConfig:
 
     # ------------------------------------------------------------------ expanding and running
     def specs(self) -> list[Any]:
-        """The :class:`~sessrec.runner.RunSpec` of every model × seed (× window slice; validates first)."""
+        """The :class:`~sessrec.runner.RunSpec` of every model × seed (× window slice; validates first).
+
+        Deterministic models run with the first seed only (see :meth:`seeds_of`).
+        """
         from sessrec.runner import RunSpec
 
         cfg = self.validate()
+        seeds = {model: cfg.seeds_of(model) for model in cfg.models}
         return [
             RunSpec(
                 model=model,
@@ -222,8 +226,26 @@ class StudyConfig:
             )
             for options in cfg.data_variants()
             for model in cfg.models
-            for seed in cfg.seeds
+            for seed in seeds[model]
         ]
+
+    def seeds_of(self, model: str) -> tuple[int, ...]:
+        """The seeds ``model`` runs with: only the first when it is deterministic.
+
+        A model whose ``tags["deterministic"]`` is true for its parameters (pop, spop,
+        markov, iknn, the session-kNN family unless it samples neighbours at random)
+        computes the same scores whatever the seed, so running it once per seed would only
+        repeat one result and show a spread of ``± 0.00``.
+        """
+        from sessrec.registry import make_model
+
+        try:
+            tags = getattr(make_model(model, **dict(self.params.get(model, {}))), "tags", {})
+        except Exception:
+            return tuple(self.seeds)
+        return tuple(self.seeds[:1]) if isinstance(tags, dict) and tags.get("deterministic") is True else tuple(
+            self.seeds
+        )
 
     def data_variants(self) -> list[dict[str, Any]]:
         """The dataset options of each prepared split: one per slice under ``window`` unless a slice is named."""

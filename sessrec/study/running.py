@@ -30,6 +30,8 @@ def run_configs(
     record: bool = True,
     prepare: Callable[..., Any] | None = None,
     executor: Any = None,
+    save_models: bool = False,
+    on_record: Callable[[dict[str, Any]], None] | None = None,
 ) -> Any:
     """Run every entry of a study (one folder); return the :class:`~sessrec.runner.StudyOutcome`.
 
@@ -37,6 +39,7 @@ def run_configs(
     folder and the data cache can be written — and only then is data read. ``record`` adds
     the entries to the folder's ``experiment.toml`` once at least one run is in the study.
     ``executor`` (:mod:`sessrec.executors`) computes the runs; in this process by default.
+    ``save_models`` and ``on_record`` are passed to :func:`~sessrec.runner.run_study`.
     """
     from sessrec.runner import run_study
 
@@ -53,7 +56,16 @@ def run_configs(
     check_writable_dir(out_dir, "the study folder (out)")
     if prepare is None:
         check_writable_dir(_data_root(data_dir) / ".cache", "the data folder's cache (data_dir)")
-    outcome = run_study(specs, out_dir, data_root=data_dir, force=force, prepare=prepare, executor=executor)
+    outcome = run_study(
+        specs,
+        out_dir,
+        data_root=data_dir,
+        force=force,
+        prepare=prepare,
+        executor=executor,
+        save_models=save_models,
+        on_record=on_record,
+    )
     if record and (outcome.ran or outcome.skipped):
         record_study(out_dir, [dataclasses.replace(c.validate(), out=str(out_dir)) for c in configs])
     return outcome
