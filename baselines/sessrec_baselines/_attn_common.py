@@ -44,6 +44,7 @@ from .common import (
     ParamFileSets,
     encode_prefixes,
     encode_sessions,
+    random_case_batches,
     session_positions,
     window_rows,
 )
@@ -191,15 +192,11 @@ class CausalSequenceModel(ParamFileSets, TorchModel):
     # ------------------------------------------------------------------ batching
     def _prefix_batches(self, train: Sessions, rng: np.random.Generator) -> Iterator[tuple[Any, torch.Tensor]]:
         """``training="prefixes"``: ``batch_size`` random cases, each prefix (last ``max_len`` clicks) on its own."""
-        cases = rng.permutation(train.n_cases)
-        session, position = train.case_session(), train.case_positions()
         dev = self.device_
-        for lo in range(0, len(cases), self.batch_size):
-            chosen = cases[lo : lo + self.batch_size]
-            lengths = position[chosen] - train.offsets[session[chosen]]
-            kept = np.minimum(lengths, self.max_len)
-            batch = PrefixBatch.from_ranges(train.items, position[chosen] - kept, kept).to(dev)
-            targets = torch.from_numpy(train.items[position[chosen]]).to(dev)
+        for starts, at in random_case_batches(train, self.batch_size, rng):
+            kept = np.minimum(at - starts, self.max_len)
+            batch = PrefixBatch.from_ranges(train.items, at - kept, kept).to(dev)
+            targets = torch.from_numpy(train.items[at]).to(dev)
 
             def reps(net: nn.Module, batch: PrefixBatch = batch) -> torch.Tensor:
                 return encode_prefixes(net, batch.items, batch.lengths, _BUCKET_EDGES)

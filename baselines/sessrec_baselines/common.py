@@ -8,6 +8,8 @@
 * :func:`untrained_items`, :func:`mask_untrained`: the rule for items without a training click;
 * :func:`paramfile_names`, :func:`read_paramfile`, :class:`ParamFileSets`: named parameter sets
   shipped as data (``paramfiles/<model>/<name>.toml``, each with its ``[provenance]``);
+* :func:`random_case_batches`: every training case once, in random order (per-prefix training of
+  SR-GNN, GCE-GNN, NARM and the attention models);
 * :func:`uniform_reset`: the SR-GNN authors' initialisation (SR-GNN, GCE-GNN);
 * :func:`length_buckets`, :func:`unpermute`, :func:`encode_prefixes`, :func:`encode_sessions`,
   :func:`session_positions`, :func:`window_rows`: causal sequence encoders run on rows grouped
@@ -28,7 +30,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from importlib import resources
 from typing import Any, ClassVar
 
@@ -57,6 +59,7 @@ __all__ = [
     "mean_item_factors",
     "other_items",
     "paramfile_names",
+    "random_case_batches",
     "read_paramfile",
     "running_mean_item_factors",
     "session_positions",
@@ -410,3 +413,31 @@ def uniform_reset(module: nn.Module, dim: int) -> None:
     bound = 1.0 / math.sqrt(dim)
     for weight in module.parameters():
         weight.uniform_(-bound, bound)
+
+
+def random_case_batches(
+    train: Sessions, batch_size: int, rng: np.random.Generator, cases: np.ndarray | None = None
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Training cases once each, in the random order ``rng.permutation``, ``batch_size`` at a time.
+
+    Parameters
+    ----------
+    train : Sessions
+    batch_size : int
+    rng : numpy.random.Generator
+        Draws one permutation, at the first batch.
+    cases : ndarray of int, optional
+        The case numbers to use (default: all ``train.n_cases``).
+
+    Yields
+    ------
+    starts : ndarray of shape (B,)
+        Offset of the first click of each case's session.
+    targets : ndarray of shape (B,)
+        Offset of each case's target click: the prefix is ``items[starts:targets]``.
+    """
+    order = rng.permutation(train.n_cases if cases is None else cases)
+    session, position = train.case_session(), train.case_positions()
+    for lo in range(0, len(order), batch_size):
+        chosen = order[lo : lo + batch_size]
+        yield train.offsets[session[chosen]], position[chosen]

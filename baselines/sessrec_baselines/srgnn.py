@@ -30,7 +30,7 @@ from sessrec.progress import EpochProgress
 
 from ._srgnn_graph import session_graphs
 from ._srgnn_network import SRGNNNetwork
-from .common import ParamFileSets
+from .common import ParamFileSets, random_case_batches
 
 try:  # Python 3.11+
     from typing import Self
@@ -280,10 +280,6 @@ def carve_validation(
 
 def case_batches(train: Sessions, batch_size: int, rng: np.random.Generator, device: torch.device) -> Any:
     """Every training case once, in random order: ``(PrefixBatch, targets)`` of ``batch_size`` cases."""
-    cases = rng.permutation(train.n_cases)
-    session, position = train.case_session(), train.case_positions()
-    for lo in range(0, len(cases), batch_size):
-        chosen = cases[lo : lo + batch_size]
-        starts = train.offsets[session[chosen]]
-        batch = PrefixBatch.from_ranges(train.items, starts, position[chosen] - starts).to(device)
-        yield batch, torch.from_numpy(train.items[position[chosen]]).to(device)
+    for starts, targets in random_case_batches(train, batch_size, rng):
+        batch = PrefixBatch.from_ranges(train.items, starts, targets - starts).to(device)
+        yield batch, torch.from_numpy(train.items[targets]).to(device)
