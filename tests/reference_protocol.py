@@ -47,16 +47,20 @@ def read_diginetica(path: str) -> tuple[dict[str, list[tuple[int, int]]], dict[s
     """Sessions as {session: [(item, timeframe), ...]} (file order), session dates, first-seen order."""
     clicks: dict[str, list[tuple[int, int]]] = {}
     dates: dict[str, int] = {}
+    for sess, item, timeframe, day in _diginetica_rows(path):
+        clicks.setdefault(sess, []).append((item, timeframe))
+        dates[sess] = day  # the last row in file order wins
+    return clicks, dates, list(clicks)
+
+
+def _diginetica_rows(path: str) -> list[tuple[str, int, int, int]]:
+    """(session, item, timeframe, day of eventdate) of every row, in file order."""
     with open(path, newline="") as fh:
         reader = csv.reader(fh, delimiter=";")
         header = [h.lower().replace("_", "") for h in next(reader)]
         s_col, i_col = header.index("sessionid"), header.index("itemid")
         tf_col, d_col = header.index("timeframe"), header.index("eventdate")
-        for row in reader:
-            sess = row[s_col]
-            clicks.setdefault(sess, []).append((int(row[i_col]), int(row[tf_col])))
-            dates[sess] = _day(row[d_col])  # the last row in file order wins
-    return clicks, dates, list(clicks)
+        return [(r[s_col], int(r[i_col]), int(r[tf_col]), _day(r[d_col])) for r in reader]
 
 
 def narm_reference(path: str, test_days: float, *, keep_file_order: bool = False, support: int = 5) -> ReferenceSplit:  # noqa: C901 - a brute-force reference kept as one readable script of the protocol rules
@@ -136,12 +140,7 @@ def read_diginetica_times(path: str) -> list[tuple[str, int, float]]:
     """
     rows = []
     first_day: dict[str, int] = {}
-    with open(path, newline="") as fh:
-        reader = csv.reader(fh, delimiter=";")
-        header = [h.lower().replace("_", "") for h in next(reader)]
-        s_col, i_col = header.index("sessionid"), header.index("itemid")
-        tf_col, d_col = header.index("timeframe"), header.index("eventdate")
-        raw = [(r[s_col], int(r[i_col]), int(r[tf_col]), _day(r[d_col])) for r in reader]
+    raw = _diginetica_rows(path)
     for s, _, _, day in raw:
         first_day[s] = min(first_day.get(s, day), day)
     for s, item, tf, _ in raw:
@@ -180,58 +179,15 @@ def gru4rec_rsc15_reference(
     rows: list[tuple[str, int, float]], test_days: float = 1, valid_days: float | None = None, support: int = 5
 ) -> TimeSplitReference:
     """hidasib/GRU4Rec ``examples/rsc15/preprocess.py``, step by step in plain Python."""
-    stats: dict[str, int] = {}
-    sessions = _group(rows)
-    # session_lengths > 1; item_supports >= 5; session_lengths >= 2 (once)
-    long = {s: c for s, c in sessions.items() if len(c) > 1}
-    stats["dropped_length1_sessions"] = len(sessions) - len(long)
-    counts: dict[int, int] = {}
-    for c in long.values():
-        for i, _ in c:
-            counts[i] = counts.get(i, 0) + 1
-    stats["dropped_rare_items"] = sum(1 for n in counts.values() if n < support)
-    frequent = {s: [(i, t) for i, t in c if counts[i] >= support] for s, c in long.items()}
-    data = {s: c for s, c in frequent.items() if len(c) >= 2}
-    stats["dropped_short_sessions"] = len(frequent) - len(data)
+    # session_lengths > 1; item_supports >= 5; session_lengths >= 2 (once): session-rec's filter too
+    data, stats = session_rec_filter(rows, support)
     # session_max_times < tmax - 86400 -> train, >= -> test
     start = {s: min(t for _, t in c) for s, c in data.items()}
     tmax = max(t for c in data.values() for _, t in c)
     split = tmax - test_days * DAY
     train = {s: c for s, c in data.items() if max(t for _, t in c) < split}
     test = {s: c for s, c in data.items() if max(t for _, t in c) >= split}
-    train_items = {i for c in train.values() for i, _ in c}
-    test, stats["dropped_test_unseen_clicks"], stats["dropped_test_short_sessions"], _ = _keep_seen(
-        test, train_items, 2
-    )
-    order = _listed(train, start)
-    items: list[int] = []
-    in_items: set[int] = set()
-    for s in order:
-        for i, _ in train[s]:
-            if i not in in_items:
-                in_items.add(i)
-                items.append(i)
-    valid = None
-    if valid_days is not None:
-        tmax_tr = max(t for c in train.values() for _, t in c)
-        part = {s: c for s, c in train.items() if max(t for _, t in c) < tmax_tr - valid_days * DAY}
-        rest = {s: c for s, c in train.items() if s not in part}
-        part_items = {i for c in part.values() for i, _ in c}
-        rest, stats["dropped_valid_unseen_clicks"], stats["dropped_valid_short_sessions"], _ = _keep_seen(
-            rest, part_items, 2
-        )
-        valid = [[i for i, _ in rest[s]] for s in _listed(rest, start)]
-        train, order = part, _listed(part, start)
-    test_order = _listed(test, start)
-    return TimeSplitReference(
-        train=[[i for i, _ in train[s]] for s in order],
-        test=[[i for i, _ in test[s]] for s in test_order],
-        valid=valid,
-        train_ids=order,
-        test_ids=test_order,
-        items=items,
-        stats=stats,
-    )
+    return _time_split(train, test, start, valid_days, 2, stats)
 
 
 def session_rec_filter(
@@ -283,12 +239,18 @@ def window_reference(
     stats["dropped_after_window_sessions"] = sum(1 for s in data if last[s] > end)
     train = {s: c for s, c in inside.items() if last[s] < middle}
     test = {s: c for s, c in inside.items() if last[s] >= middle}
+    start_of = {s: min(t for _, t in c) for s, c in data.items()}
+    # valid_days: split_data's validation rule inside the slice's train
+    return _time_split(train, test, start_of, valid_days, min_length, stats), (start, middle, end)
+
+
+def _time_split(train, test, start, valid_days, min_length, stats) -> TimeSplitReference:
+    """Unseen test items removed, items numbered, validation carved by end time (both scripts' rules)."""
     train_items = {i for c in train.values() for i, _ in c}
     test, stats["dropped_test_unseen_clicks"], stats["dropped_test_short_sessions"], _ = _keep_seen(
         test, train_items, min_length
     )
-    start_of = {s: min(t for _, t in c) for s, c in data.items()}
-    order = _listed(train, start_of)
+    order = _listed(train, start)
     items: list[int] = []
     in_items: set[int] = set()
     for s in order:
@@ -297,18 +259,18 @@ def window_reference(
                 in_items.add(i)
                 items.append(i)
     valid = None
-    if valid_days is not None:  # split_data's validation rule inside the slice's train
+    if valid_days is not None:  # train sessions ending in the last valid_days of train
         vsplit = max(t for c in train.values() for _, t in c) - valid_days * DAY
-        part = {s: c for s, c in train.items() if last[s] < vsplit}
-        rest = {s: c for s, c in train.items() if last[s] >= vsplit}
+        part = {s: c for s, c in train.items() if max(t for _, t in c) < vsplit}
+        rest = {s: c for s, c in train.items() if s not in part}
         part_items = {i for c in part.values() for i, _ in c}
         rest, stats["dropped_valid_unseen_clicks"], stats["dropped_valid_short_sessions"], _ = _keep_seen(
             rest, part_items, min_length
         )
-        valid = [[i for i, _ in rest[s]] for s in _listed(rest, start_of)]
-        train, order = part, _listed(part, start_of)
-    test_order = _listed(test, start_of)
-    ref = TimeSplitReference(
+        valid = [[i for i, _ in rest[s]] for s in _listed(rest, start)]
+        train, order = part, _listed(part, start)
+    test_order = _listed(test, start)
+    return TimeSplitReference(
         train=[[i for i, _ in train[s]] for s in order],
         test=[[i for i, _ in test[s]] for s in test_order],
         valid=valid,
@@ -317,4 +279,3 @@ def window_reference(
         items=items,
         stats=stats,
     )
-    return ref, (start, middle, end)

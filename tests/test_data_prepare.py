@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+from raw_files import digi_file
 
 from sessrec.data import PreparedDataset, list_recipes, prepare, resolve_data_root
 from sessrec.data.recipes.synthetic import Synthetic
@@ -19,17 +20,6 @@ def steps_of(fn):
     with progress_callback(lambda kind, info: seen.append(info.get("step", ""))):
         out = fn()
     return out, seen
-
-
-def digi_file(path: Path, n_sessions: int, shift: int = 0) -> Path:
-    """A DIGINETICA-layout file: sessions over 6 items, dates spread over 20 days."""
-    lines = ["sessionId;userId;itemId;timeframe;eventdate"]
-    for s in range(n_sessions):
-        day = 1 + s % 20
-        for k in range(2 + s % 3):
-            lines.append(f"{s + 1};NA;{100 + (s + k + shift) % 6};{1000 * k};2016-05-{day:02d}")
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 def test_recipes_are_listed_via_entry_points():

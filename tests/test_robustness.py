@@ -7,10 +7,10 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
+from raw_files import digi_file
 
 from sessrec.data import prepare
 from sessrec.errors import DataError
@@ -25,17 +25,6 @@ def record(run_id: str, value: float = 0.5) -> dict:
     rec = {k: None for k in REQUIRED_KEYS}
     rec.update(run_id=run_id, model="pop", params={}, metrics={"recall@20": value})
     return rec
-
-
-def digi_file(path: Path, n_sessions: int, shift: int = 0) -> Path:
-    """A DIGINETICA-layout file: sessions over 6 items, dates spread over 20 days."""
-    lines = ["sessionId;userId;itemId;timeframe;eventdate"]
-    for s in range(n_sessions):
-        day = 1 + s % 20
-        for k in range(2 + s % 3):
-            lines.append(f"{s + 1};NA;{100 + (s + k + shift) % 6};{1000 * k};2016-05-{day:02d}")
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 def collect(fn):

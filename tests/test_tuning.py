@@ -41,17 +41,22 @@ def models(tmp_path):
     sys.path.remove(str(HERE))
 
 
-def test_best_parameters_are_chosen_on_validation_values_only(tmp_path, models):
-    mods, space = models
+def tune_randomtable(folder, space, *, n_trials: int, seed: int) -> None:
+    """Tune the ``randomtable`` test model on the synthetic data, everything under ``folder``."""
     tune(
         ["randomtable"],
         "synthetic",
-        tmp_path,
-        settings=TuneSettings(n_trials=24, seed=0),
-        data_root=tmp_path,
+        folder,
+        settings=TuneSettings(n_trials=n_trials, seed=seed),
+        data_root=folder,
         space_files={"randomtable": space},
-        **{"dataset_options": DATA},
+        dataset_options=DATA,
     )
+
+
+def test_best_parameters_are_chosen_on_validation_values_only(tmp_path, models):
+    mods, space = models
+    tune_randomtable(tmp_path, space, n_trials=24, seed=0)
     chosen = load_tuned(tmp_path, "synthetic", "randomtable")["params"]["which"]
     # independent of the tuner: every value evaluated on both splits
     full = prepare("synthetic", data_root=tmp_path, valid_days=3, **DATA)
@@ -188,15 +193,7 @@ def test_space_errors_name_the_key(tmp_path):
 
 def test_tuned_set_is_reported_back_with_its_budget(tmp_path, models):
     _, space = models
-    tune(
-        ["randomtable"],
-        "synthetic",
-        tmp_path,
-        settings=TuneSettings(n_trials=3, seed=1),
-        data_root=tmp_path,
-        space_files={"randomtable": space},
-        dataset_options=DATA,
-    )
+    tune_randomtable(tmp_path, space, n_trials=3, seed=1)
     meta = load_tuned(tmp_path, "synthetic", "randomtable")
     assert meta["trials_complete"] == 3 and meta["trials_budget"] == 3 and meta["objective"] == "mrr@20"
     assert json.loads(meta["data_key"])["options"] == DATA

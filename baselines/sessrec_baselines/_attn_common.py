@@ -40,6 +40,15 @@ from sessrec.models import TrainingState
 from sessrec.models.base import TorchModel
 from sessrec.progress import EpochProgress
 
+from .common import (
+    ParamFileSets,
+    encode_prefixes,
+    encode_sessions,
+    random_case_batches,
+    session_positions,
+    window_rows,
+)
+
 try:  # Python 3.11+
     from typing import Self
 except ImportError:  # pragma: no cover - Python 3.10
@@ -47,47 +56,6 @@ except ImportError:  # pragma: no cover - Python 3.10
 
 #: Upper ends (exclusive) of the length groups encoded separately, so short rows skip padding.
 _BUCKET_EDGES = np.array([3, 5, 8, 12, 20])
-
-
-def length_buckets(lengths: torch.Tensor) -> list[torch.Tensor]:
-    """Row positions grouped by length (``_BUCKET_EDGES``), each group a LongTensor on ``lengths``' device."""
-    group = np.searchsorted(_BUCKET_EDGES, lengths.cpu().numpy(), side="right")
-    order = np.argsort(group, kind="stable")
-    cuts = np.cumsum(np.bincount(group, minlength=len(_BUCKET_EDGES) + 1))[:-1]
-    return [torch.from_numpy(rows).to(lengths.device) for rows in np.split(order, cuts) if len(rows)]
-
-
-def unpermute(parts: list[torch.Tensor], order: list[torch.Tensor]) -> torch.Tensor:
-    """Rows ``parts[g][i]`` belong at position ``order[g][i]``; return them in position order."""
-    values, positions = (parts[0], order[0]) if len(parts) == 1 else (torch.cat(parts), torch.cat(order))
-    inverse = torch.empty_like(positions)
-    inverse[positions] = torch.arange(len(positions), device=positions.device)
-    return values[inverse]
-
-
-def encode_prefixes(net: nn.Module, items: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """``net.encode_last`` (N, d) with rows grouped by length, each group cut to its longest row."""
-    parts, order = [], []
-    for rows in length_buckets(lengths):
-        width = int(lengths[rows].max())
-        parts.append(net.encode_last(items[rows, :width], lengths[rows]))
-        order.append(rows)
-    return unpermute(parts, order)
-
-
-def encode_sessions(net: nn.Module, items: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """``net.encode_all`` at every real position: (sum(lengths), d), rows ``(n, t)`` in row-major order."""
-    first_row = torch.cumsum(lengths, 0) - lengths
-    parts, order = [], []
-    for rows in length_buckets(lengths):
-        group_lengths = lengths[rows]
-        width = int(group_lengths.max())
-        reps = net.encode_all(items[rows, :width], group_lengths)  # (n, width, d)
-        cols = torch.arange(width, device=items.device)[None, :]
-        mask = cols < group_lengths[:, None]
-        parts.append(reps[mask])
-        order.append((first_row[rows][:, None] + cols)[mask])
-    return unpermute(parts, order)
 
 
 def last_window(batch: PrefixBatch, max_len: int) -> PrefixBatch:
@@ -110,44 +78,37 @@ def clip_grad_norm_per_tensor(params: Any, max_norm: float) -> None:
                 p.grad.mul_(max_norm / norm)
 
 
-def paramfile_dir(model: str) -> Any:
-    return resources.files("sessrec_baselines") / "paramfiles" / model
-
-
-def paramfile_names(model: str) -> list[str]:
-    """Names of the parameter sets shipped for ``model`` (``paramfiles/<model>/*.toml``)."""
-    return sorted(p.name[: -len(".toml")] for p in paramfile_dir(model).iterdir() if p.name.endswith(".toml"))
-
-
-def load_paramfile(model: str, name: str) -> dict[str, Any]:
-    """``{"params": {...}, "provenance": {...}}`` of parameter set ``name`` of ``model``."""
-    names = paramfile_names(model)
-    if name not in names:
-        raise ValueError(f"unknown {model} parameter set {name!r}; available: {', '.join(names)}")
-    with (paramfile_dir(model) / f"{name}.toml").open("rb") as fh:
-        data = tomllib.load(fh)
-    params = dict(data["params"])
-    params.update(dict.fromkeys(data.get("params_none", []), None))  # TOML has no null
-    return {"params": params, "provenance": dict(data.get("provenance", {}))}
-
-
 def load_space(model: str) -> dict[str, Any]:
     """The tuner's search space of ``model`` (``spaces/<model>.toml``): ``{param: {type, ...}}`` plus ``source``."""
     with (resources.files("sessrec_baselines") / "spaces" / f"{model}.toml").open("rb") as fh:
         return tomllib.load(fh)
 
 
-class CausalSequenceModel(TorchModel):
+class TiedItemScores:
+    """Network mixin: scores are ``reps @ E^T`` with the item embedding ``E`` (``self.embedding``), in training
+    (``train_logits``) and evaluation (``decode``) alike (SASRec, STAMP)."""
+
+    embedding: nn.Embedding
+
+    def decode(self, reps: torch.Tensor) -> torch.Tensor:
+        """Scores (N, n_items) of the representations ``reps`` (N, d): ``reps @ E^T``."""
+        return reps @ self.embedding.weight.T
+
+    def train_logits(self, reps: torch.Tensor) -> torch.Tensor:
+        """Training logits: the same scores as :meth:`decode`."""
+        return self.decode(reps)
+
+
+class CausalSequenceModel(ParamFileSets, TorchModel):
     """Base estimator of STAMP, SASRec and CORE: whole-session or per-prefix training, causal fast path.
 
-    Subclasses set ``_paramfile`` (folder of their parameter sets), ``_choices`` (categorical
+    Subclasses set ``paramfile_name`` (folder of their parameter sets), ``_choices`` (categorical
     hyperparameters and their options), ``_positive_ints`` and ``_fractions`` (names checked
     in ``fit``), and implement ``_build_network``. Hyperparameters every subclass has:
     ``lr``, ``batch_size``, ``epochs``, ``max_len``, ``training``, ``max_grad_norm``,
     ``patience``, ``valid_cutoff``, ``device``, ``random_state``.
     """
 
-    _paramfile: ClassVar[str] = ""
     _choices: ClassVar[dict[str, tuple[Any, ...]]] = {}
     _positive_ints: ClassVar[tuple[str, ...]] = ("batch_size", "epochs", "max_len", "valid_cutoff")
     _fractions: ClassVar[tuple[str, ...]] = ()
@@ -160,21 +121,9 @@ class CausalSequenceModel(TorchModel):
 
     # ------------------------------------------------------------------ parameter sets
     @classmethod
-    def param_set_names(cls) -> list[str]:
-        """The shipped parameter sets (``paramfiles/<model>/*.toml``)."""
-        return paramfile_names(cls._paramfile)
-
-    @classmethod
-    def named_params(cls, name: str) -> dict[str, Any]:
-        """Keyword arguments of parameter set ``name`` (``sessrec run -p <model>=NAME``)."""
-        if name not in cls.param_set_names():
-            return super().named_params(name)
-        return load_paramfile(cls._paramfile, name)["params"]
-
-    @classmethod
     def search_space(cls) -> dict[str, Any]:
         """The tuner's search space, read from ``spaces/<model>.toml``."""
-        return load_space(cls._paramfile)
+        return load_space(cls.paramfile_name)
 
     # ------------------------------------------------------------------ checks
     def _check_params(self) -> None:
@@ -243,18 +192,14 @@ class CausalSequenceModel(TorchModel):
     # ------------------------------------------------------------------ batching
     def _prefix_batches(self, train: Sessions, rng: np.random.Generator) -> Iterator[tuple[Any, torch.Tensor]]:
         """``training="prefixes"``: ``batch_size`` random cases, each prefix (last ``max_len`` clicks) on its own."""
-        cases = rng.permutation(train.n_cases)
-        session, position = train.case_session(), train.case_positions()
         dev = self.device_
-        for lo in range(0, len(cases), self.batch_size):
-            chosen = cases[lo : lo + self.batch_size]
-            lengths = position[chosen] - train.offsets[session[chosen]]
-            kept = np.minimum(lengths, self.max_len)
-            batch = PrefixBatch.from_ranges(train.items, position[chosen] - kept, kept).to(dev)
-            targets = torch.from_numpy(train.items[position[chosen]]).to(dev)
+        for starts, at in random_case_batches(train, self.batch_size, rng):
+            kept = np.minimum(at - starts, self.max_len)
+            batch = PrefixBatch.from_ranges(train.items, at - kept, kept).to(dev)
+            targets = torch.from_numpy(train.items[at]).to(dev)
 
             def reps(net: nn.Module, batch: PrefixBatch = batch) -> torch.Tensor:
-                return encode_prefixes(net, batch.items, batch.lengths)
+                return encode_prefixes(net, batch.items, batch.lengths, _BUCKET_EDGES)
 
             yield reps, targets
 
@@ -293,9 +238,9 @@ class CausalSequenceModel(TorchModel):
             def reps(
                 net: nn.Module, inputs: PrefixBatch = inputs, windows: PrefixBatch | None = windows
             ) -> torch.Tensor:
-                out = encode_sessions(net, inputs.items, inputs.lengths)
+                out = encode_sessions(net, inputs.items, inputs.lengths, _BUCKET_EDGES)
                 if windows is not None:
-                    out = torch.cat([out, encode_prefixes(net, windows.items, windows.lengths)])
+                    out = torch.cat([out, encode_prefixes(net, windows.items, windows.lengths, _BUCKET_EDGES)])
                 return out
 
             yield reps, targets
@@ -304,44 +249,30 @@ class CausalSequenceModel(TorchModel):
     def network_scores(self, batch: PrefixBatch) -> torch.Tensor:
         net = self.network_
         window = last_window(batch, self.max_len)
-        return cast(Any, net).decode(encode_prefixes(net, window.items, window.lengths))
+        return cast(Any, net).decode(encode_prefixes(net, window.items, window.lengths, _BUCKET_EDGES))
 
     def network_session_scores(self, batch: PrefixBatch) -> torch.Tensor:
-        """Scores after every prefix of whole sessions, in one causal pass.
+        """Scores after every prefix of whole sessions (the ``TorchModel`` fast path), in one causal pass.
 
-        Parameters
-        ----------
-        batch : PrefixBatch
-            Whole sessions (or any sequences), right-padded, shape (B, L).
-
-        Returns
-        -------
-        Tensor of shape (sum(batch.lengths), n_items)
-            Row for ``(b, t)``, ``t < lengths[b]``, in row-major order: what :meth:`score` gives
-            the prefix ``batch.items[b, :t+1]``. Prefixes longer than ``max_len`` are windows of
-            their last ``max_len`` clicks, encoded one window each.
+        Shapes as :class:`~sessrec.models.base.TorchModel` says: (B, L) right-padded sessions in,
+        (sum(lengths), n_items) out, rows in row-major order. Prefixes longer than ``max_len``
+        are windows of their last ``max_len`` clicks, encoded one window each.
         """
         net = self.network_
         net.eval()
         with torch.no_grad():
             batch = batch.to(self.device_)
             lengths = batch.lengths
-            dev, cap = lengths.device, self.max_len
+            cap = self.max_len
             kept = lengths.clamp(max=cap)
-            reps = encode_sessions(net, batch.items[:, : min(batch.max_len, cap)], kept)
+            reps = encode_sessions(net, batch.items[:, : min(batch.max_len, cap)], kept, _BUCKET_EDGES)
             if bool((lengths > cap).any()):
-                n_rows = int(lengths.sum())
-                b = torch.repeat_interleave(torch.arange(len(lengths), device=dev), lengths)
-                t = torch.arange(n_rows, device=dev) - torch.repeat_interleave(
-                    torch.cumsum(lengths, 0) - lengths, lengths
-                )
+                b, t = session_positions(lengths)
                 first_row = torch.cumsum(kept, 0) - kept
-                full = reps.new_empty(n_rows, reps.shape[1])
+                full = reps.new_empty(len(b), reps.shape[1])
                 short = t < cap
                 full[short] = reps[first_row[b[short]] + t[short]]
-                lb, lt = b[~short], t[~short]
-                cols = (lt - cap + 1)[:, None] + torch.arange(cap, device=dev)[None, :]
-                windows = batch.items[lb[:, None], cols]
-                full[~short] = encode_prefixes(net, windows, torch.full((len(lb),), cap, dtype=torch.long, device=dev))
+                windows, full_lengths = window_rows(batch.items, b[~short], t[~short], cap)
+                full[~short] = encode_prefixes(net, windows, full_lengths, _BUCKET_EDGES)
                 reps = full
             return cast(Any, net).decode(reps)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import torch
@@ -10,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._gcegnn_graph import GCESessionGraphs
+from .common import uniform_reset
 
 __all__ = ["GCEGNNNetwork", "GlobalAggregator", "LocalAggregator"]
 
@@ -102,12 +102,9 @@ class GCEGNNNetwork(nn.Module):
         self.glu2 = nn.Linear(dim, dim, bias=False)
         self.reset_parameters()
 
-    @torch.no_grad()
     def reset_parameters(self) -> None:
-        """The authors' ``reset_parameters``: every parameter U(-1/sqrt(d), 1/sqrt(d))."""
-        bound = 1.0 / math.sqrt(self.dim)
-        for weight in self.parameters():
-            weight.uniform_(-bound, bound)
+        """The authors' ``reset_parameters`` (:func:`~sessrec_baselines.common.uniform_reset`)."""
+        uniform_reset(self, self.dim)
 
     def global_states(self, items: torch.Tensor, session: torch.Tensor) -> torch.Tensor:
         """Global-level representation (R, d) of ``items`` (R,), each in the context of its session vector (R, d)."""

@@ -19,6 +19,7 @@ import torch
 from sessrec import PrefixBatch, Sessions, ValidationCases
 
 from ._narm_network import NARMNetwork
+from .common import random_case_batches
 
 __all__ = ["BatchSpec", "carve_validation", "prefix_batches", "session_batches", "truncated"]
 
@@ -48,14 +49,10 @@ def prefix_batches(
 ) -> Iterator[Batch]:
     """``training="prefixes"``: ``batch_size`` random cases, each prefix encoded on its own."""
     cases = np.arange(train.n_cases) if loss_cases is None else np.flatnonzero(loss_cases)
-    cases = rng.permutation(cases)
-    session, position = train.case_session(), train.case_positions()
-    for lo in range(0, len(cases), spec.batch_size):
-        chosen = cases[lo : lo + spec.batch_size]
-        starts = train.offsets[session[chosen]]
-        starts, kept = truncated(starts, position[chosen] - starts, spec)
+    for session_starts, at in random_case_batches(train, spec.batch_size, rng, cases):
+        starts, kept = truncated(session_starts, at - session_starts, spec)
         batch = PrefixBatch.from_ranges(train.items, starts, kept).to(spec.device)
-        targets = torch.from_numpy(train.items[position[chosen]]).to(spec.device)
+        targets = torch.from_numpy(train.items[at]).to(spec.device)
 
         def reps(net: NARMNetwork, batch: PrefixBatch = batch) -> torch.Tensor:
             return net.encode_prefixes(batch.items, batch.lengths)

@@ -32,6 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .common import encode_prefixes, encode_sessions
+
 __all__ = ["BUCKET_EDGES", "AuthorsGRU", "DropoutScaledAtTest", "NARMNetwork", "hard_sigmoid"]
 
 
@@ -103,25 +105,6 @@ class AuthorsGRU(nn.Module):
 #: Upper ends (exclusive) of the length groups that :meth:`NARMNetwork.encode_prefixes` and
 #: :meth:`NARMNetwork.encode_sessions` encode separately; few groups keep per-call overhead low.
 BUCKET_EDGES = np.array([3, 5, 8, 12])
-
-
-def _length_buckets(lengths: torch.Tensor) -> list[torch.Tensor]:
-    """Row positions grouped by length (``BUCKET_EDGES``), each group a LongTensor on ``lengths``' device."""
-    group = np.searchsorted(BUCKET_EDGES, lengths.cpu().numpy(), side="right")
-    order = np.argsort(group, kind="stable")
-    cuts = np.cumsum(np.bincount(group, minlength=len(BUCKET_EDGES) + 1))[:-1]
-    return [torch.from_numpy(rows).to(lengths.device) for rows in np.split(order, cuts) if len(rows)]
-
-
-def _unpermute(parts: list[torch.Tensor], order: list[torch.Tensor]) -> torch.Tensor:
-    """Rows ``parts[g][i]`` belong at position ``order[g][i]``; return them in position order."""
-    if len(parts) == 1:
-        values, positions = parts[0], order[0]
-    else:
-        values, positions = torch.cat(parts), torch.cat(order)
-    inverse = torch.empty_like(positions)
-    inverse[positions] = torch.arange(len(positions), device=positions.device)
-    return values[inverse]
 
 
 class NARMNetwork(nn.Module):
@@ -254,12 +237,13 @@ class NARMNetwork(nn.Module):
         c_l = torch.bmm(alpha[:, None, :], h).squeeze(1)
         return torch.cat([h_t, c_l], dim=1)
 
-    def encode_all(self, items: torch.Tensor) -> torch.Tensor:
+    def encode_all(self, items: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """``[c_g ; c_l]`` (N, T, 2H) after *every* position ``t`` of right-padded ``items`` (N, T).
 
         Row ``(n, t)`` equals ``encode_last(items[n:n+1, :t+1], [t+1])`` for ``t`` below the row's
         length (one causal GRU pass; the attention of query ``t`` is masked to keys ``j <= t``).
-        Rows past a row's length hold values that must not be read.
+        Rows past a row's length hold values that must not be read; ``lengths`` is not needed
+        (accepted so that :func:`sessrec_baselines.common.encode_sessions` can call it).
         """
         return self.attend_all(self.states(items))
 
@@ -275,12 +259,7 @@ class NARMNetwork(nn.Module):
 
     def encode_prefixes(self, items: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """:meth:`encode_last` (N, 2H) with rows grouped by length, so short prefixes skip the padding."""
-        parts, order = [], []
-        for rows in _length_buckets(lengths):
-            width = int(lengths[rows].max())
-            parts.append(self.encode_last(items[rows, :width], lengths[rows]))
-            order.append(rows)
-        return _unpermute(parts, order)
+        return encode_prefixes(self, items, lengths, BUCKET_EDGES)
 
     def encode_sessions(self, items: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """:meth:`encode_all` at every real position: (sum(lengths), 2H), rows ``(n, t)`` in row-major order.
@@ -288,16 +267,7 @@ class NARMNetwork(nn.Module):
         Rows are grouped by length first: the attention tensor of a group is
         (rows, T, T, H) with T the group's longest row, not the batch's.
         """
-        first_row = torch.cumsum(lengths, 0) - lengths
-        parts, order = [], []
-        for rows in _length_buckets(lengths):
-            group_lengths = lengths[rows]
-            width = int(group_lengths.max())
-            reps = self.encode_all(items[rows, :width])  # (n, width, 2H)
-            mask = torch.arange(width, device=items.device)[None, :] < group_lengths[:, None]
-            parts.append(reps[mask])
-            order.append((first_row[rows][:, None] + torch.arange(width, device=items.device)[None, :])[mask])
-        return _unpermute(parts, order)
+        return encode_sessions(self, items, lengths, BUCKET_EDGES)
 
     def decode(self, reps: torch.Tensor) -> torch.Tensor:
         """Scores (N, n_items) ``S = E B c`` of representations ``reps`` (N, 2H)."""

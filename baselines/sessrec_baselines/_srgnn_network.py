@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ._srgnn_graph import SessionGraphs
+from .common import uniform_reset
 
 __all__ = ["GGNN", "SRGNNNetwork"]
 
@@ -102,12 +101,9 @@ class SRGNNNetwork(nn.Module):
         self.linear_transform = nn.Linear(2 * hidden_size, hidden_size)
         self.reset_parameters()
 
-    @torch.no_grad()
     def reset_parameters(self) -> None:
-        """The authors' ``reset_parameters``: every parameter U(-1/sqrt(d), 1/sqrt(d))."""
-        bound = 1.0 / math.sqrt(self.hidden_size)
-        for weight in self.parameters():
-            weight.uniform_(-bound, bound)
+        """The authors' ``reset_parameters`` (:func:`~sessrec_baselines.common.uniform_reset`)."""
+        uniform_reset(self, self.hidden_size)
 
     def node_states(self, graphs: SessionGraphs) -> torch.Tensor:
         """GGNN output (B, N, d) for the nodes of ``graphs`` (zeros at padding nodes)."""

@@ -1,11 +1,19 @@
 """Building blocks shared by several baselines (one home each, public to every plugin).
 
 * :class:`SparseSGD`, :func:`other_items`, :func:`mean_item_factors`,
-  :func:`running_mean_item_factors`: the BPR-trained factor models (BPR-MF, FPMC);
+  :func:`running_mean_item_factors`, :data:`FACTOR_CONSTRAINTS`: the BPR-trained factor models
+  (BPR-MF, FPMC);
+* :data:`TRAINING_CONSTRAINTS`: the training parameters the torch models share;
 * :class:`CsrRows`: sparse item x item rows scattered into dense scores (Markov, Item-KNN);
 * :func:`untrained_items`, :func:`mask_untrained`: the rule for items without a training click;
-* :func:`paramfile_names`, :func:`read_paramfile`: named parameter sets shipped as data
-  (``paramfiles/<model>/<name>.toml``, each with its ``[provenance]``).
+* :func:`paramfile_names`, :func:`read_paramfile`, :class:`ParamFileSets`: named parameter sets
+  shipped as data (``paramfiles/<model>/<name>.toml``, each with its ``[provenance]``);
+* :func:`random_case_batches`: every training case once, in random order (per-prefix training of
+  SR-GNN, GCE-GNN, NARM and the attention models);
+* :func:`uniform_reset`: the SR-GNN authors' initialisation (SR-GNN, GCE-GNN);
+* :func:`length_buckets`, :func:`unpermute`, :func:`encode_prefixes`, :func:`encode_sessions`,
+  :func:`session_positions`, :func:`window_rows`: causal sequence encoders run on rows grouped
+  by length, so that short rows skip the padding (NARM and the attention models).
 
 Items without training data. Every reference implementation behind our models (GRU4Rec's
 official code and its ``baselines.py``, khesui/FPMC, the NARM authors' code, session-rec)
@@ -20,15 +28,18 @@ says, trained or not; Item-KNN scores them 0, tied with every non-neighbour of t
 
 from __future__ import annotations
 
+import math
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from importlib import resources
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from torch import nn
 
 from sessrec import PrefixBatch, Sessions
+from sessrec.models import Interval
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -36,16 +47,49 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 __all__ = [
+    "FACTOR_CONSTRAINTS",
+    "TRAINING_CONSTRAINTS",
     "CsrRows",
+    "ParamFileSets",
     "SparseSGD",
+    "encode_prefixes",
+    "encode_sessions",
+    "length_buckets",
     "mask_untrained",
     "mean_item_factors",
     "other_items",
     "paramfile_names",
+    "random_case_batches",
     "read_paramfile",
     "running_mean_item_factors",
+    "session_positions",
+    "uniform_reset",
+    "unpermute",
     "untrained_items",
+    "window_rows",
 ]
+
+
+#: ``parameter_constraints`` of the training parameters of the torch models (epoch loop, early
+#: stopping on the validation ``recall@valid_cutoff``, device, seed).
+TRAINING_CONSTRAINTS: dict[str, list[Any]] = {
+    "epochs": [Interval(int, 1, None)],
+    "batch_size": [Interval(int, 1, None)],
+    "patience": [Interval(int, 1, None), None],
+    "valid_cutoff": [Interval(int, 1, None)],
+    "device": [str],
+    "random_state": [Interval(int, 0, None), None],
+}
+
+#: ``parameter_constraints`` of the BPR-trained factor models (BPR-MF, FPMC): factors, plain SGD,
+#: normal initialisation, L2 regularisation, and the training parameters.
+FACTOR_CONSTRAINTS: dict[str, list[Any]] = {
+    "n_factors": [Interval(int, 1, None)],
+    "lr": [Interval(float, 0, None, closed="neither")],
+    "sigma": [Interval(float, 0, None, closed="left")],
+    "reg": [Interval(float, 0, None)],
+    **TRAINING_CONSTRAINTS,
+}
 
 
 class SparseSGD:
@@ -125,7 +169,7 @@ def other_items(positives: np.ndarray, candidates: np.ndarray, rng: np.random.Ge
     Examples
     --------
     >>> out = other_items(np.array([2, 2, 2]), np.array([0, 2, 5]), np.random.default_rng(0))
-    >>> sorted(set(out.tolist())) <= [0, 5]
+    >>> set(out.tolist()) <= {0, 5}
     True
     """
     m = len(candidates)
@@ -235,3 +279,165 @@ def read_paramfile(model: str, name: str) -> dict[str, Any]:
     params = dict(data["params"])
     params.update(dict.fromkeys(data.get("none", {}).get("keys", [])))
     return {"params": params, "provenance": dict(data.get("provenance", {}))}
+
+
+class ParamFileSets:
+    """Mixin: a model's named parameter sets are the files ``paramfiles/<paramfile_name>/*.toml``.
+
+    List it before the model's base class (``class SRGNN(ParamFileSets, TorchModel)``) so that
+    its :meth:`param_set_names` and :meth:`named_params` replace :class:`sessrec.BaseModel`'s;
+    an unknown name falls through to the base class, whose error lists the available sets.
+    """
+
+    #: Folder of the model's parameter files under ``paramfiles/``.
+    paramfile_name: ClassVar[str] = ""
+
+    @classmethod
+    def param_set_names(cls) -> list[str]:
+        """The shipped parameter sets (``paramfiles/<paramfile_name>/*.toml``)."""
+        return paramfile_names(cls.paramfile_name)
+
+    @classmethod
+    def named_params(cls, name: str) -> dict[str, Any]:
+        """Keyword arguments of parameter set ``name`` (``sessrec run -p <model>=NAME``)."""
+        if name not in cls.param_set_names():
+            return super().named_params(name)  # type: ignore[misc]
+        return cls.read_param_set(name)["params"]
+
+    @classmethod
+    def read_param_set(cls, name: str) -> dict[str, Any]:
+        """Parameter set ``name`` as ``{"params": {...}, "provenance": {...}}`` (:func:`read_paramfile`)."""
+        return read_paramfile(cls.paramfile_name, name)
+
+
+def length_buckets(lengths: torch.Tensor, edges: np.ndarray) -> list[torch.Tensor]:
+    """Row positions grouped by length, each group a LongTensor on ``lengths``' device.
+
+    Parameters
+    ----------
+    lengths : Tensor of shape (N,)
+        Row lengths.
+    edges : ndarray of shape (G,)
+        Upper ends (exclusive) of the first ``G`` groups; the last group holds the longer rows.
+
+    Returns
+    -------
+    list of Tensor
+        The non-empty groups, shortest lengths first, rows in their original order.
+
+    Examples
+    --------
+    >>> [g.tolist() for g in length_buckets(torch.tensor([5, 1, 2, 9]), np.array([3, 6]))]
+    [[1, 2], [0], [3]]
+    """
+    group = np.searchsorted(edges, lengths.cpu().numpy(), side="right")
+    order = np.argsort(group, kind="stable")
+    cuts = np.cumsum(np.bincount(group, minlength=len(edges) + 1))[:-1]
+    return [torch.from_numpy(rows).to(lengths.device) for rows in np.split(order, cuts) if len(rows)]
+
+
+def unpermute(parts: list[torch.Tensor], order: list[torch.Tensor]) -> torch.Tensor:
+    """Rows ``parts[g][i]`` belong at position ``order[g][i]``; return them in position order."""
+    values, positions = (parts[0], order[0]) if len(parts) == 1 else (torch.cat(parts), torch.cat(order))
+    inverse = torch.empty_like(positions)
+    inverse[positions] = torch.arange(len(positions), device=positions.device)
+    return values[inverse]
+
+
+def encode_prefixes(net: Any, items: torch.Tensor, lengths: torch.Tensor, edges: np.ndarray) -> torch.Tensor:
+    """``net.encode_last(items, lengths)`` (N, d) run per length group (:func:`length_buckets` of ``edges``).
+
+    Each group is cut to its longest row, so short prefixes skip the padding of ``items`` (N, T).
+    """
+    parts, order = [], []
+    for rows in length_buckets(lengths, edges):
+        width = int(lengths[rows].max())
+        parts.append(net.encode_last(items[rows, :width], lengths[rows]))
+        order.append(rows)
+    return unpermute(parts, order)
+
+
+def encode_sessions(net: Any, items: torch.Tensor, lengths: torch.Tensor, edges: np.ndarray) -> torch.Tensor:
+    """``net.encode_all(items, lengths)`` at every real position: (sum(lengths), d), rows ``(n, t)`` row-major.
+
+    ``net.encode_all`` must be causal (position ``t`` sees clicks ``0..t``); it runs per length
+    group (:func:`length_buckets` of ``edges``), each cut to its longest row.
+    """
+    first_row = torch.cumsum(lengths, 0) - lengths
+    parts, order = [], []
+    for rows in length_buckets(lengths, edges):
+        group_lengths = lengths[rows]
+        width = int(group_lengths.max())
+        reps = net.encode_all(items[rows, :width], group_lengths)  # (n, width, d)
+        cols = torch.arange(width, device=items.device)[None, :]
+        mask = cols < group_lengths[:, None]
+        parts.append(reps[mask])
+        order.append((first_row[rows][:, None] + cols)[mask])
+    return unpermute(parts, order)
+
+
+def session_positions(lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Row ``b`` and position ``t`` of every click of right-padded sequences, both (sum(lengths),), row-major.
+
+    Examples
+    --------
+    >>> [x.tolist() for x in session_positions(torch.tensor([2, 3]))]
+    [[0, 0, 1, 1, 1], [0, 1, 0, 1, 2]]
+    """
+    dev = lengths.device
+    b = torch.repeat_interleave(torch.arange(len(lengths), device=dev), lengths)
+    first = torch.repeat_interleave(torch.cumsum(lengths, 0) - lengths, lengths)
+    t = torch.arange(int(lengths.sum()), device=dev) - first
+    return b, t
+
+
+def window_rows(items: torch.Tensor, b: torch.Tensor, t: torch.Tensor, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``width`` clicks of row ``b`` of ``items`` (B, L) ending at position ``t`` (every ``t >= width - 1``).
+
+    Returns
+    -------
+    windows : Tensor of shape (len(b), width)
+    lengths : Tensor of shape (len(b),)
+        ``width`` everywhere.
+    """
+    cols = (t - width + 1)[:, None] + torch.arange(width, device=items.device)[None, :]
+    return items[b[:, None], cols], torch.full((len(b),), width, dtype=torch.long, device=items.device)
+
+
+@torch.no_grad()
+def uniform_reset(module: nn.Module, dim: int) -> None:
+    """Every parameter of ``module`` drawn from U(-1/sqrt(dim), 1/sqrt(dim)), in ``parameters()`` order.
+
+    The ``reset_parameters`` of the SR-GNN authors' code, which GCE-GNN's authors kept.
+    """
+    bound = 1.0 / math.sqrt(dim)
+    for weight in module.parameters():
+        weight.uniform_(-bound, bound)
+
+
+def random_case_batches(
+    train: Sessions, batch_size: int, rng: np.random.Generator, cases: np.ndarray | None = None
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Training cases once each, in the random order ``rng.permutation``, ``batch_size`` at a time.
+
+    Parameters
+    ----------
+    train : Sessions
+    batch_size : int
+    rng : numpy.random.Generator
+        Draws one permutation, at the first batch.
+    cases : ndarray of int, optional
+        The case numbers to use (default: all ``train.n_cases``).
+
+    Yields
+    ------
+    starts : ndarray of shape (B,)
+        Offset of the first click of each case's session.
+    targets : ndarray of shape (B,)
+        Offset of each case's target click: the prefix is ``items[starts:targets]``.
+    """
+    order = rng.permutation(train.n_cases if cases is None else cases)
+    session, position = train.case_session(), train.case_positions()
+    for lo in range(0, len(order), batch_size):
+        chosen = order[lo : lo + batch_size]
+        yield train.offsets[session[chosen]], position[chosen]

@@ -173,7 +173,7 @@ class CORE(CausalSequenceModel):
         "sess_dropout": 0.0,
         "item_dropout": 0.0,
     }
-    _paramfile: ClassVar[str] = "core"
+    paramfile_name: ClassVar[str] = "core"
     _choices: ClassVar[dict[str, tuple[Any, ...]]] = {"variant": ("trm", "ave"), "training": ("sessions", "prefixes")}
     _positive_ints: ClassVar[tuple[str, ...]] = (
         "embedding_dim", "n_layers", "n_heads", "inner_size", "batch_size", "epochs", "max_len", "valid_cutoff",

@@ -11,9 +11,9 @@ from torch import nn
 
 from sessrec import PrefixBatch, Sessions, TorchModel, TrainingState
 from sessrec.data.sessions import concat_ranges
-from sessrec.models import Interval
 from sessrec.progress import EpochProgress
 from sessrec_baselines.common import (
+    FACTOR_CONSTRAINTS,
     SparseSGD,
     mask_untrained,
     mean_item_factors,
@@ -148,18 +148,7 @@ class FPMC(TorchModel):
 
     tags: ClassVar[dict[str, Any]] = {"oracle": "sequence", "deterministic": False}
     test_params: ClassVar[dict[str, Any]] = {"n_factors": 16, "lr": 0.1, "sigma": 0.1, "epochs": 10, "batch_size": 256}
-    parameter_constraints: ClassVar[dict[str, list[Any]]] = {
-        "n_factors": [Interval(int, 1, None)],
-        "lr": [Interval(float, 0, None, closed="neither")],
-        "sigma": [Interval(float, 0, None, closed="left")],
-        "reg": [Interval(float, 0, None)],
-        "epochs": [Interval(int, 1, None)],
-        "batch_size": [Interval(int, 1, None)],
-        "patience": [Interval(int, 1, None), None],
-        "valid_cutoff": [Interval(int, 1, None)],
-        "device": [str],
-        "random_state": [Interval(int, 0, None), None],
-    }
+    parameter_constraints: ClassVar[dict[str, list[Any]]] = FACTOR_CONSTRAINTS
 
     def __init__(
         self,

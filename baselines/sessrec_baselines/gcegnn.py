@@ -28,7 +28,7 @@ from sessrec.progress import EpochProgress
 
 from ._gcegnn_graph import global_graph, sample_neighbors, session_graphs
 from ._gcegnn_network import GCEGNNNetwork
-from .common import paramfile_names, read_paramfile
+from .common import ParamFileSets
 from .srgnn import carve_validation, case_batches, step_lr  # shared by the two graph models
 
 try:  # Python 3.11+
@@ -42,7 +42,7 @@ __all__ = ["GCEGNN"]
 MAX_POSITION = 200
 
 
-class GCEGNN(TorchModel):
+class GCEGNN(ParamFileSets, TorchModel):
     """GCE-GNN, faithful to the authors' code, with validation-only epoch selection.
 
     Defaults are the code's ``main.py`` for its default dataset, DIGINETICA (``n_iter`` 2,
@@ -125,6 +125,7 @@ class GCEGNN(TorchModel):
     """
 
     tags: ClassVar[dict[str, Any]] = {"oracle": "sequence", "deterministic": False}
+    paramfile_name: ClassVar[str] = "gcegnn"
     test_params: ClassVar[dict[str, Any]] = {
         "hidden_size": 16,
         "lr": 0.01,
@@ -182,19 +183,6 @@ class GCEGNN(TorchModel):
         self.valid_cutoff = valid_cutoff
         self.device = device
         self.random_state = random_state
-
-    # ------------------------------------------------------------------ named sets
-    @classmethod
-    def param_set_names(cls) -> list[str]:
-        """Shipped parameter sets (``paramfiles/gcegnn/*.toml``)."""
-        return paramfile_names("gcegnn")
-
-    @classmethod
-    def named_params(cls, name: str) -> dict[str, Any]:
-        """Keyword arguments of parameter set ``name`` (``sessrec run -p gcegnn=NAME``)."""
-        if name not in paramfile_names("gcegnn"):
-            return super().named_params(name)
-        return read_paramfile("gcegnn", name)["params"]
 
     # ------------------------------------------------------------------ checks
     def _check_params(self) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any, ClassVar
 
 import numpy as np
@@ -26,16 +25,17 @@ from sessrec import PrefixBatch, Sessions, TorchModel, TrainingState, Validation
 from sessrec.models import Interval, Options
 from sessrec.progress import EpochProgress
 
+from . import common
 from ._gru4rec_batches import SampleCache, SessionParallelPlan, build_plan
 from ._gru4rec_losses import bpr_max_loss, cross_entropy_loss, top1_max_loss
 from ._gru4rec_network import GRU4RecNetwork
 from ._gru4rec_optim import AdagradM
-from .common import mask_untrained, untrained_items
+from .common import TRAINING_CONSTRAINTS, ParamFileSets, mask_untrained, untrained_items
 
 if sys.version_info >= (3, 11):
-    import tomllib
+    pass
 else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+    pass
 
 try:  # Python 3.11+
     from typing import Self
@@ -47,10 +47,6 @@ __all__ = ["GRU4Rec", "load_paramfile", "paramfile_names"]
 LOSSES = ("cross-entropy", "bpr-max", "top1-max")
 
 
-def _paramfile_dir() -> Any:
-    return resources.files("sessrec_baselines") / "paramfiles" / "gru4rec"
-
-
 def paramfile_names() -> list[str]:
     """Names of the shipped GRU4Rec parameter files, e.g. ``"diginetica-bprmax"``.
 
@@ -59,24 +55,19 @@ def paramfile_names() -> list[str]:
     >>> "diginetica-bprmax" in paramfile_names()
     True
     """
-    return sorted(p.name[: -len(".toml")] for p in _paramfile_dir().iterdir() if p.name.endswith(".toml"))
+    return common.paramfile_names("gru4rec")
 
 
 def load_paramfile(name: str) -> dict[str, Any]:
     """The parameter file ``name`` as ``{"params": {...}, "provenance": {...}}``.
 
-    ``params`` holds :class:`GRU4Rec` keyword arguments; ``provenance`` says where the values
-    come from (repository, file, commit, README table).
+    ``params`` holds :class:`GRU4Rec` keyword arguments (``layers`` as a tuple); ``provenance``
+    says where the values come from (repository, file, commit, README table).
     """
-    names = paramfile_names()
-    if name not in names:
-        raise ValueError(f"unknown GRU4Rec parameter file {name!r}; available: {', '.join(names)}")
-    with (_paramfile_dir() / f"{name}.toml").open("rb") as fh:
-        data = tomllib.load(fh)
-    params = dict(data["params"])
-    if "layers" in params:
-        params["layers"] = tuple(params["layers"])
-    return {"params": params, "provenance": dict(data.get("provenance", {}))}
+    data = common.read_paramfile("gru4rec", name)
+    if "layers" in data["params"]:
+        data["params"]["layers"] = tuple(data["params"]["layers"])
+    return data
 
 
 @dataclass
@@ -89,7 +80,7 @@ class GRU4RecTraining(TrainingState):
     log_pop: torch.Tensor | None
 
 
-class GRU4Rec(TorchModel):
+class GRU4Rec(ParamFileSets, TorchModel):
     """GRU4Rec: a GRU over the session's clicks, trained with session-parallel mini-batches.
 
     Parameters
@@ -216,6 +207,7 @@ class GRU4Rec(TorchModel):
     """
 
     tags: ClassVar[dict[str, Any]] = {"oracle": "sequence", "deterministic": False}
+    paramfile_name: ClassVar[str] = "gru4rec"
     test_params: ClassVar[dict[str, Any]] = {
         "layers": (32,),
         "batch_size": 32,
@@ -228,7 +220,6 @@ class GRU4Rec(TorchModel):
     parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "layers": [tuple, list, Interval(int, 1, None)],
         "loss": [Options(str, LOSSES)],
-        "batch_size": [Interval(int, 1, None)],
         "dropout_p_embed": [Interval(float, 0, 1, closed="left")],
         "dropout_p_hidden": [Interval(float, 0, 1, closed="left")],
         "learning_rate": [Interval(float, 0, None, closed="neither")],
@@ -240,12 +231,8 @@ class GRU4Rec(TorchModel):
         "bpreg": [Interval(float, 0, None)],
         "elu_param": [Interval(float, 0, None)],
         "logq": [Interval(float, 0, None)],
-        "epochs": [Interval(int, 1, None)],
         "sample_cache_max_size": [Interval(int, 1, None)],
-        "patience": [Interval(int, 1, None), None],
-        "valid_cutoff": [Interval(int, 1, None)],
-        "device": [str],
-        "random_state": [Interval(int, 0, None), None],
+        **TRAINING_CONSTRAINTS,
     }
 
     def __init__(
@@ -295,16 +282,9 @@ class GRU4Rec(TorchModel):
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def param_set_names(cls) -> list[str]:
-        """The shipped parameter files (see :func:`paramfile_names`)."""
-        return paramfile_names()
-
-    @classmethod
-    def named_params(cls, name: str) -> dict[str, Any]:
-        """Keyword arguments of parameter file ``name`` (``sessrec run -p gru4rec=NAME``)."""
-        if name not in paramfile_names():
-            return super().named_params(name)
-        return load_paramfile(name)["params"]
+    def read_param_set(cls, name: str) -> dict[str, Any]:
+        """Parameter file ``name`` (:func:`load_paramfile`: ``layers`` as a tuple)."""
+        return load_paramfile(name)
 
     @classmethod
     def from_paramfile(cls, name: str, **overrides: Any) -> Self:

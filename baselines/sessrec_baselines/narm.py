@@ -22,7 +22,15 @@ from sessrec.progress import EpochProgress, emit
 
 from ._narm_batches import BatchSpec, carve_validation, prefix_batches, session_batches
 from ._narm_network import NARMNetwork
-from .common import mask_untrained, paramfile_names, read_paramfile, untrained_items
+from .common import (
+    TRAINING_CONSTRAINTS,
+    ParamFileSets,
+    mask_untrained,
+    read_paramfile,
+    session_positions,
+    untrained_items,
+    window_rows,
+)
 
 __all__ = ["NARM"]
 
@@ -48,7 +56,7 @@ class NARMTraining(TrainingState):
     spec: BatchSpec
 
 
-class NARM(TorchModel):
+class NARM(ParamFileSets, TorchModel):
     """Neural Attentive Recommendation Machine (NARM), with named presets for the authors' code and RecBole.
 
     A GRU encodes the session prefix; the session representation concatenates the last
@@ -182,6 +190,7 @@ class NARM(TorchModel):
     """
 
     tags: ClassVar[dict[str, Any]] = {"oracle": "sequence", "deterministic": False}
+    paramfile_name: ClassVar[str] = "narm"
     test_params: ClassVar[dict[str, Any]] = {
         "embedding_dim": 16,
         "hidden_size": 16,
@@ -193,10 +202,7 @@ class NARM(TorchModel):
         "valid_split": None,
     }
     parameter_constraints: ClassVar[dict[str, list[Any]]] = {
-        **{
-            name: [Interval(int, 1, None)]
-            for name in ("embedding_dim", "hidden_size", "batch_size", "epochs", "max_len", "valid_cutoff")
-        },
+        **{name: [Interval(int, 1, None)] for name in ("embedding_dim", "hidden_size", "max_len")},
         "eval_batch_size": [Interval(int, 1, None)],
         "lr": [Interval(float, 0, None, closed="neither")],
         "emb_dropout": [Interval(float, 0, 1, closed="left")],
@@ -210,9 +216,7 @@ class NARM(TorchModel):
         "dropout_scaling": [Options(str, {"train", "test"})],
         "valid_split": [Options(str, {"random_cases", "time"}), None],
         "valid_fraction": [Interval(float, 0, 1, closed="neither")],
-        "patience": [Interval(int, 1, None), None],
-        "device": [str],
-        "random_state": [Interval(int, 0, None), None],
+        **TRAINING_CONSTRAINTS,
     }
 
     def __init__(
@@ -265,18 +269,6 @@ class NARM(TorchModel):
         self.random_state = random_state
 
     # ------------------------------------------------------------------ presets
-    @classmethod
-    def param_set_names(cls) -> list[str]:
-        """The shipped presets: ``["authors", "recbole"]``."""
-        return paramfile_names("narm")
-
-    @classmethod
-    def named_params(cls, name: str) -> dict[str, Any]:
-        """Keyword arguments of preset ``name`` (``sessrec run -p narm=NAME``)."""
-        if name not in paramfile_names("narm"):
-            return super().named_params(name)
-        return read_paramfile("narm", name)["params"]
-
     @classmethod
     def param_set_info(cls, name: str) -> dict[str, Any]:
         """Provenance of preset ``name``: ``reproduces``, ``same_setup_as_published``, sources."""
@@ -361,29 +353,18 @@ class NARM(TorchModel):
         return mask_untrained(net.decode(net.encode_prefixes(items, kept)), self.untrained_items_)
 
     def network_session_scores(self, batch: PrefixBatch) -> torch.Tensor:
-        """Scores after every prefix of whole sessions, in one causal pass.
+        """Scores after every prefix of whole sessions (the ``TorchModel`` fast path), in one causal pass.
 
-        Parameters
-        ----------
-        batch : PrefixBatch
-            Whole sessions (or any sequences), right-padded, shape (B, L).
-
-        Returns
-        -------
-        Tensor of shape (sum(batch.lengths), n_items)
-            Row for ``(b, t)``, ``t < lengths[b]``, in row-major order: the scores
-            :meth:`score` gives the prefix ``batch.items[b, :t+1]``, truncation included.
-            With ``truncate="first"`` a prefix longer than ``max_len`` is its first
-            ``max_len`` clicks, i.e. the representation at position ``max_len - 1``;
-            with ``truncate="last"`` such a prefix is a window the causal pass cannot give,
-            so those rows are encoded one window each.
+        Shapes as :class:`~sessrec.models.base.TorchModel` says: (B, L) right-padded sessions in,
+        (sum(lengths), n_items) out, row ``(b, t)`` what :meth:`score` gives the prefix
+        ``batch.items[b, :t+1]``, truncation included. With ``truncate="first"`` a prefix
+        longer than ``max_len`` is its first ``max_len`` clicks, i.e. the representation at
+        position ``max_len - 1``; with ``truncate="last"`` such a prefix is a window the
+        causal pass cannot give, so those rows are encoded one window each.
         """
         net = cast(NARMNetwork, self.network_)
         lengths = batch.lengths
-        dev = lengths.device
-        n_rows = int(lengths.sum())
-        b = torch.repeat_interleave(torch.arange(len(lengths), device=dev), lengths)
-        t = torch.arange(n_rows, device=dev) - torch.repeat_interleave(torch.cumsum(lengths, 0) - lengths, lengths)
+        b, t = session_positions(lengths)
         width = min(batch.max_len, self.max_len)
         kept = lengths.clamp(max=self.max_len)
         states = net.encode_sessions(batch.items[:, :width], kept)  # (sum(kept), 2H)
@@ -392,9 +373,5 @@ class NARM(TorchModel):
         if self.truncate == "last":
             long = t >= self.max_len
             if bool(long.any()):
-                lb, lt = b[long], t[long]
-                cols = (lt - self.max_len + 1)[:, None] + torch.arange(self.max_len, device=dev)[None, :]
-                windows = batch.items[lb[:, None], cols]
-                full = torch.full((len(lb),), self.max_len, dtype=torch.long, device=dev)
-                reps[long] = net.encode_prefixes(windows, full)
+                reps[long] = net.encode_prefixes(*window_rows(batch.items, b[long], t[long], self.max_len))
         return mask_untrained(net.decode(reps), self.untrained_items_)

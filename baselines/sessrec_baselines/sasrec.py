@@ -25,13 +25,13 @@ from torch import nn
 
 from sessrec.data.sessions import Sessions
 
-from ._attn_common import CausalSequenceModel
+from ._attn_common import CausalSequenceModel, TiedItemScores
 from ._attn_layers import PaperBlock, RecBoleBlock
 
 __all__ = ["SASRec"]
 
 
-class _SASRecNetwork(nn.Module):
+class _SASRecNetwork(TiedItemScores, nn.Module):
     """Item and position embeddings, causal blocks, tied scoring."""
 
     def __init__(
@@ -65,12 +65,6 @@ class _SASRecNetwork(nn.Module):
         """Representation (N, d) after the last click of each row."""
         h = self.encode_all(items, lengths)
         return h[torch.arange(len(h), device=h.device), lengths - 1]
-
-    def decode(self, reps: torch.Tensor) -> torch.Tensor:
-        """Scores (N, n_items) ``reps @ E^T``."""
-        return reps @ self.embedding.weight.T
-
-    train_logits = decode
 
 
 class SASRec(CausalSequenceModel):
@@ -163,7 +157,7 @@ class SASRec(CausalSequenceModel):
         "epochs": 3,
         "dropout": 0.0,
     }
-    _paramfile: ClassVar[str] = "sasrec"
+    paramfile_name: ClassVar[str] = "sasrec"
     _choices: ClassVar[dict[str, tuple[Any, ...]]] = {
         "block": ("paper", "recbole"),
         "loss": ("ce", "bce"),

@@ -49,7 +49,7 @@ import torch
 from sessrec import BaseModel, PrefixBatch, Sessions, check_is_fitted
 from sessrec.models import Interval, Options
 from sessrec_baselines import _knn_core as core
-from sessrec_baselines.common import mask_untrained, paramfile_names, read_paramfile, untrained_items
+from sessrec_baselines.common import ParamFileSets, mask_untrained, read_paramfile, untrained_items
 
 try:  # Python 3.11+
     from typing import Self
@@ -123,26 +123,22 @@ class KnnTags:
         return {"oracle": self.oracle, "deterministic": deterministic}
 
 
-class _SessionKNN(BaseModel):
+class _SessionKNN(ParamFileSets, BaseModel):
     """Shared fit / score plumbing; subclasses define similarity, neighbour and item weights."""
 
     tags: ClassVar[dict[str, Any]] = KnnTags("session")  # type: ignore[assignment]
     #: Models keep only neighbours of positive similarity (SKNN family, V-SKNN) or all (STAN).
     positive_only: ClassVar[bool] = True
-    #: Parameter file folder name and the named sets it ships.
-    paramfile_name: ClassVar[str] = ""
+    #: Constraints of the parameters every session-kNN model has.
+    parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "k": [Interval(int, 1, None)],
+        "sample_size": [Interval(int, 0, None)],
+        "sampling": [Options(str, {"recent", "random"})],
+        "reference_code": [bool],
+        "random_state": [Interval(int, 0, None), None],
+    }
 
     # -------------------------------------------------------------- named sets
-    @classmethod
-    def param_set_names(cls) -> list[str]:
-        return paramfile_names(cls.paramfile_name)
-
-    @classmethod
-    def named_params(cls, name: str) -> dict[str, Any]:
-        if name not in cls.param_set_names():
-            return super().named_params(name)
-        return read_paramfile(cls.paramfile_name, name)["params"]
-
     @classmethod
     def param_set_info(cls, name: str) -> dict[str, Any]:
         """Provenance of a named set: session-rec's tuned values, with the file and commit they come from."""
@@ -303,11 +299,7 @@ class SKNN(_SessionKNN):
 
     paramfile_name = "sknn"
     parameter_constraints: ClassVar[dict[str, list[Any]]] = {
-        "k": [Interval(int, 1, None)],
-        "sample_size": [Interval(int, 0, None)],
-        "sampling": [Options(str, {"recent", "random"})],
-        "reference_code": [bool],
-        "random_state": [Interval(int, 0, None), None],
+        **_SessionKNN.parameter_constraints,
         "similarity": [Options(str, {"jaccard", "cosine", "binary", "tanimoto"})],
         "remind": [bool],
         "pop_boost": [Interval(float, 0, None)],
@@ -427,15 +419,17 @@ class SSKNN(SKNN):
         reference_code: bool = False,
         random_state: int | None = None,
     ) -> None:
-        self.k = k
-        self.sample_size = sample_size
-        self.sampling = sampling
-        self.similarity = similarity
+        super().__init__(
+            k=k,
+            sample_size=sample_size,
+            sampling=sampling,
+            similarity=similarity,
+            remind=remind,
+            pop_boost=pop_boost,
+            reference_code=reference_code,
+            random_state=random_state,
+        )
         self.weighting = weighting
-        self.remind = remind
-        self.pop_boost = pop_boost
-        self.reference_code = reference_code
-        self.random_state = random_state
 
     def _check_params(self) -> None:
         super()._check_params()
@@ -540,11 +534,7 @@ class VSKNN(_SessionKNN):
 
     paramfile_name = "vsknn"
     parameter_constraints: ClassVar[dict[str, list[Any]]] = {
-        "k": [Interval(int, 1, None)],
-        "sample_size": [Interval(int, 0, None)],
-        "sampling": [Options(str, {"recent", "random"})],
-        "reference_code": [bool],
-        "random_state": [Interval(int, 0, None), None],
+        **_SessionKNN.parameter_constraints,
         "similarity": [Options(str, {"vec", "cosine"})],
         "weighting": [Options(str, {"same", "div", "linear", "quadratic", "log"})],
         "weighting_score": [Options(str, {"same", "div", "linear", "quadratic", "log"})],
@@ -664,11 +654,7 @@ class STAN(_SessionKNN):
     paramfile_name = "stan"
     positive_only = False
     parameter_constraints: ClassVar[dict[str, list[Any]]] = {
-        "k": [Interval(int, 1, None)],
-        "sample_size": [Interval(int, 0, None)],
-        "sampling": [Options(str, {"recent", "random"})],
-        "reference_code": [bool],
-        "random_state": [Interval(int, 0, None), None],
+        **_SessionKNN.parameter_constraints,
         "remind": [bool],
         "lambda_spw": [Interval(float, 0, None), None],
         "lambda_snh": [Interval(float, 0, None), None],
@@ -793,18 +779,20 @@ class VSTAN(STAN):
         reference_code: bool = False,
         random_state: int | None = None,
     ) -> None:
-        self.k = k
-        self.sample_size = sample_size
-        self.sampling = sampling
-        self.remind = remind
+        super().__init__(
+            k=k,
+            sample_size=sample_size,
+            sampling=sampling,
+            remind=remind,
+            lambda_spw=lambda_spw,
+            lambda_snh=lambda_snh,
+            lambda_inh=lambda_inh,
+            reference_code=reference_code,
+            random_state=random_state,
+        )
         self.similarity = similarity
-        self.lambda_spw = lambda_spw
-        self.lambda_snh = lambda_snh
-        self.lambda_inh = lambda_inh
         self.lambda_ipw = lambda_ipw
         self.lambda_idf = lambda_idf
-        self.reference_code = reference_code
-        self.random_state = random_state
 
     def _check_params(self) -> None:
         super()._check_params()

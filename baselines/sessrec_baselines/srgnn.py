@@ -30,7 +30,7 @@ from sessrec.progress import EpochProgress
 
 from ._srgnn_graph import session_graphs
 from ._srgnn_network import SRGNNNetwork
-from .common import paramfile_names, read_paramfile
+from .common import ParamFileSets, random_case_batches
 
 try:  # Python 3.11+
     from typing import Self
@@ -60,7 +60,7 @@ def step_lr(lr: float, lr_dc: float, lr_dc_step: int, epoch: int, schedule: str)
     return lr * lr_dc ** (counted // lr_dc_step)
 
 
-class SRGNN(TorchModel):
+class SRGNN(ParamFileSets, TorchModel):
     """SR-GNN, faithful to the authors' PyTorch code, with validation-only epoch selection.
 
     Parameters
@@ -169,6 +169,7 @@ class SRGNN(TorchModel):
     """
 
     tags: ClassVar[dict[str, Any]] = {"oracle": "sequence", "deterministic": False}
+    paramfile_name: ClassVar[str] = "srgnn"
     test_params: ClassVar[dict[str, Any]] = {"hidden_size": 16, "lr": 0.01, "epochs": 3, "batch_size": 64}
 
     def __init__(
@@ -209,19 +210,6 @@ class SRGNN(TorchModel):
         self.valid_cutoff = valid_cutoff
         self.device = device
         self.random_state = random_state
-
-    # ------------------------------------------------------------------ named sets
-    @classmethod
-    def param_set_names(cls) -> list[str]:
-        """Shipped parameter sets (``paramfiles/srgnn/*.toml``)."""
-        return paramfile_names("srgnn")
-
-    @classmethod
-    def named_params(cls, name: str) -> dict[str, Any]:
-        """Keyword arguments of parameter set ``name`` (``sessrec run -p srgnn=NAME``)."""
-        if name not in paramfile_names("srgnn"):
-            return super().named_params(name)
-        return read_paramfile("srgnn", name)["params"]
 
     # ------------------------------------------------------------------ checks
     def _check_params(self) -> None:
@@ -292,10 +280,6 @@ def carve_validation(
 
 def case_batches(train: Sessions, batch_size: int, rng: np.random.Generator, device: torch.device) -> Any:
     """Every training case once, in random order: ``(PrefixBatch, targets)`` of ``batch_size`` cases."""
-    cases = rng.permutation(train.n_cases)
-    session, position = train.case_session(), train.case_positions()
-    for lo in range(0, len(cases), batch_size):
-        chosen = cases[lo : lo + batch_size]
-        starts = train.offsets[session[chosen]]
-        batch = PrefixBatch.from_ranges(train.items, starts, position[chosen] - starts).to(device)
-        yield batch, torch.from_numpy(train.items[position[chosen]]).to(device)
+    for starts, targets in random_case_batches(train, batch_size, rng):
+        batch = PrefixBatch.from_ranges(train.items, starts, targets - starts).to(device)
+        yield batch, torch.from_numpy(train.items[targets]).to(device)

@@ -24,7 +24,7 @@ from torch import nn
 
 from sessrec.data.sessions import Sessions
 
-from ._attn_common import CausalSequenceModel
+from ._attn_common import CausalSequenceModel, TiedItemScores
 
 __all__ = ["STAMP"]
 
@@ -37,7 +37,7 @@ def _clip_norm(x: torch.Tensor, max_norm: float | None) -> torch.Tensor:
     return x * torch.clamp(max_norm / norm.clamp(min=1e-12), max=1.0)
 
 
-class _STAMPNetwork(nn.Module):
+class _STAMPNetwork(TiedItemScores, nn.Module):
     """STAMP's layers; parameter names follow the paper (``w1``..``w3``, ``w0``, ``b_a``, ``mlp_s``, ``mlp_t``)."""
 
     def __init__(self, n_items: int, d: int, variant: str, mlp_bias: bool, emb_max_norm: float | None) -> None:
@@ -89,12 +89,6 @@ class _STAMPNetwork(nn.Module):
             alpha = alpha * torch.ones_like(alpha[0], dtype=torch.bool).tril()
             m_a = m_a + torch.bmm(alpha, x)
         return self._output(m_a, x)
-
-    def decode(self, reps: torch.Tensor) -> torch.Tensor:
-        """Trilinear scores (N, n_items): ``reps @ E^T``."""
-        return reps @ self.embedding.weight.T
-
-    train_logits = decode
 
 
 class STAMP(CausalSequenceModel):
@@ -180,7 +174,7 @@ class STAMP(CausalSequenceModel):
 
     tags: ClassVar[dict[str, Any]] = {"oracle": "sequence", "deterministic": False}
     test_params: ClassVar[dict[str, Any]] = {"embedding_dim": 16, "batch_size": 64, "lr": 0.01, "epochs": 3}
-    _paramfile: ClassVar[str] = "stamp"
+    paramfile_name: ClassVar[str] = "stamp"
     _choices: ClassVar[dict[str, tuple[Any, ...]]] = {
         "variant": ("stamp", "stmp"),
         "training": ("sessions", "prefixes"),

@@ -128,13 +128,3 @@ def test_long_prefix_keeps_last_max_len_clicks() -> None:
 def test_heads_must_divide_hidden_size() -> None:
     with pytest.raises(ValueError, match="multiple of n_heads"):
         SASRec(hidden_size=10, n_heads=3).fit(Sessions.from_lists([[0, 1]], n_items=2))
-
-
-@pytest.mark.cuda
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-def test_cuda_fit_and_fast_path() -> None:
-    train = Sessions.from_lists([[0, 1, 2, 3]] * 30, n_items=5)
-    model = SASRec(**{**TINY, "device": "cuda"}, epochs=2, random_state=0).fit(train)
-    fast = model.score_sessions(PrefixBatch.from_lists([[0, 1, 2]]))
-    assert fast.is_cuda
-    torch.testing.assert_close(fast[2:], model.score(PrefixBatch.from_lists([[0, 1, 2]])), rtol=1e-4, atol=1e-4)

@@ -119,13 +119,3 @@ def test_learns_a_sequence(training: str) -> None:
 def test_bad_parameter_message() -> None:
     with pytest.raises(ValueError, match="variant='x' is not supported"):
         STAMP(variant="x").fit(Sessions.from_lists([[0, 1]], n_items=2))
-
-
-@pytest.mark.cuda
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-def test_cuda_fit_and_fast_path() -> None:
-    train = Sessions.from_lists([[0, 1, 2, 3]] * 30, n_items=5)
-    model = STAMP(**{**TINY, "device": "cuda"}, epochs=2, random_state=0).fit(train)
-    fast = model.score_sessions(PrefixBatch.from_lists([[0, 1, 2]]))
-    assert fast.is_cuda
-    torch.testing.assert_close(fast[2:], model.score(PrefixBatch.from_lists([[0, 1, 2]])))

@@ -207,39 +207,45 @@ def prepare(
     """
     root = resolve_data_root(data_root)
     recipe, spec, params = _resolve(name_or_recipe, root, protocol, test_days, valid_days, options)
-    pname = spec.name
     emit("prepare", step=f"{recipe.name}: checksum")
     checksum = recipe.checksum()
     raw = [{"path": str(p), "sha256": checksum} for p in recipe.raw_paths()]
-    identity = _identity(recipe, pname, params, checksum)
+    identity = _identity(recipe, spec.name, params, checksum)
     cache_file = root / ".cache" / f"{recipe.name}-{identity[:24]}.npz"
     if cache:
         _remove_stale_temp_files(cache_file.parent)
     ds = _load_cached(cache_file, raw, identity, recipe.name) if cache and cache_file.is_file() else None
     if ds is None:
-        emit("prepare", step=f"{recipe.name}: reading {', '.join(p['path'] for p in raw) or 'generator'}")
-        events = recipe.load_events()
-        emit("prepare", step=f"{recipe.name}: protocol {pname}")
-        result = spec.build(events, params)
-        ds = PreparedDataset(
-            name=recipe.name,
-            train=result.train,
-            test=result.test,
-            valid=result.valid,
-            item_index=result.item_index,
-            fingerprint=_fingerprint(result.train, result.test, result.valid, result.item_index),
-            protocol={"name": pname, "params": result.params},
-            stats=result.stats,
-            synthetic=recipe.synthetic,
-            raw_files=raw,
-            options=recipe.options(),
-            description=recipe.description,
-            data_id=identity,
-        )
+        ds = _build(recipe, spec, params, raw, identity)
         if cache:
             _save_or_note(cache_file, ds)
     check_test_split(ds)
     return ds
+
+
+def _build(
+    recipe: DatasetRecipe, spec: ProtocolSpec, params: dict[str, Any], raw: list[dict[str, str]], identity: str
+) -> PreparedDataset:
+    """Read the recipe's events and run the protocol on them (the cache-miss path of :func:`prepare`)."""
+    emit("prepare", step=f"{recipe.name}: reading {', '.join(p['path'] for p in raw) or 'generator'}")
+    events = recipe.load_events()
+    emit("prepare", step=f"{recipe.name}: protocol {spec.name}")
+    result = spec.build(events, params)
+    return PreparedDataset(
+        name=recipe.name,
+        train=result.train,
+        test=result.test,
+        valid=result.valid,
+        item_index=result.item_index,
+        fingerprint=_fingerprint(result.train, result.test, result.valid, result.item_index),
+        protocol={"name": spec.name, "params": result.params},
+        stats=result.stats,
+        synthetic=recipe.synthetic,
+        raw_files=raw,
+        options=recipe.options(),
+        description=recipe.description,
+        data_id=identity,
+    )
 
 
 def data_identity(

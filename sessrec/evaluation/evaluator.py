@@ -125,12 +125,9 @@ def evaluate(
     item_popularity : ndarray of shape (n_items,), optional
         Training popularity (e.g. ``train.item_counts()``); enables ``popularity@K``.
     batch_size : int, optional
-        Score rows per model call. Default: :func:`default_batch_size` of ``n_items``
-        (about 256 MiB of float32 scores per chunk), so any catalogue fits in memory.
-    keep_ranks : bool
-        Return the per-case ranks.
-    use_fast_path : bool
-        Use ``model.score_sessions`` when the model has it.
+        Score rows per model call; default :func:`default_batch_size` (≈ 256 MiB of scores: any catalogue fits).
+    keep_ranks, use_fast_path : bool
+        Return the per-case ranks; use ``model.score_sessions`` when the model has it.
 
     Returns
     -------
@@ -154,62 +151,105 @@ def evaluate(
     ([2, 3], 0.5, 0.25)
     """
     t0 = time.perf_counter()
+    ks, batch_size = _checked_arguments(model, test, cutoffs, ties, batch_size)
+    fast = bool(use_fast_path) and callable(getattr(model, "score_sessions", None))
+    chunks = _score_chunks(model, test, batch_size, fast, getattr(model, "device_", None))
+    return _RankingPass(type(model).__name__, test, ks, ties, item_popularity, keep_ranks).run(chunks, t0)
+
+
+def _checked_arguments(
+    model: Any, test: Sessions, cutoffs: tuple[int, ...] | list[int], ties: str, batch_size: int | None
+) -> tuple[tuple[int, ...], int]:
+    """Check :func:`evaluate`'s arguments in order; return the sorted cutoffs and the rows per chunk."""
     check_ties(ties)
     ks = check_cutoffs(cutoffs)
     n_items = int(test.n_items)
-    name = type(model).__name__
     fitted_items = getattr(model, "n_items_", None)
     if fitted_items is not None and int(fitted_items) != n_items:
         raise ValueError(
-            f"{name} was fitted on a catalogue of {int(fitted_items)} items but the test sessions have "
-            f"n_items={n_items}; prepare train and test together so they share one item index"
+            f"{type(model).__name__} was fitted on a catalogue of {int(fitted_items)} items but the test sessions "
+            f"have n_items={n_items}; prepare train and test together so they share one item index"
         )
     if batch_size is None:
         batch_size = default_batch_size(n_items)
     if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}")
-    batch_size = int(batch_size)
+    return ks, int(batch_size)
 
-    n_cases = test.n_cases
-    acc = MetricAccumulator(ks, n_items, item_popularity)
-    ranks_out: np.ndarray | None = None
-    if keep_ranks:
-        ranks_out = np.empty(n_cases, dtype=np.float64 if ties == "median" else np.int32)
-    targets_all = torch.from_numpy(test.case_targets())
-    fast = bool(use_fast_path) and callable(getattr(model, "score_sessions", None))
-    model_device = getattr(model, "device_", None)
-    list_length = min(ks[-1], n_items)
-    done = 0
-    used_fast = False
-    device = "cpu"
-    emit("eval", done=0, total=n_cases)
-    with torch.no_grad():
-        for scores, cases, method in _score_chunks(model, test, batch_size, fast, model_device):
-            _check_scores(scores, len(cases), n_items, name, method)
-            used_fast = used_fast or method == "score_sessions"
-            device = str(scores.device)
-            targets = targets_all[cases].to(scores.device, non_blocking=True)
-            ranks = _target_ranks_unchecked(scores, targets, ties)
-            values, items = _top_k_candidates(scores, list_length)
-            _check_finite(values[:, 0], cases, name, method)
-            top = _top_k_finish(scores, values, items, list_length)
-            del scores, values, items
-            ranks_np = ranks.cpu().numpy()
-            acc.update(ranks_np, top.cpu().numpy())
-            if ranks_out is not None:
-                ranks_out[cases] = ranks_np
-            done += len(cases)
-            emit("eval", done=done, total=n_cases)
-    return EvaluationResult(
-        metrics=acc.compute(),
-        ranks=ranks_out,
-        n_cases=n_cases,
-        seconds=time.perf_counter() - t0,
-        used_fast_path=used_fast,
-        ties=ties,
-        cutoffs=ks,
-        device=device,
-    )
+
+class _RankingPass:
+    """Ranks every chunk of scores and feeds the accumulator, with ``eval`` progress events.
+
+    Attributes
+    ----------
+    acc : MetricAccumulator
+    ranks : ndarray of shape (n_cases,) or None
+        The per-case ranks (``None`` unless ``keep_ranks``).
+    used_fast : bool
+        Whether a chunk came from ``score_sessions``.
+    device : str
+        Device of the last chunk's scores (``"cpu"`` before any).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        test: Sessions,
+        ks: tuple[int, ...],
+        ties: str,
+        item_popularity: np.ndarray | None,
+        keep_ranks: bool,
+    ) -> None:
+        self.name = name
+        self.ties = ties
+        self.ks = ks
+        self.n_items = int(test.n_items)
+        self.n_cases = test.n_cases
+        self.acc = MetricAccumulator(ks, self.n_items, item_popularity)
+        self.ranks: np.ndarray | None = None
+        if keep_ranks:
+            self.ranks = np.empty(self.n_cases, dtype=np.float64 if ties == "median" else np.int32)
+        self.targets = torch.from_numpy(test.case_targets())
+        self.list_length = min(ks[-1], self.n_items)
+        self.used_fast = False
+        self.device = "cpu"
+
+    def run(self, chunks: Iterator[tuple[torch.Tensor, np.ndarray, str]], t0: float) -> EvaluationResult:
+        """Rank every chunk (under ``torch.no_grad``) and return the result, timed from ``t0``."""
+        done = 0
+        emit("eval", done=0, total=self.n_cases)
+        with torch.no_grad():
+            for scores, cases, method in chunks:
+                self.add(scores, cases, method)
+                del scores  # free this chunk before the next one is scored
+                done += len(cases)
+                emit("eval", done=done, total=self.n_cases)
+        return EvaluationResult(
+            metrics=self.acc.compute(),
+            ranks=self.ranks,
+            n_cases=self.n_cases,
+            seconds=time.perf_counter() - t0,
+            used_fast_path=self.used_fast,
+            ties=self.ties,
+            cutoffs=self.ks,
+            device=self.device,
+        )
+
+    def add(self, scores: torch.Tensor, cases: np.ndarray, method: str) -> None:
+        """Check one chunk of scores ``(len(cases), n_items)``, rank its targets and keep the results."""
+        _check_scores(scores, len(cases), self.n_items, self.name, method)
+        self.used_fast = self.used_fast or method == "score_sessions"
+        self.device = str(scores.device)
+        targets = self.targets[cases].to(scores.device, non_blocking=True)
+        ranks = _target_ranks_unchecked(scores, targets, self.ties)
+        values, items = _top_k_candidates(scores, self.list_length)
+        _check_finite(values[:, 0], cases, self.name, method)
+        top = _top_k_finish(scores, values, items, self.list_length)
+        del scores, values, items
+        ranks_np = ranks.cpu().numpy()
+        self.acc.update(ranks_np, top.cpu().numpy())
+        if self.ranks is not None:
+            self.ranks[cases] = ranks_np
 
 
 # ---------------------------------------------------------------------- chunking

@@ -67,6 +67,16 @@ def _legend_outside(ax: Any) -> None:
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, borderaxespad=0.0)
 
 
+def _finish_line_chart(fig: Any, ax: Any, title: str, path: Path) -> Path:
+    """The end every line chart shares: y axis from 0, light grid, ``title``, legend outside; saved to ``path``."""
+    ax.set_ylim(bottom=0)
+    ax.grid(True, color="#dddddd", linewidth=0.6)
+    ax.set_title(title)
+    _legend_outside(ax)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
 def plot_cutoff_curves(
     curves: Mapping[str, np.ndarray],
     metric: str,
@@ -102,12 +112,7 @@ def plot_cutoff_curves(
     ax.set_xlabel("K: length of the recommendation list (items)")
     ax.set_ylabel(f"{name}@K (% of test cases)" if metric == "recall" else f"{name}@K (%)")
     ax.set_xlim(1, max(n, 2))
-    ax.set_ylim(bottom=0)
-    ax.grid(True, color="#dddddd", linewidth=0.6)
-    ax.set_title(title or f"{name}@K for K = 1…{n}")
-    _legend_outside(ax)
-    fig.tight_layout()
-    return _save(fig, path)
+    return _finish_line_chart(fig, ax, title or f"{name}@K for K = 1…{n}", path)
 
 
 def plot_metric_bars(
@@ -184,12 +189,7 @@ def plot_by_prefix_length(
     name = metric_label(metric)
     ax.set_xlabel("length of the test prefix (clicks seen before the target); n = test cases")
     ax.set_ylabel(f"{name} (% of test cases)" if metric.startswith("recall") else f"{name} (%)")
-    ax.set_ylim(bottom=0)
-    ax.grid(True, color="#dddddd", linewidth=0.6)
-    ax.set_title(title or f"{name} by test-prefix length")
-    _legend_outside(ax)
-    fig.tight_layout()
-    return _save(fig, path)
+    return _finish_line_chart(fig, ax, title or f"{name} by test-prefix length", path)
 
 
 def _label_training_axes(axes: Sequence[Any], valid_keys: Sequence[str], log_scale: bool) -> None:

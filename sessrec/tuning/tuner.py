@@ -246,16 +246,23 @@ class TrialOutcome:
     error: str | None = None
 
 
-def _ask(
-    optuna: Any,
-    study: Any,
-    model_name: str,
-    space: SearchSpace,
-    settings: TuneSettings,
-    base: Mapping[str, Any],
-    data: TuningData,
-) -> tuple[Any, dict[str, Any]]:
+@dataclass(frozen=True)
+class _StudyRun:
+    """What every step of one model's tuning reads: optuna, the study, the model, its space, the data,
+    the settings and the fixed parameters (``base``)."""
+
+    optuna: Any
+    study: Any
+    model_name: str
+    space: SearchSpace
+    data: TuningData
+    settings: TuneSettings
+    base: Mapping[str, Any]
+
+
+def _ask(run: _StudyRun) -> tuple[Any, dict[str, Any]]:
     """A new trial with its sampler seeded by (seed, trials before it that did not fail)."""
+    optuna, study, model_name, settings, data = run.optuna, run.study, run.model_name, run.settings, run.data
     k_before = sum(t.state != optuna.trial.TrialState.FAIL for t in study.get_trials(deepcopy=False))
     study.sampler = optuna.samplers.TPESampler(
         seed=settings.seed * 1_000_003 + k_before, n_startup_trials=settings.n_startup_trials
@@ -266,7 +273,7 @@ def _ask(
     try:
         scales = {"mean_session_length": data.train.n_clicks / max(1, data.train.n_sessions)}
         params = trial_params(
-            model_name, space, trial, seed=settings.seed, device=settings.device, base=base, scales=scales
+            model_name, run.space, trial, seed=settings.seed, device=settings.device, base=run.base, scales=scales
         )
         chosen = {k: v for k, v in params.items() if k not in ("random_state", "device")}
         trial.set_user_attr("model_params", chosen)  # what a refit uses; random_state and device are per run
@@ -306,7 +313,8 @@ def _remote_trial(
     return evaluate_trial(model_name, params, data, settings, optuna.trial.Trial(study, trial_id))
 
 
-def _tell(optuna: Any, study: Any, model_name: str, trial: Any, outcome: TrialOutcome) -> None:
+def _tell(run: _StudyRun, trial: Any, outcome: TrialOutcome) -> None:
+    optuna, study, model_name = run.optuna, run.study, run.model_name
     states = optuna.trial.TrialState
     trial.set_user_attr("seconds", outcome.seconds)
     if outcome.best_epochs is not None:
@@ -321,26 +329,19 @@ def _tell(optuna: Any, study: Any, model_name: str, trial: Any, outcome: TrialOu
     emit("trial", model=model_name, number=trial.number, state=outcome.state, value=outcome.value, error=outcome.error)
 
 
-def _run_trial(
-    optuna: Any,
-    study: Any,
-    model_name: str,
-    space: SearchSpace,
-    data: TuningData,
-    settings: TuneSettings,
-    base: Mapping[str, Any],
-) -> None:
-    trial, params = _ask(optuna, study, model_name, space, settings, base, data)
+def _run_trial(run: _StudyRun) -> None:
+    trial, params = _ask(run)
     try:
-        outcome = evaluate_trial(model_name, params, data, settings, trial)
+        outcome = evaluate_trial(run.model_name, params, run.data, run.settings, trial)
     except BaseException:
-        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        run.study.tell(trial, state=run.optuna.trial.TrialState.FAIL)
         raise
-    _tell(optuna, study, model_name, trial, outcome)
+    _tell(run, trial, outcome)
 
 
-def _room(optuna: Any, study: Any, model_name: str, settings: TuneSettings, budget: int, t0: float) -> int:
+def _room(run: _StudyRun, budget: int, t0: float) -> int:
     """How many more trials may start now (0 when the budget or the time is spent)."""
+    optuna, study, model_name, settings = run.optuna, run.study, run.model_name, run.settings
     c = _counts(optuna, study)
     if c["failed"] >= max(10, 2 * settings.n_trials):
         errors = [t.user_attrs.get("error") for t in study.get_trials(deepcopy=False) if t.user_attrs.get("error")]
@@ -350,27 +351,17 @@ def _room(optuna: Any, study: Any, model_name: str, settings: TuneSettings, budg
     return budget - (c["complete"] + c["pruned"] + c["running"])
 
 
-def _run_parallel(
-    optuna: Any,
-    study: Any,
-    model_name: str,
-    space: SearchSpace,
-    data: TuningData,
-    settings: TuneSettings,
-    base: Mapping[str, Any],
-    executor: Any,
-    budget: int,
-    t0: float,
-) -> None:
+def _run_parallel(run: _StudyRun, executor: Any, budget: int, t0: float) -> None:
     """Keep ``settings.n_parallel`` trials running as Ray tasks until the budget is spent."""
+    optuna, study, model_name, settings = run.optuna, run.study, run.model_name, run.settings
     ray = executor.start()
-    data_ref = ray.put(data)
+    data_ref = ray.put(run.data)
     pending: dict[Any, Any] = {}
     try:
         while True:
-            room = _room(optuna, study, model_name, settings, budget, t0)
+            room = _room(run, budget, t0)
             while room > 0 and len(pending) < max(1, settings.n_parallel):
-                trial, params = _ask(optuna, study, model_name, space, settings, base, data)
+                trial, params = _ask(run)
                 # optuna names a trial in its storage by this id; the task reopens the trial with it
                 ref = executor.submit(
                     _remote_trial, model_name, params, data_ref, settings, study.study_name, trial._trial_id
@@ -384,7 +375,7 @@ def _run_parallel(
                 raise outcome
             if isinstance(outcome, BaseException):
                 outcome = TrialOutcome("failed", error=f"{type(outcome).__name__}: {outcome}"[:500])
-            _tell(optuna, study, model_name, trial, outcome)
+            _tell(run, trial, outcome)
     finally:
         for ref, trial in pending.items():
             ray.cancel(ref, force=True)
@@ -425,11 +416,12 @@ def tune_model(
     t0 = time.perf_counter()
     base = dict(base_params or {})
     budget = settings.n_trials if space.dimensions else min(settings.n_trials, 1)  # nothing to search
+    run = _StudyRun(optuna, study, model_name, space, data, settings, base)
     if executor is not None and getattr(executor, "name", "") == "ray":
-        _run_parallel(optuna, study, model_name, space, data, settings, base, executor, budget, t0)
+        _run_parallel(run, executor, budget, t0)
     else:
-        while _room(optuna, study, model_name, settings, budget, t0) > 0:
-            _run_trial(optuna, study, model_name, space, data, settings, base)
+        while _room(run, budget, t0) > 0:
+            _run_trial(run)
     return summarise(optuna, study, model_name, space, settings, time.perf_counter() - t0)
 
 

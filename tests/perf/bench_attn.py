@@ -15,20 +15,14 @@ after that model (and the CUDA peak on a GPU). Models run with their default par
 
 from __future__ import annotations
 
-import argparse
 import os
-import platform
-import resource
 import time
 
 import numpy as np
-import torch
+from _common import eval_probe, synthetic_parser, synthetic_split
 from sessrec_baselines.core import CORE
 from sessrec_baselines.sasrec import SASRec
 from sessrec_baselines.stamp import STAMP
-
-from sessrec.data import prepare
-from sessrec.evaluation import evaluate
 
 MODELS = {
     "stamp": (STAMP, {}),
@@ -39,31 +33,14 @@ MODELS = {
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--n-sessions", type=int, default=200_000)
-    ap.add_argument("--n-items", type=int, default=43_000)
-    ap.add_argument("--fraction", type=float, default=0.02, help="share of training sessions timed")
-    ap.add_argument("--eval-cases", type=int, default=3_000)
+    ap = synthetic_parser(
+        __doc__, fraction=0.02, fraction_help="share of training sessions timed", eval_cases=3_000, threads=1
+    )
     ap.add_argument("--models", default="stamp,sasrec,coretrm,coreave")
     ap.add_argument("--training", default="sessions", choices=["sessions", "prefixes"])
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-
-    ds = prepare("synthetic", n_sessions=args.n_sessions, n_items=args.n_items)
-    train, test = ds.train, ds.test
-    print(
-        f"# synthetic: {train.n_clicks + test.n_clicks:,} clicks, {train.n_items:,} items, "
-        f"{train.n_cases:,} train cases, {test.n_cases:,} test cases"
-    )
-    print(
-        f"# host: {platform.node()}, {os.cpu_count()} CPUs, torch {torch.__version__}, {args.threads} threads, "
-        f"device {args.device}, training={args.training}, load average {os.getloadavg()[0]:.2f}"
-    )
+    train, test_part = synthetic_split(args, f", training={args.training}")
     rng = np.random.default_rng(0)
-    n_eval_sessions = int(np.searchsorted(np.cumsum(test.lengths - 1), args.eval_cases)) + 1
-    test_part = test.select(np.arange(min(n_eval_sessions, test.n_sessions)))
     chosen = np.sort(rng.choice(train.n_sessions, int(train.n_sessions * args.fraction), replace=False))
     part = train.select(chosen)
     share = part.n_cases / train.n_cases
@@ -76,13 +53,9 @@ def main() -> None:
         model.fit(part)
         cpu = (time.process_time() - c0) / share
         wall = model.history_[0]["seconds"] / share
-        if args.device.startswith("cuda"):
-            torch.cuda.synchronize()
-        res = evaluate(model, test_part, cutoffs=(20,), keep_ranks=False)
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-        cuda_peak = torch.cuda.max_memory_allocated() / 1024**3 if args.device.startswith("cuda") else float("nan")
+        cases_s, rss, cuda_peak = eval_probe(model, test_part, args.device)
         print(
-            f"| {name} | {wall:.0f} | {cpu:.0f} | {res.n_cases / res.seconds:,.0f} | {rss:.2f} | {cuda_peak:.2f} | "
+            f"| {name} | {wall:.0f} | {cpu:.0f} | {cases_s:,.0f} | {rss:.2f} | {cuda_peak:.2f} | "
             f"{os.getloadavg()[0]:.1f} |",
             flush=True,
         )

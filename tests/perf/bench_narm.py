@@ -15,47 +15,24 @@ cases per second. Peak memory is the process's peak RSS (and the CUDA peak on a 
 
 from __future__ import annotations
 
-import argparse
 import os
-import platform
-import resource
 import statistics
 import time
 
 import numpy as np
-import torch
+from _common import eval_probe, synthetic_parser, synthetic_split
 from sessrec_baselines.narm import NARM
-
-from sessrec.data import prepare
-from sessrec.evaluation import evaluate
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--n-sessions", type=int, default=200_000)
-    ap.add_argument("--n-items", type=int, default=43_000)
-    ap.add_argument("--fraction", type=float, default=0.03, help="share of training sessions timed per repeat")
+    ap = synthetic_parser(
+        __doc__, fraction=0.03, fraction_help="share of training sessions timed per repeat", eval_cases=5_000, threads=2
+    )
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--eval-cases", type=int, default=5_000)
     ap.add_argument("--modes", default="sessions,prefixes")
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-
-    ds = prepare("synthetic", n_sessions=args.n_sessions, n_items=args.n_items)
-    train, test = ds.train, ds.test
-    print(
-        f"# synthetic: {train.n_clicks + test.n_clicks:,} clicks, {train.n_items:,} items, "
-        f"{train.n_cases:,} train cases, {test.n_cases:,} test cases"
-    )
-    print(
-        f"# host: {platform.node()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
-        f"{args.threads} threads, device {args.device}, load average {os.getloadavg()[0]:.2f}"
-    )
+    train, test_part = synthetic_split(args)
     rng = np.random.default_rng(0)
-    n_eval_sessions = int(np.searchsorted(np.cumsum(test.lengths - 1), args.eval_cases)) + 1
-    test_part = test.select(np.arange(min(n_eval_sessions, test.n_sessions)))
 
     print("| training | s/epoch (extrapolated, median) | CPU s/epoch | eval cases/s | peak RSS GB | CUDA peak GB |")
     print("|---|---|---|---|---|---|")
@@ -72,14 +49,10 @@ def main() -> None:
             cpus.append((time.process_time() - c0) / share)
             walls.append(model.history_[0]["seconds"] / share)
         assert model is not None
-        if args.device.startswith("cuda"):
-            torch.cuda.synchronize()
-        res = evaluate(model, test_part, cutoffs=(20,), keep_ranks=False)
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-        cuda_peak = torch.cuda.max_memory_allocated() / 1024**3 if args.device.startswith("cuda") else float("nan")
+        cases_s, rss, cuda_peak = eval_probe(model, test_part, args.device)
         print(
             f"| {mode} | {statistics.median(walls):.1f} | {statistics.median(cpus):.1f} | "
-            f"{res.n_cases / res.seconds:,.0f} | {rss:.2f} | {cuda_peak:.2f} |",
+            f"{cases_s:,.0f} | {rss:.2f} | {cuda_peak:.2f} |",
             flush=True,
         )
     print(f"# load average at end {os.getloadavg()[0]:.2f}")

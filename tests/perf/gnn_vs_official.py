@@ -41,6 +41,7 @@ import time
 from pathlib import Path
 
 import torch
+from _common import run_json_worker
 
 RAW = Path(os.environ.get("SESSREC_SHARED", "/work/shared")) / "data/diginetica/train-item-views_combined.csv"
 
@@ -180,10 +181,7 @@ def run_ours(args: argparse.Namespace, seed: int) -> dict:
     cmd += ["--threads", str(args.threads), "--seed", str(seed)]
     if args.data_root:
         cmd += ["--data-root", args.data_root]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise SystemExit(f"sessrec {args.model} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_json_worker(cmd, f"sessrec {args.model}", tail=3000)
 
 
 def worker(args: argparse.Namespace) -> None:

@@ -26,10 +26,7 @@ evaluation seconds; then mean ± std over seeds, the peak RSS of the process and
 from __future__ import annotations
 
 import argparse
-import ast
 import os
-import platform
-import resource
 import statistics
 import sys
 import time
@@ -37,13 +34,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _common import evaluate_cutoffs, host_line, mean_row, parse_params, peak_rss_gb, seed_row, seed_table_header
 from sessrec_baselines.gru4rec import GRU4Rec
 
 from sessrec.data import prepare
-from sessrec.evaluation import evaluate
 
 RAW = Path(os.environ.get("SESSREC_SHARED", "/work/shared")) / "data/diginetica/train-item-views_combined.csv"
-CUTOFFS = (5, 10, 20)
 OFFICIAL = {"recall@20": (0.6153, 0.0056), "mrr@20": (0.1938, 0.0023)}
 
 
@@ -56,13 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--param", action="append", default=[], help="GRU4Rec keyword override, e.g. epochs=2")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    extra = {}
-    for p in args.param:
-        key, value = p.split("=", 1)
-        try:
-            extra[key] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            extra[key] = value
+    extra = parse_params(args.param)
 
     t0 = time.perf_counter()
     ds = prepare("diginetica", data_root=args.data_root, path=str(RAW), test_days=1)
@@ -72,16 +62,10 @@ def main(argv: list[str] | None = None) -> None:
         f"{train.n_sessions} train sessions / {train.n_cases} cases, {test.n_cases} test cases "
         f"({time.perf_counter() - t0:.1f} s)"
     )
-    print(
-        f"# host: {platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-        f"torch {torch.__version__}, {args.threads} threads, load average {os.getloadavg()[0]:.2f}"
-    )
+    print(host_line(args.threads))
     probe = GRU4Rec.from_paramfile(args.paramfile, device="cpu", **extra)
     print(f"# {probe!r}")
-    cols = ["R@5", "MRR@5", "R@10", "MRR@10", "R@20", "MRR@20"]
-    keys = ["recall@5", "mrr@5", "recall@10", "mrr@10", "recall@20", "mrr@20"]
-    print("| seed | " + " | ".join(cols) + " | s/epoch (median) | events/s | fit s | eval s | load |")
-    print("|---" * (len(cols) + 6) + "|")
+    print(seed_table_header(["s/epoch (median)", "events/s", "fit s", "eval s", "load"]))
     rows = []
     for seed in [int(s) for s in args.seeds.split(",")]:
         model = GRU4Rec.from_paramfile(args.paramfile, device="cpu", random_state=seed, **extra)
@@ -90,27 +74,18 @@ def main(argv: list[str] | None = None) -> None:
         fit_s = time.perf_counter() - t1
         per_epoch = statistics.median(h["seconds"] for h in model.history_)
         events_s = train.n_cases / per_epoch
-        res = evaluate(model, test, cutoffs=CUTOFFS, ties="conservative", keep_ranks=False)
-        metrics, eval_s = dict(res.metrics), float(res.seconds)
+        metrics, eval_s = evaluate_cutoffs(model, test)
         rows.append((metrics, per_epoch, fit_s, eval_s, events_s))
-        print(
-            f"| {seed} | "
-            + " | ".join(f"{metrics[k]:.4f}" for k in keys)
-            + f" | {per_epoch:.2f} | {events_s:,.0f} | {fit_s:.0f} | {eval_s:.2f} | {os.getloadavg()[0]:.1f} |",
-            flush=True,
-        )
+        cells = [f"{per_epoch:.2f}", f"{events_s:,.0f}", f"{fit_s:.0f}", f"{eval_s:.2f}", f"{os.getloadavg()[0]:.1f}"]
+        print(seed_row(seed, metrics, cells), flush=True)
     if len(rows) > 1:
-        mean = " | ".join(
-            f"{np.mean([r[0][k] for r in rows]):.4f} ± {np.std([r[0][k] for r in rows], ddof=1):.4f}" for k in keys
-        )
-        print(
-            f"| mean ± sd | {mean} | {np.median([r[1] for r in rows]):.2f} | {np.median([r[4] for r in rows]):,.0f} | "
-            f"{np.mean([r[2] for r in rows]):.0f} | {np.mean([r[3] for r in rows]):.2f} | |"
-        )
+        medians = [f"{np.median([r[1] for r in rows]):.2f}", f"{np.median([r[4] for r in rows]):,.0f}"]
+        means = [f"{np.mean([r[2] for r in rows]):.0f}", f"{np.mean([r[3] for r in rows]):.2f}"]
+        print(mean_row([r[0] for r in rows], medians + means))
     for key, (ref, _) in OFFICIAL.items():
         ours = float(np.mean([r[0][key] for r in rows]))
         print(f"# {key}: ours {ours:.4f} vs official {ref:.4f} -> {100 * (ours / ref - 1):+.1f}% (target within ±3%)")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    peak = peak_rss_gb()
     print(f"# peak RSS {peak:.2f} GB; load average at end {os.getloadavg()[0]:.2f}")
 
 

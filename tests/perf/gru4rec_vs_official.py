@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from _common import run_json_worker
 
 RAW = Path(os.environ.get("SESSREC_SHARED", "/work/shared")) / "data/diginetica/train-item-views_combined.csv"
 
@@ -109,10 +110,7 @@ def run_ours(data_root: str | None, epochs: int, threads: int, seed: int) -> lis
     cmd += ["--seed", str(seed)]
     if data_root:
         cmd += ["--data-root", data_root]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise SystemExit(f"sessrec GRU4Rec failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_json_worker(cmd, "sessrec GRU4Rec")
 
 
 def worker(args: argparse.Namespace) -> None:

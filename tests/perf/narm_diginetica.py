@@ -23,10 +23,7 @@ processes, ``--threads 1`` avoids thread oversubscription.
 from __future__ import annotations
 
 import argparse
-import ast
 import os
-import platform
-import resource
 import statistics
 import sys
 import time
@@ -34,15 +31,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _common import evaluate_cutoffs, host_line, mean_row, parse_params, peak_rss_gb, seed_row, seed_table_header
 from sessrec_baselines.narm import NARM
 
 from sessrec.data import prepare
 from sessrec.data.sessions import Sessions
-from sessrec.evaluation import evaluate
 from sessrec.progress import progress_callback
 
 RAW = Path(os.environ.get("SESSREC_SHARED", "/work/shared")) / "data/diginetica/train-item-views_combined.csv"
-CUTOFFS = (5, 10, 20)
 
 
 # ---------------------------------------------------------------------- data / evaluation
@@ -58,11 +54,6 @@ def load_split(selection: bool = False) -> tuple[Sessions, Sessions, str]:
         return ds.train, ds.test, source
     early, late = ds.train.split_by_end_time(0.1)
     return ds.train.select(early), ds.train.select(late), source + ", SELECTION: last 10% of training sessions held out"
-
-
-def evaluate_model(model: NARM, test: Sessions) -> tuple[dict[str, float], float]:
-    res = evaluate(model, test, cutoffs=CUTOFFS, ties="conservative", keep_ranks=False)
-    return dict(res.metrics), float(res.seconds)
 
 
 # ---------------------------------------------------------------------- main
@@ -92,12 +83,7 @@ def main(argv: list[str] | None = None) -> None:
     extra["epochs"] = args.epochs
     if args.training is not None:
         extra["training"] = args.training
-    for p in args.param:
-        key, value = p.split("=", 1)
-        try:
-            extra[key] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            extra[key] = value
+    extra.update(parse_params(args.param))
 
     t0 = time.perf_counter()
     train, test, source = load_split(args.selection)
@@ -105,15 +91,9 @@ def main(argv: list[str] | None = None) -> None:
         f"# data: {source}; {train.n_items} items, {train.n_cases} train cases, {test.n_cases} test cases "
         f"({time.perf_counter() - t0:.1f} s)"
     )
-    print(
-        f"# host: {platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-        f"torch {torch.__version__}, {args.threads} threads, load average {os.getloadavg()[0]:.2f}"
-    )
+    print(host_line(args.threads))
     print(f"# NARM(preset={args.preset!r}, {extra})")
-    cols = ["R@5", "MRR@5", "R@10", "MRR@10", "R@20", "MRR@20"]
-    keys = ["recall@5", "mrr@5", "recall@10", "mrr@10", "recall@20", "mrr@20"]
-    print("| seed | " + " | ".join(cols) + " | s/epoch (median) | CPU s/epoch | fit s | eval s | best epoch |")
-    print("|---" * (len(cols) + 6) + "|")
+    print(seed_table_header(["s/epoch (median)", "CPU s/epoch", "fit s", "eval s", "best epoch"]))
     rows = []
     for seed in [int(s) for s in args.seeds.split(",")]:
         model = NARM(**{**extra, "device": "cpu", "random_state": seed})
@@ -122,24 +102,15 @@ def main(argv: list[str] | None = None) -> None:
             model.fit(train)
         fit_s, fit_cpu = time.perf_counter() - t1, time.process_time() - c1
         per_epoch = statistics.median(h["seconds"] for h in model.history_)
-        metrics, eval_s = evaluate_model(model, test)
+        metrics, eval_s = evaluate_cutoffs(model, test)
         rows.append((metrics, per_epoch, fit_s, eval_s, fit_cpu / len(model.history_)))
-        print(
-            f"| {seed} | "
-            + " | ".join(f"{metrics[k]:.4f}" for k in keys)
-            + f" | {per_epoch:.2f} | {rows[-1][4]:.2f} | {fit_s:.0f} | {eval_s:.2f} | {model.best_epoch_ + 1} |",
-            flush=True,
-        )
+        cells = [f"{per_epoch:.2f}", f"{rows[-1][4]:.2f}", f"{fit_s:.0f}", f"{eval_s:.2f}", f"{model.best_epoch_ + 1}"]
+        print(seed_row(seed, metrics, cells), flush=True)
     if len(rows) > 1:
-        mean = " | ".join(
-            f"{np.mean([r[0][k] for r in rows]):.4f} ± {np.std([r[0][k] for r in rows], ddof=1):.4f}" for k in keys
-        )
-        print(
-            f"| mean ± sd | {mean} | {np.median([r[1] for r in rows]):.2f} | "
-            f"{np.median([r[4] for r in rows]):.2f} | {np.mean([r[2] for r in rows]):.0f} | "
-            f"{np.mean([r[3] for r in rows]):.2f} | |"
-        )
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+        medians = [f"{np.median([r[1] for r in rows]):.2f}", f"{np.median([r[4] for r in rows]):.2f}"]
+        means = [f"{np.mean([r[2] for r in rows]):.0f}", f"{np.mean([r[3] for r in rows]):.2f}"]
+        print(mean_row([r[0] for r in rows], medians + means))
+    peak = peak_rss_gb()
     print(f"# peak RSS {peak:.2f} GB; load average at end {os.getloadavg()[0]:.2f}")
 
 

@@ -35,6 +35,7 @@ protocol builds its statistics once, at the end:
 :mod:`~.splits`                 split by date, by session start, by session end
 :mod:`~.assemble`               item catalogue, unseen-item removal, final ``Sessions``
 :mod:`~.validation`             carving validation from train by each time rule
+:mod:`~.compose`                the shared last steps and the one place statistics are put together
 :mod:`~.fraction`               the case fraction (YOOCHOOSE 1/64, 1/4)
 :mod:`~.window`                 slicing sliding windows, and the ``window`` protocol
 :mod:`~.params`                 parameter specs, checked once; text coercion for the CLI layer

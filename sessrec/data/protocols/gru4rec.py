@@ -31,14 +31,14 @@ from typing import Any
 
 import pandas as pd
 
-from sessrec.data.protocols.assemble import assemble, drop_unseen, index_items
 from sessrec.data.protocols.clicks import Clicks, iso, order_clicks
+from sessrec.data.protocols.compose import carve_if_asked, catalogue_and_test, finish
 from sessrec.data.protocols.counts import Drops
 from sessrec.data.protocols.filters import filter_iterated, filter_length, remove_repeats, require_clicks
-from sessrec.data.protocols.params import Param, check_params
-from sessrec.data.protocols.result import ProtocolResult, raw_stats, short_drops, size_stats
+from sessrec.data.protocols.params import VALID_DAYS, Param, check_params
+from sessrec.data.protocols.result import ProtocolResult, short_drops
 from sessrec.data.protocols.splits import Split, split_by_start
-from sessrec.data.protocols.validation import Carved, carve_valid_by_start
+from sessrec.data.protocols.validation import carve_valid_by_start, valid_stats
 from sessrec.errors import DataError
 from sessrec.progress import emit
 
@@ -50,7 +50,7 @@ GRU4REC_PARAMS = (
     Param("remove_repeats", bool, True, doc="remove immediate repeats first"),
     Param("min_item_support", int, 5, 1, doc="items seen fewer times are removed (iterated)"),
     Param("min_session_length", int, 2, 2, doc="sessions shorter than this are dropped (iterated)"),
-    Param("valid_days", float, None, 0, open_min=True, unit="days", doc="carve a validation split from train"),
+    VALID_DAYS,
 )
 
 
@@ -109,16 +109,11 @@ def build_gru4rec(events: pd.DataFrame, p: Mapping[str, Any]) -> ProtocolResult:
     split = split_by_start(clicks, p["test_days"])
     emit("prepare", step="gru4rec: building splits")
     train, train_short = _train_sessions(split, p["test_days"], min_length)
-    catalogue = index_items(train)
-    test, unseen, test_short = drop_unseen(split.test.sort_sessions(split.test.start()), catalogue.seen, min_length)
-    carved = None
-    if p["valid_days"] is not None:
-        carved = carve_valid_by_start(train, split.split, p["valid_days"], min_length)
-        train = carved.part
-    tr, te, va = assemble(catalogue, train, test, None if carved is None else carved.valid)
-    stats = {
-        **size_stats(tr, te, va, len(catalogue.index)),
-        **raw_stats(raw),
+    catalogue, test, test_drops = catalogue_and_test(train, split.test.sort_sessions(split.test.start()), min_length)
+    train, carved = carve_if_asked(
+        train, p["valid_days"], lambda t, days: carve_valid_by_start(t, split.split, days, min_length)
+    )
+    steps = {
         "dropped_repeat_clicks": repeats.clicks,
         "filter_rounds": rounds,
         "dropped_filter_clicks": filtered.clicks,
@@ -128,11 +123,10 @@ def build_gru4rec(events: pd.DataFrame, p: Mapping[str, Any]) -> ProtocolResult:
         "split_time": iso(split.split),
         "dropped_straddling_clicks": split.dropped.clicks,
         **short_drops("train_short", train_short),
-        "dropped_test_unseen_clicks": unseen.clicks,
-        **short_drops("test_short", test_short),
-        **({} if carved is None else _valid_stats(carved)),
+        **test_drops,
+        **valid_stats(carved),
     }
-    return ProtocolResult(tr, te, va, catalogue.index, dict(p), stats)
+    return finish(p, raw, catalogue, train, test, carved, steps)
 
 
 def _train_sessions(split: Split, test_days: float, min_length: int) -> tuple[Clicks, Drops]:
@@ -144,13 +138,3 @@ def _train_sessions(split: Split, test_days: float, min_length: int) -> tuple[Cl
             f"test_days={test_days:g}); use fewer test days"
         )
     return train.sort_sessions(train.start()), short
-
-
-def _valid_stats(carved: Carved) -> dict[str, Any]:
-    return {
-        "valid_split_time": iso(carved.split),
-        "dropped_valid_straddling_clicks": carved.at_split.clicks,
-        **short_drops("train_part_short", carved.part_short),
-        "dropped_valid_unseen_clicks": carved.unseen.clicks,
-        **short_drops("valid_short", carved.short),
-    }

@@ -44,22 +44,19 @@ from typing import Any
 
 import pandas as pd
 
-from sessrec.data.protocols.assemble import assemble, drop_unseen, index_items
 from sessrec.data.protocols.clicks import iso, order_clicks
+from sessrec.data.protocols.compose import carve_if_asked, catalogue_and_test, finish
 from sessrec.data.protocols.counts import Drops
 from sessrec.data.protocols.filters import filter_once, require_clicks
 from sessrec.data.protocols.fraction import case_fraction
-from sessrec.data.protocols.params import Param, check_params
+from sessrec.data.protocols.params import MIN_SESSION_LENGTH, VALID_DAYS, Param, check_params
 from sessrec.data.protocols.result import (
     ProtocolResult,
     filter_once_stats,
-    raw_stats,
     session_drops,
-    short_drops,
-    size_stats,
 )
 from sessrec.data.protocols.splits import split_by_date
-from sessrec.data.protocols.validation import Carved, carve_valid_by_date
+from sessrec.data.protocols.validation import carve_valid_by_date, valid_stats
 from sessrec.progress import emit
 
 __all__ = ["NARM_PARAMS", "build_narm", "narm"]
@@ -69,9 +66,9 @@ NARM_PARAMS = (
     Param("test_days", float, 7, 0, open_min=True, unit="days", doc="days before the last session date (split)"),
     Param("keep_file_order", bool, False, doc="keep the file order of clicks inside a session (NARM's own code)"),
     Param("min_item_support", int, 5, 1, doc="items seen fewer times are removed"),
-    Param("min_session_length", int, 2, 2, doc="sessions shorter than this are dropped"),
+    MIN_SESSION_LENGTH,
     Param("train_fraction", Fraction, None, doc="keep the most recent fraction of training cases (1/64, 1/4)"),
-    Param("valid_days", float, None, 0, open_min=True, unit="days", doc="carve a validation split from train"),
+    VALID_DAYS,
 )
 
 
@@ -133,36 +130,21 @@ def build_narm(events: pd.DataFrame, p: Mapping[str, Any]) -> ProtocolResult:
     split = split_by_date(clicks, p["test_days"])
     emit("prepare", step="narm: building splits")
     train = split.train.sort_sessions(split.train.date())
-    catalogue = index_items(train)
-    test, unseen, test_short = drop_unseen(split.test.sort_sessions(split.test.date()), catalogue.seen, min_length)
-    carved = None if p["valid_days"] is None else carve_valid_by_date(train, p["valid_days"], min_length)
-    train = train if carved is None else carved.part
+    catalogue, test, test_drops = catalogue_and_test(train, split.test.sort_sessions(split.test.date()), min_length)
+    train, carved = carve_if_asked(train, p["valid_days"], lambda t, days: carve_valid_by_date(t, days, min_length))
     cut = None
     if p["train_fraction"] is not None:
         train, cut = case_fraction(train, Fraction(p["train_fraction"]))
-    tr, te, va = assemble(catalogue, train, test, None if carved is None else carved.valid)
-    stats = {
-        **size_stats(tr, te, va, len(catalogue.index)),
-        **raw_stats(raw),
+    steps = {
         **filter_once_stats(*filtered),
         "max_date": iso(split.last),
         "split_date": iso(split.split),
         **session_drops("split_date", split.dropped),
-        "dropped_test_unseen_clicks": unseen.clicks,
-        **short_drops("test_short", test_short),
-        **({} if carved is None else _valid_stats(carved)),
+        **test_drops,
+        **valid_stats(carved),
         **({} if cut is None else _fraction_stats(cut)),
     }
-    return ProtocolResult(tr, te, va, catalogue.index, dict(p), stats)
-
-
-def _valid_stats(carved: Carved) -> dict[str, Any]:
-    return {
-        "valid_split_date": iso(carved.split),
-        **session_drops("valid_split_date", carved.at_split),
-        "dropped_valid_unseen_clicks": carved.unseen.clicks,
-        **short_drops("valid_short", carved.short),
-    }
+    return finish(p, raw, catalogue, train, test, carved, steps)
 
 
 def _fraction_stats(cut: Drops) -> dict[str, int]:

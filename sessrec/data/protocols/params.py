@@ -22,7 +22,7 @@ import numpy as np
 
 from sessrec.errors import ConfigError
 
-__all__ = ["Param", "check_params", "coerce_params"]
+__all__ = ["MIN_SESSION_LENGTH", "VALID_DAYS", "Param", "check_params", "coerce_params"]
 
 _TRUE = ("true", "yes", "1", "on")
 _FALSE = ("false", "no", "0", "off")
@@ -106,6 +106,13 @@ class Param:
         if self.minimum is None or isinstance(v, bool):
             return True
         return v > self.minimum if self.open_min else v >= self.minimum
+
+
+#: ``valid_days``, the same in every protocol (each carves by its own time rule).
+VALID_DAYS = Param("valid_days", float, None, 0, open_min=True, unit="days", doc="carve a validation split from train")
+
+#: ``min_session_length`` of the protocols that filter once.
+MIN_SESSION_LENGTH = Param("min_session_length", int, 2, 2, doc="sessions shorter than this are dropped")
 
 
 def _bool(v: Any) -> bool | None:

@@ -38,13 +38,13 @@ from typing import Any
 
 import pandas as pd
 
-from sessrec.data.protocols.assemble import assemble, drop_unseen, index_items
 from sessrec.data.protocols.clicks import iso, order_clicks
+from sessrec.data.protocols.compose import carve_if_asked, catalogue_and_test, finish
 from sessrec.data.protocols.filters import filter_once, require_clicks
-from sessrec.data.protocols.params import Param, check_params
-from sessrec.data.protocols.result import ProtocolResult, filter_once_stats, raw_stats, short_drops, size_stats
+from sessrec.data.protocols.params import MIN_SESSION_LENGTH, VALID_DAYS, Param, check_params
+from sessrec.data.protocols.result import ProtocolResult, filter_once_stats
 from sessrec.data.protocols.splits import split_by_end
-from sessrec.data.protocols.validation import Carved, carve_valid_by_end
+from sessrec.data.protocols.validation import carve_valid_by_end, valid_stats
 from sessrec.progress import emit
 
 __all__ = ["RSC15_PARAMS", "build_gru4rec_rsc15", "gru4rec_rsc15"]
@@ -53,8 +53,8 @@ __all__ = ["RSC15_PARAMS", "build_gru4rec_rsc15", "gru4rec_rsc15"]
 RSC15_PARAMS = (
     Param("test_days", float, 1, 0, open_min=True, unit="days", doc="test sessions end within these last days"),
     Param("min_item_support", int, 5, 1, doc="items seen fewer times are removed (one pass)"),
-    Param("min_session_length", int, 2, 2, doc="sessions shorter than this are dropped"),
-    Param("valid_days", float, None, 0, open_min=True, unit="days", doc="carve a validation split from train"),
+    MIN_SESSION_LENGTH,
+    VALID_DAYS,
 )
 
 
@@ -109,28 +109,13 @@ def build_gru4rec_rsc15(events: pd.DataFrame, p: Mapping[str, Any]) -> ProtocolR
     split = split_by_end(clicks, p["test_days"])
     emit("prepare", step="gru4rec-rsc15: building splits")
     train = split.train.sort_sessions(split.train.start())
-    catalogue = index_items(train)
-    test, unseen, test_short = drop_unseen(split.test.sort_sessions(split.test.start()), catalogue.seen, min_length)
-    carved = None if p["valid_days"] is None else carve_valid_by_end(train, p["valid_days"], min_length)
-    train = train if carved is None else carved.part
-    tr, te, va = assemble(catalogue, train, test, None if carved is None else carved.valid)
-    stats = {
-        **size_stats(tr, te, va, len(catalogue.index)),
-        **raw_stats(raw),
+    catalogue, test, test_drops = catalogue_and_test(train, split.test.sort_sessions(split.test.start()), min_length)
+    train, carved = carve_if_asked(train, p["valid_days"], lambda t, days: carve_valid_by_end(t, days, min_length))
+    steps = {
         **filter_once_stats(*filtered),
         "last_time": iso(split.last),
         "split_time": iso(split.split),
-        "dropped_test_unseen_clicks": unseen.clicks,
-        **short_drops("test_short", test_short),
-        **({} if carved is None else end_valid_stats(carved)),
+        **test_drops,
+        **valid_stats(carved),
     }
-    return ProtocolResult(tr, te, va, catalogue.index, dict(p), stats)
-
-
-def end_valid_stats(carved: Carved) -> dict[str, Any]:
-    """Statistics of a validation split carved by end time."""
-    return {
-        "valid_split_time": iso(carved.split),
-        "dropped_valid_unseen_clicks": carved.unseen.clicks,
-        **short_drops("valid_short", carved.short),
-    }
+    return finish(p, raw, catalogue, train, test, carved, steps)

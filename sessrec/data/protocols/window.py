@@ -61,14 +61,13 @@ from typing import Any
 
 import pandas as pd
 
-from sessrec.data.protocols.assemble import assemble, drop_unseen, index_items
 from sessrec.data.protocols.clicks import DAY, Clicks, iso, order_clicks
+from sessrec.data.protocols.compose import carve_if_asked, catalogue_and_test, finish
 from sessrec.data.protocols.counts import Drops
 from sessrec.data.protocols.filters import filter_once, require_clicks
-from sessrec.data.protocols.params import Param, check_params
-from sessrec.data.protocols.result import ProtocolResult, filter_once_stats, raw_stats, short_drops, size_stats
-from sessrec.data.protocols.rsc15 import end_valid_stats
-from sessrec.data.protocols.validation import carve_valid_by_end
+from sessrec.data.protocols.params import MIN_SESSION_LENGTH, VALID_DAYS, Param, check_params
+from sessrec.data.protocols.result import ProtocolResult, filter_once_stats
+from sessrec.data.protocols.validation import carve_valid_by_end, valid_stats
 from sessrec.errors import ConfigError, DataError
 from sessrec.progress import emit
 
@@ -92,8 +91,8 @@ WINDOW_PARAMS = (
     Param("shift", float, 18, 0, unit="days", doc="days between the starts of two slices"),
     Param("slice", int, 0, 0, doc="which slice (0 .. n_slices - 1) this split is"),
     Param("min_item_support", int, 5, 1, doc="items seen fewer times are removed (one pass, whole log)"),
-    Param("min_session_length", int, 2, 2, doc="sessions shorter than this are dropped"),
-    Param("valid_days", float, None, 0, open_min=True, unit="days", doc="carve a validation split from train"),
+    MIN_SESSION_LENGTH,
+    VALID_DAYS,
 )
 
 _RSC15 = {"n_slices": 5, "days_train": 30, "days_test": 1, "offset": 5, "shift": 31}
@@ -199,14 +198,9 @@ def build_window(events: pd.DataFrame, p: Mapping[str, Any]) -> ProtocolResult:
     require_clicks(clicks, raw.clicks, p["min_item_support"], min_length)
     w = slice_window(clicks, p)
     train = w.train.sort_sessions(w.train.start())
-    catalogue = index_items(train)
-    test, unseen, test_short = drop_unseen(w.test.sort_sessions(w.test.start()), catalogue.seen, min_length)
-    carved = None if p["valid_days"] is None else carve_valid_by_end(train, p["valid_days"], min_length)
-    train = train if carved is None else carved.part
-    tr, te, va = assemble(catalogue, train, test, None if carved is None else carved.valid)
-    stats = {
-        **size_stats(tr, te, va, len(catalogue.index)),
-        **raw_stats(raw),
+    catalogue, test, test_drops = catalogue_and_test(train, w.test.sort_sessions(w.test.start()), min_length)
+    train, carved = carve_if_asked(train, p["valid_days"], lambda t, days: carve_valid_by_end(t, days, min_length))
+    steps = {
         **filter_once_stats(*filtered),
         "slice": p["slice"],
         "n_slices": p["n_slices"],
@@ -214,11 +208,10 @@ def build_window(events: pd.DataFrame, p: Mapping[str, Any]) -> ProtocolResult:
         "window_train_end": iso(w.train_end),
         "window_end": iso(w.end),
         **_window_drops(w),
-        "dropped_test_unseen_clicks": unseen.clicks,
-        **short_drops("test_short", test_short),
-        **({} if carved is None else end_valid_stats(carved)),
+        **test_drops,
+        **valid_stats(carved),
     }
-    return ProtocolResult(tr, te, va, catalogue.index, dict(p), stats)
+    return finish(p, raw, catalogue, train, test, carved, steps)
 
 
 def _window_drops(w: Window) -> dict[str, int]:

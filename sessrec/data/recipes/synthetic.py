@@ -156,17 +156,34 @@ def generate_synthetic(
     >>> int(ev.groupby("session_id").size().min())
     2
     """
+    _check_options(n_sessions, n_items, items_per_intent, n_next, noise, mean_length, n_days)
+    rng = np.random.default_rng(seed)
+    m = int(items_per_intent)
+    k = max(4, -(-3 * n_items // (2 * m))) if n_intents is None else int(n_intents)
+    p_item = (np.arange(n_items) + 1.0) ** -zipf_exponent
+    p_item /= p_item.sum()
+    item_ids = rng.permutation(n_items).astype(np.int64) + 1  # popularity rank -> external id
+    members, successors = _intents(rng, p_item, k, m, n_next)
+    lengths, intent = _lengths_and_intents(rng, n_sessions, mean_length, k)
+    items, offsets = _walk(rng, members, successors, lengths, intent, p_item, noise)
+    return _event_table(rng, items, offsets, lengths, item_ids, n_days)
+
+
+def _check_options(
+    n_sessions: int, n_items: int, items_per_intent: int, n_next: int, noise: float, mean_length: float, n_days: float
+) -> None:
+    """Raise :class:`ConfigError` on sizes or rates the generator cannot use."""
     if n_sessions < 1 or n_items < 2 or items_per_intent < 2 or n_next < 1:
         raise ConfigError("synthetic needs n_sessions >= 1, n_items >= 2, items_per_intent >= 2, n_next >= 1")
     if not 0 <= noise <= 1 or not mean_length >= 2.5 or not n_days > 0:
         raise ConfigError("synthetic needs 0 <= noise <= 1, mean_length >= 2.5 and n_days > 0")
-    rng = np.random.default_rng(seed)
-    m = int(items_per_intent)
-    k = max(4, -(-3 * n_items // (2 * m))) if n_intents is None else int(n_intents)
 
-    p_item = (np.arange(n_items) + 1.0) ** -zipf_exponent
-    p_item /= p_item.sum()
-    item_ids = rng.permutation(n_items).astype(np.int64) + 1  # popularity rank -> external id
+
+def _intents(
+    rng: np.random.Generator, p_item: np.ndarray, k: int, m: int, n_next: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The intents' members ``(k, m)`` (item ranks) and each member's successors ``(k, m, n_next)`` (positions)."""
+    n_items = len(p_item)
     # every item belongs to an intent (while slots last); the extra slots go to popular items
     slots = k * m
     p_flat = np.sqrt(p_item)
@@ -180,21 +197,39 @@ def generate_synthetic(
     cdf += np.arange(k)[:, None]
     u = rng.random((k, m, n_next)) + np.arange(k)[:, None, None]
     successors = np.searchsorted(cdf.ravel(), u.ravel()).reshape(k, m, n_next) - (np.arange(k) * m)[:, None, None]
-    successors = np.clip(successors, 0, m - 1)
-    next_probs = 0.5 ** np.arange(n_next)
-    next_probs /= next_probs.sum()
+    return members, np.clip(successors, 0, m - 1)
+
+
+def _lengths_and_intents(
+    rng: np.random.Generator, n_sessions: int, mean_length: float, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Session lengths ``(n_sessions,)`` and intents ``(n_sessions,)`` (mild Zipf over the ``k`` intents)."""
     p_intent = (np.arange(k) + 1.0) ** -0.5
     p_intent /= p_intent.sum()
-
     # lengths: 2 + floor(LogNormal(mu, 1)), with E ≈ mean_length (floor costs ≈ 0.5)
     mu = np.log(max(mean_length - 1.5, 0.5)) - 0.5
     lengths = np.minimum(2 + np.floor(rng.lognormal(mu, 1.0, size=n_sessions)).astype(np.int64), 200)
-    intent = rng.choice(k, size=n_sessions, p=p_intent)
+    return lengths, rng.choice(k, size=n_sessions, p=p_intent)
 
+
+def _walk(
+    rng: np.random.Generator,
+    members: np.ndarray,
+    successors: np.ndarray,
+    lengths: np.ndarray,
+    intent: np.ndarray,
+    p_item: np.ndarray,
+    noise: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every session's clicks (item ranks, concatenated) and the session offsets ``(n_sessions + 1,)``."""
+    n_sessions, n_items = len(lengths), len(p_item)
+    n_next = successors.shape[2]
+    next_probs = 0.5 ** np.arange(n_next)
+    next_probs /= next_probs.sum()
     # walk all sessions in parallel, longest first, so the active ones are a prefix
     by_len = np.argsort(-lengths, kind="stable")
     z = intent[by_len]
-    pos = rng.integers(0, m, size=n_sessions)
+    pos = rng.integers(0, members.shape[1], size=n_sessions)
     offsets = np.r_[0, np.cumsum(lengths)]
     items = np.empty(int(offsets[-1]), dtype=np.int64)
     out_start = offsets[:-1][by_len]
@@ -214,7 +249,19 @@ def generate_synthetic(
         if n_noisy:
             emitted[noisy] = np.minimum(np.searchsorted(cdf, rng.random(n_noisy)), n_items - 1)
         items[out_start[:n_act] + t] = emitted
+    return items, offsets
 
+
+def _event_table(
+    rng: np.random.Generator,
+    items: np.ndarray,
+    offsets: np.ndarray,
+    lengths: np.ndarray,
+    item_ids: np.ndarray,
+    n_days: float,
+) -> pd.DataFrame:
+    """Timestamps for the clicks and the event table, sessions in start order."""
+    n_sessions = len(lengths)
     # time: sessions start uniformly over the span, ordered by start
     starts = np.sort(rng.uniform(0, n_days * 86400.0, size=n_sessions)) + _EPOCH_2016
     gaps = rng.exponential(60.0, size=len(items))
