@@ -235,19 +235,18 @@ def run(
     tracker = _tracker(track, track_uri)
     records: list[dict[str, Any]] = []
     with _progress(quiet):
-        outcome = run_configs(
-            configs,
-            force=force,
-            executor=engine,
-            save_models=save_models,
-            on_record=records.append if tracker is not None else None,
-        )
-    out_dir = configs[0].out_dir
+        on_record = records.append if tracker is not None else None
+        outcome = run_configs(configs, force=force, executor=engine, save_models=save_models, on_record=on_record)
+    _after_runs(outcome, configs[0].out_dir, quiet=quiet, report=not no_report, tracker=tracker, records=records)
+
+
+def _after_runs(outcome: Any, out_dir: Path, *, quiet: bool, report: bool, tracker: Any, records: list[Any]) -> None:
+    """The summary, the report, the tracker's log; exit status 1 when a run failed."""
     _summary(outcome, out_dir)
-    if not no_report and (outcome.ran or outcome.skipped):
+    if report and (outcome.ran or outcome.skipped):
         _report(out_dir, ("md",), quiet)
     if tracker is not None:
-        _track(tracker, records, None if no_report else out_dir / "report.md")
+        _track(tracker, records, out_dir / "report.md" if report else None)
     if outcome.failed:
         sys.exit(1)
 

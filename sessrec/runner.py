@@ -302,8 +302,17 @@ def run_one(
                 ties=spec.ties,
                 item_popularity=prepared.train.item_counts(),
             )
+    record = _record(spec, prepared, model, result, fit_seconds=fit_seconds, mem=mem, started=started)
+    ranks = result.ranks if result.ranks is not None else np.zeros(0, dtype=np.int32)
+    return record, ranks
+
+
+def _record(
+    spec: RunSpec, prepared: Any, model: Any, result: Any, *, fit_seconds: float, mem: _PeakRSS, started: Any
+) -> RunRecord:
+    """The run record of a fitted and evaluated run."""
     device = getattr(model, "device_", None)
-    record = RunRecord(
+    return RunRecord(
         run_id=spec.run_id,
         model=spec.model,
         params=_freeze(model.get_params() if hasattr(model, "get_params") else dict(spec.params)),
@@ -334,8 +343,6 @@ def run_one(
         data_source=_data_source(prepared),
         spec=spec.as_dict(),
     )
-    ranks = result.ranks if result.ranks is not None else np.zeros(0, dtype=np.int32)
-    return record, ranks
 
 
 def data_id_of(prepared: Any) -> str:
@@ -473,21 +480,35 @@ def run_study(
     jobs = [(spec, _starter(spec, data, {"index": i, "total": len(specs)})) for i, spec in todo]
     compute = functools.partial(run_one, save_dir=os.path.abspath(out_dir)) if save_models else run_one
     for spec, prepared, result in (executor or InProcessExecutor()).run(jobs, compute):
-        if isinstance(result, BaseException):
-            outcome.failed.append(RunFailure(spec, f"{type(result).__name__}: {result}"))
-            _emit_run(spec, "failed", error=str(result))
-            continue
-        record, ranks = result
-        store.save_cases(prepared.fingerprint, _case_table(prepared))
-        if store.append(record, ranks, replace=force):
-            outcome.ran.append(spec.run_id)
-            _emit_run(spec, "finished", record=record.to_dict())
-            if on_record is not None:
-                on_record(record.to_dict())
-        else:  # another process stored this run meanwhile
-            outcome.skipped.append(spec.run_id)
-            _emit_run(spec, "skipped")
+        _store_result(store, outcome, spec, prepared, result, replace=force, on_record=on_record)
     return outcome
+
+
+def _store_result(
+    store: StudyStore,
+    outcome: StudyOutcome,
+    spec: RunSpec,
+    prepared: Any,
+    result: Any,
+    *,
+    replace: bool,
+    on_record: Callable[[dict[str, Any]], None] | None,
+) -> None:
+    """Append one computed run (or note its failure) and tell the outcome, the progress view and ``on_record``."""
+    if isinstance(result, BaseException):
+        outcome.failed.append(RunFailure(spec, f"{type(result).__name__}: {result}"))
+        _emit_run(spec, "failed", error=str(result))
+        return
+    record, ranks = result
+    store.save_cases(prepared.fingerprint, _case_table(prepared))
+    if store.append(record, ranks, replace=replace):
+        outcome.ran.append(spec.run_id)
+        _emit_run(spec, "finished", record=record.to_dict())
+        if on_record is not None:
+            on_record(record.to_dict())
+    else:  # another process stored this run meanwhile
+        outcome.skipped.append(spec.run_id)
+        _emit_run(spec, "skipped")
 
 
 def _starter(spec: RunSpec, data: _DataPool, where: dict[str, Any]) -> Callable[[], Any]:
