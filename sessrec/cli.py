@@ -30,7 +30,7 @@ from rich.table import Table
 from sessrec.data.protocols import PROTOCOLS
 from sessrec.errors import ConfigError, SessrecError
 from sessrec.progress import progress_callback
-from sessrec.progress_view import LogView, RichView
+from sessrec.progress_view import LogView, RichView, note_text
 from sessrec.study import (
     StudyConfig,
     check_days,
@@ -108,7 +108,8 @@ def _progress(quiet: bool) -> Iterator[None]:
     handler = logging.StreamHandler(sys.stderr)  # a pipe, nohup or a cluster log: plain timestamped lines
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
     logger.addHandler(handler)
-    level, logger.level = logger.level, logging.INFO
+    level = logger.level
+    logger.setLevel(logging.INFO)
     try:
         with progress_callback(LogView(logger).on_event):
             yield
@@ -118,9 +119,7 @@ def _progress(quiet: bool) -> Iterator[None]:
 
 
 def _note(info: dict[str, Any]) -> None:
-    about = f"{info['model']}: " if info.get("model") else ""
-    text = escape(about + str(info.get("text", "")))
-    err_console.print("[yellow]note:[/] " + text, soft_wrap=True, highlight=False)
+    err_console.print("[yellow]note:[/] " + escape(note_text(info)), soft_wrap=True, highlight=False)
 
 
 def _fail(exc: SessrecError) -> None:

@@ -121,7 +121,8 @@ class EpochProgress:
         progress = EpochProgress(train.n_cases)
         for batch, targets in batches:
             loss = ...
-            progress.step(len(targets), loss.detach())
+            progress.step(len(targets), float(loss))
+        return progress.mean_loss
 
     Parameters
     ----------
@@ -148,6 +149,11 @@ class EpochProgress:
         self._loss_n = 0
         self._last = time.monotonic()
 
+    @property
+    def mean_loss(self) -> float:
+        """The mean loss per unit over the steps so far (0.0 before any loss): the epoch's loss."""
+        return float(self._loss_sum) / self._loss_n if self._loss_n else 0.0
+
     def step(self, n: int = 1, loss: Any = None) -> None:
         """``n`` more units done by one batch whose mean loss was ``loss`` (float or 0-d tensor)."""
         self.done += int(n)
@@ -158,7 +164,7 @@ class EpochProgress:
         now = time.monotonic()
         if now - self._last >= self.interval or self.done >= self.total:
             self._last = now
-            running = float(self._loss_sum) / self._loss_n if self._loss_n else None
+            running = self.mean_loss if self._loss_n else None
             emit("batch", done=self.done, total=self.total, unit=self.unit, batch=self.batches, loss=running)
 
 

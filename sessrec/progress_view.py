@@ -30,9 +30,15 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-__all__ = ["LogView", "NotebookView", "RichView", "epoch_text", "run_text"]
+__all__ = ["LogView", "NotebookView", "RichView", "epoch_text", "note_text", "run_text"]
 
 _EVAL_LABELS = {"validation": "    validating", "test": "  testing"}
+
+
+def note_text(info: dict[str, Any]) -> str:
+    """The text of a ``"note"`` event, prefixed with its model when it has one."""
+    about = f"{info['model']}: " if info.get("model") else ""
+    return about + str(info.get("text", ""))
 
 
 def run_label(info: dict[str, Any]) -> str:
@@ -141,8 +147,7 @@ class RichView:
             self.refresh()
 
     def on_note(self, info: dict[str, Any]) -> None:
-        about = f"{info['model']}: " if info.get("model") else ""
-        self.print("[yellow]note:[/] " + escape(about + str(info.get("text", ""))))
+        self.print("[yellow]note:[/] " + escape(note_text(info)))
 
     def on_prepare(self, info: dict[str, Any]) -> None:
         self.print(f"[dim]{escape(str(info.get('step')))}…[/]")
@@ -167,8 +172,11 @@ class RichView:
         done = all(t.finished for t in self.progress.tasks if t.id == runs)
         self._drop("epochs", "batches", "eval:validation", "eval:test", "eval:", *(["runs"] if done else []))
 
+    def _epochs_task(self, info: dict[str, Any]) -> Any:
+        return self._task("epochs", f"  {escape(str(info.get('model', 'training')))} epochs", info.get("epochs"))
+
     def on_epoch_start(self, info: dict[str, Any]) -> None:
-        epochs = self._task("epochs", f"  {escape(str(info.get('model', 'training')))} epochs", info.get("epochs"))
+        epochs = self._epochs_task(info)
         self.epoch = int(info.get("epoch", 1))
         self.progress.update(epochs, completed=self.epoch - 1)
         self._drop("batches")
@@ -184,7 +192,7 @@ class RichView:
             self.progress.update(self.tasks["epochs"], completed=self.epoch - 1 + fraction)
 
     def on_epoch(self, info: dict[str, Any]) -> None:
-        epochs = self._task("epochs", f"  {escape(str(info.get('model', 'training')))} epochs", info.get("epochs"))
+        epochs = self._epochs_task(info)
         self.progress.update(epochs, completed=info.get("epoch"), info=escape(epoch_text(info)))
         self._drop("batches")
 
@@ -292,8 +300,7 @@ class LogView:
         return False
 
     def on_note(self, info: dict[str, Any]) -> None:
-        about = f"{info['model']}: " if info.get("model") else ""
-        self.log.warning("note: %s%s", about, info.get("text", ""))
+        self.log.warning("note: %s", note_text(info))
 
     def on_prepare(self, info: dict[str, Any]) -> None:
         self.log.info("%s", info.get("step"))
@@ -312,6 +319,9 @@ class LogView:
             self.log.info("skipped %s: already in the study", run_label(info))
         else:
             self.log.error("failed %s: %s", run_label(info), info.get("error"))
+
+    def _epochs_task(self, info: dict[str, Any]) -> Any:
+        return self._task("epochs", f"  {escape(str(info.get('model', 'training')))} epochs", info.get("epochs"))
 
     def on_epoch_start(self, info: dict[str, Any]) -> None:
         self.epoch = info

@@ -174,7 +174,6 @@ class CausalSequenceModel(ParamFileSets, TorchModel):
     def train_epoch(self, train: Sessions, optimizer: torch.optim.Optimizer, state: TrainingState) -> float:
         rng, generator = state.rng, state.generator
         net = self.network_
-        total, count = 0.0, 0
         batches = self._session_batches(train, rng) if self.training == "sessions" else self._prefix_batches(train, rng)
         progress = EpochProgress(train.n_cases)
         for reps_fn, targets in batches:
@@ -184,10 +183,8 @@ class CausalSequenceModel(ParamFileSets, TorchModel):
             if self.max_grad_norm is not None:
                 clip_grad_norm_per_tensor(net.parameters(), self.max_grad_norm)
             optimizer.step()
-            total += float(loss.detach()) * len(targets)
-            count += len(targets)
-            progress.step(len(targets), loss.detach())
-        return total / max(count, 1)
+            progress.step(len(targets), float(loss.detach()))
+        return progress.mean_loss
 
     # ------------------------------------------------------------------ batching
     def _prefix_batches(self, train: Sessions, rng: np.random.Generator) -> Iterator[tuple[Any, torch.Tensor]]:

@@ -240,17 +240,14 @@ class GCEGNN(ParamFileSets, TorchModel):
         lr = step_lr(self.lr, self.lr_dc, self.lr_dc_step, len(self.history_), "paper")
         for group in optimizer.param_groups:
             group["lr"] = lr
-        total, count = 0.0, 0
         progress = EpochProgress(train.n_cases)
         for batch, targets in case_batches(train, self.batch_size, rng, self.device_):
             loss = F.cross_entropy(self._forward(net, batch), targets)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            total += float(loss.detach()) * len(targets)
-            count += len(targets)
-            progress.step(len(targets), loss.detach())
-        return total / max(count, 1)
+            progress.step(len(targets), float(loss.detach()))
+        return progress.mean_loss
 
     def _forward(self, net: GCEGNNNetwork, batch: PrefixBatch) -> torch.Tensor:
         lengths = batch.lengths

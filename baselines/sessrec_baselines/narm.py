@@ -324,7 +324,6 @@ class NARM(ParamFileSets, TorchModel):
 
     def train_epoch(self, train: Sessions, optimizer: torch.optim.Optimizer, state: NARMTraining) -> float:
         net = cast(NARMNetwork, self.network_)
-        total, count = 0.0, 0
         make = session_batches if self.training == "sessions" else prefix_batches
         n_cases = train.n_cases if state.loss_cases is None else int(state.loss_cases.sum())
         progress = EpochProgress(n_cases)
@@ -334,10 +333,8 @@ class NARM(ParamFileSets, TorchModel):
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            total += float(loss.detach()) * len(targets)
-            count += len(targets)
-            progress.step(len(targets), loss.detach())
-        return total / max(count, 1)
+            progress.step(len(targets), float(loss.detach()))
+        return progress.mean_loss
 
     # ------------------------------------------------------------------ scoring
     def network_scores(self, batch: PrefixBatch) -> torch.Tensor:

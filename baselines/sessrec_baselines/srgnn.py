@@ -247,7 +247,6 @@ class SRGNN(ParamFileSets, TorchModel):
         lr = step_lr(self.lr, self.lr_dc, self.lr_dc_step, epoch, self.lr_schedule)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        total, count = 0.0, 0
         progress = EpochProgress(train.n_cases)
         for batch, targets in case_batches(train, self.batch_size, rng, self.device_):
             logits = net.decode(net.session_representation(session_graphs(batch.items, batch.lengths), batch.lengths))
@@ -255,10 +254,8 @@ class SRGNN(ParamFileSets, TorchModel):
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            total += float(loss.detach()) * len(targets)
-            count += len(targets)
-            progress.step(len(targets), loss.detach())
-        return total / max(count, 1)
+            progress.step(len(targets), float(loss.detach()))
+        return progress.mean_loss
 
     def network_scores(self, batch: PrefixBatch) -> torch.Tensor:
         net = cast(SRGNNNetwork, self.network_)

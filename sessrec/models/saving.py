@@ -298,7 +298,7 @@ def _read_payload(path: Path) -> dict[str, Any]:
 
 
 def _digest(payload: dict[str, Any]) -> str:
-    """SHA-256 of everything in ``payload`` but ``digest``: keys, numbers, text and tensor bytes.
+    """SHA-256 of ``payload`` (saved without its ``digest``): keys, numbers, text and tensor bytes.
 
     ``torch.load`` does not verify the bytes of tensor storages, so a flipped byte in a
     weight would otherwise load silently as a different model.
@@ -309,9 +309,8 @@ def _digest(payload: dict[str, Any]) -> str:
         if isinstance(value, dict):
             h.update(b"{%d" % len(value))
             for key in sorted(value, key=str):
-                if key != "digest" or value is not payload:
-                    h.update(repr(key).encode())
-                    feed(value[key])
+                h.update(repr(key).encode())
+                feed(value[key])
         elif isinstance(value, (list, tuple)):
             h.update(b"[%d" % len(value))
             for item in value:
