@@ -32,7 +32,6 @@ from typing import Any, ClassVar, cast
 import numpy as np
 import tomllib
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from sessrec.data.sessions import PrefixBatch, Sessions
@@ -46,6 +45,7 @@ from .common import (
     encode_sessions,
     random_case_batches,
     session_positions,
+    softmax_cross_entropy,
     window_rows,
 )
 
@@ -169,7 +169,7 @@ class CausalSequenceModel(ParamFileSets, TorchModel):
         self, net: nn.Module, reps: torch.Tensor, targets: torch.Tensor, generator: torch.Generator
     ) -> torch.Tensor:
         """Softmax cross-entropy over the full catalogue (subclasses may override)."""
-        return F.cross_entropy(net.train_logits(reps), targets)
+        return softmax_cross_entropy(net.train_logits(reps), targets)
 
     def train_epoch(self, train: Sessions, optimizer: torch.optim.Optimizer, state: TrainingState) -> float:
         rng, generator = state.rng, state.generator

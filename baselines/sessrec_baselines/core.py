@@ -87,12 +87,13 @@ class _COREnetwork(nn.Module):
         return F.normalize(torch.bmm(alpha[:, None, :], e).squeeze(1), dim=-1)
 
     def decode(self, reps: torch.Tensor) -> torch.Tensor:
-        """Temperature-scaled cosines (N, n_items)."""
-        return reps @ F.normalize(self.embedding.weight, dim=-1).T / self.temperature
+        """Temperature-scaled cosines (N, n_items); ``1 / temperature`` multiplies the (n_items, d) unit item
+        vectors rather than the (N, n_items) product, one pass over the large matrix fewer."""
+        return reps @ (F.normalize(self.embedding.weight, dim=-1) / self.temperature).T
 
     def train_logits(self, reps: torch.Tensor) -> torch.Tensor:
         """:meth:`decode` with item dropout on the candidate embeddings (RDM)."""
-        return reps @ F.normalize(self.item_dropout(self.embedding.weight), dim=-1).T / self.temperature
+        return reps @ (F.normalize(self.item_dropout(self.embedding.weight), dim=-1) / self.temperature).T
 
 
 class CORE(CausalSequenceModel):
