@@ -212,18 +212,23 @@ def prefixes_from_batch(batch: PrefixBatch, whole_sessions: bool, default_time: 
     return Prefixes(entry_row[keep], entry_item[keep], col[keep] + 1, plen, time, tail)
 
 
-def row_chunks(prefixes: Prefixes, index: TrainIndex, budget: int | None = None) -> list[np.ndarray]:
+def row_chunks(
+    prefixes: Prefixes, index: TrainIndex, budget: int | None = None, row_limit: int | None = None
+) -> list[np.ndarray]:
     """Split the prefix rows into consecutive groups that bound every per-chunk array.
 
     A row's cost is the length of its candidate product (the summed truncated session lists
     of its distinct items, at least 1). A group's summed cost stays within ``budget`` (the
     candidate product and everything per candidate) and its row count times the largest row
-    cost too (the padded row x candidate matrix of the top-``k`` selection).
+    cost too (the padded row x candidate matrix of the top-``k`` selection); with
+    ``row_limit``, a group also has at most that many rows.
     """
     budget = CHUNK_ENTRIES if budget is None else budget
     per_item = np.diff(index.sessions_of_item.indptr)
     cost = np.bincount(prefixes.row, weights=per_item[prefixes.item], minlength=prefixes.n_rows) + 1
     max_rows = max(1, int(budget // cost.max())) if len(cost) else 1
+    if row_limit is not None:
+        max_rows = min(max_rows, max(1, int(row_limit)))
     cum = np.cumsum(cost)
     groups, start, base = [], 0, 0.0
     while start < prefixes.n_rows:  # one iteration per chunk
@@ -369,6 +374,59 @@ def accumulate_into(out: np.ndarray, row: np.ndarray, item: np.ndarray, value: n
     m = sp.csr_matrix((data, index, indptr), shape=out.shape)  # pragma: no cover - SciPy without the kernel
     m.has_canonical_format = False
     out += m.toarray()
+
+
+class SparseRows:
+    """Scores of consecutive row chunks, computed in one small dense scratch block, kept as CSR.
+
+    Every chunk adds its scores into the scratch block (``chunk_rows x n_items``, float64,
+    allocated once per call and reused, so it stays in cache and is never page-faulted
+    again), then :meth:`collect` reads the positions the chunk may have written, keeps the
+    nonzero ones and writes zeros back there: the stored values are bitwise the dense values,
+    and every unstored item scores exactly 0, as in the dense block.
+
+    Parameters
+    ----------
+    chunk_rows, n_items : int
+        Largest number of rows of a chunk; catalogue size.
+    """
+
+    def __init__(self, chunk_rows: int, n_items: int) -> None:
+        self.n_items = int(n_items)
+        self.block = np.zeros((max(int(chunk_rows), 1), self.n_items))
+        self.mark = np.zeros(self.block.size, dtype=np.int64)
+        self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def scratch(self, n_rows: int) -> np.ndarray:
+        """The zeroed scratch rows of the next chunk, shape (n_rows, n_items)."""
+        return self.block[:n_rows]
+
+    def collect(self, n_rows: int, row: np.ndarray, item: np.ndarray) -> None:
+        """Keep the chunk's nonzero scores at the positions ``(row, item)`` (duplicates allowed) and re-zero them.
+
+        Every nonzero of the chunk's scratch rows must lie at one of these positions.
+        """
+        flat = row.astype(np.int64) * self.n_items + item
+        where = np.arange(len(flat))
+        self.mark[flat] = where  # one entry per distinct position keeps its own number
+        flat = np.sort(flat[self.mark[flat] == where])
+        values = self.block.reshape(-1)[flat]
+        self.block.reshape(-1)[flat] = 0.0
+        nonzero = values != 0
+        flat, values = flat[nonzero], values[nonzero]
+        rows = flat // self.n_items
+        counts = np.bincount(rows, minlength=n_rows)
+        self.parts.append((counts, flat - rows * self.n_items, values))
+
+    def to_csr(self) -> sp.csr_matrix:
+        """All collected chunks, in order, as one canonical CSR matrix (sum of chunk rows x n_items)."""
+        counts = np.concatenate([p[0] for p in self.parts]) if self.parts else np.zeros(0, dtype=np.int64)
+        indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        indices = np.concatenate([p[1] for p in self.parts]) if self.parts else np.zeros(0, dtype=np.int64)
+        data = np.concatenate([p[2] for p in self.parts]) if self.parts else np.zeros(0)
+        out = sp.csr_matrix((data, indices.astype(np.int32), indptr), shape=(len(counts), self.n_items))
+        out.has_canonical_format = True  # rows sorted, indices sorted and distinct within each row
+        return out
 
 
 def accumulate(row: np.ndarray, item: np.ndarray, value: np.ndarray, n_rows: int, n_items: int) -> np.ndarray:

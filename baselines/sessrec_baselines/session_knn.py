@@ -44,6 +44,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 
 from sessrec import BaseModel, PrefixBatch, Sessions, check_is_fitted
@@ -59,6 +60,8 @@ except ImportError:  # pragma: no cover - Python 3.10
 __all__ = ["SFSKNN", "SKNN", "SSKNN", "STAN", "VSKNN", "VSTAN"]
 
 SECONDS_PER_DAY = 24 * 3600
+#: Rows per chunk of the sparse scoring path (its dense scratch block: rows x n_items float64).
+SPARSE_CHUNK_ROWS = 512
 
 
 # ---------------------------------------------------------------------- weight functions
@@ -184,17 +187,46 @@ class _SessionKNN(ParamFileSets, BaseModel):
         check_is_fitted(self, "index_")
         return self._score_all(core.prefixes_from_batch(batch, True, self.default_time_, self.n_items_))
 
+    def score_sessions_sparse(self, batch: PrefixBatch) -> sp.csr_matrix:
+        """:meth:`score_sessions` as a CSR matrix: the same values, unstored items score 0.
+
+        Returns a canonical ``scipy.sparse.csr_matrix`` of shape (sum(lengths), n_items),
+        float64, whose ``toarray()`` equals :meth:`score_sessions` bit for bit (items without
+        training clicks are stored as ``-inf``). The evaluator ranks it without a dense block.
+        """
+        check_is_fitted(self, "index_")
+        prefixes = core.prefixes_from_batch(batch, True, self.default_time_, self.n_items_)
+        chunks = core.row_chunks(prefixes, self.index_, row_limit=SPARSE_CHUNK_ROWS)
+        acc = core.SparseRows(max((len(rows) for rows in chunks), default=1), self.n_items_)
+        untrained = self.untrained_
+        for rows in chunks:
+            pre = prefixes.take(rows)
+            block = acc.scratch(len(rows))
+            result, row, item = self._score_chunk(pre, block)
+            if result is not block:
+                block[...] = result
+            if len(untrained):
+                block[:, untrained] = -np.inf
+                row = np.concatenate([row, np.repeat(np.arange(len(rows)), len(untrained))])
+                item = np.concatenate([item, np.tile(untrained, len(rows))])
+            acc.collect(len(rows), row, item)
+        return acc.to_csr()
+
     def _score_all(self, prefixes: core.Prefixes) -> torch.Tensor:
         out = np.zeros((prefixes.n_rows, self.n_items_))  # lazily zeroed pages: each chunk adds into its rows
         for rows in core.row_chunks(prefixes, self.index_):
             block = out[rows[0] : rows[-1] + 1]
-            result = self._score_chunk(prefixes.take(rows), block)
+            result = self._score_chunk(prefixes.take(rows), block)[0]
             if result is not block:
                 block[...] = result
         return mask_untrained(torch.from_numpy(out), self.untrained_)
 
-    def _score_chunk(self, pre: core.Prefixes, out: np.ndarray) -> np.ndarray:
-        """Add the scores of the prefixes ``pre`` into ``out`` (zeros, shape (n_rows, n_items)); return them."""
+    def _score_chunk(self, pre: core.Prefixes, out: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Add the scores of the prefixes ``pre`` into ``out`` (zeros, shape (n_rows, n_items)).
+
+        Returns the scores (``out`` itself unless a hook replaced it) and the positions
+        ``(row, item)`` of every score that may be nonzero (duplicates allowed).
+        """
         cand = core.candidates(pre, self._prefix_weights(pre), self.index_, int(self.sample_size))
         sim = self._similarity(pre, cand)
         ok = np.flatnonzero(sim > 0) if self.positive_only else np.arange(len(sim))
@@ -205,7 +237,7 @@ class _SessionKNN(ParamFileSets, BaseModel):
         row = nbrs.row[ex.nb]
         keep = self._keep_items(pre, row, ex)
         core.accumulate_into(out, row[keep], ex.item[keep], value[keep])
-        return self._postprocess(pre, out, row, ex)
+        return self._postprocess(pre, out, row, ex), *self._written(pre, row, ex)
 
     # -------------------------------------------------------------- hooks
     def _prefix_weights(self, pre: core.Prefixes) -> np.ndarray:
@@ -222,6 +254,10 @@ class _SessionKNN(ParamFileSets, BaseModel):
 
     def _postprocess(self, pre: core.Prefixes, scores: np.ndarray, row: np.ndarray, ex: core.Expanded) -> np.ndarray:
         return scores
+
+    def _written(self, pre: core.Prefixes, row: np.ndarray, ex: core.Expanded) -> tuple[np.ndarray, np.ndarray]:
+        """Positions ``(row, item)`` where :meth:`_score_chunk` may have written a nonzero score."""
+        return row, ex.item
 
     # -------------------------------------------------------------- shared pieces
     def _drop_current_items(self, pre: core.Prefixes, row: np.ndarray, ex: core.Expanded) -> np.ndarray:
@@ -360,6 +396,14 @@ class SKNN(_SessionKNN):
                 scored |= reminded
             scores += np.where(scored, self.pop_boost * pop, 0.0)
         return scores
+
+    def _written(self, pre: core.Prefixes, row: np.ndarray, ex: core.Expanded) -> tuple[np.ndarray, np.ndarray]:
+        """Neighbour items, plus the reminded last three clicks (``pop_boost`` only adds to those)."""
+        if not self.remind:
+            return row, ex.item
+        ok = pre.tail >= 0
+        tail_row = np.broadcast_to(np.arange(pre.n_rows)[:, None], pre.tail.shape)[ok]
+        return np.concatenate([row, tail_row]), np.concatenate([ex.item, pre.tail[ok]])
 
     def _remind(self, pre: core.Prefixes, scores: np.ndarray) -> np.ndarray:
         """Boost the last three clicks in place; returns the mask of boosted items."""

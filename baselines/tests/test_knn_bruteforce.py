@@ -139,3 +139,51 @@ def test_prefix_times_travel_with_the_batch():
     last = batch.timestamps.gather(1, (batch.lengths - 1)[:, None]).squeeze(1)
     assert last.tolist() == test.timestamps[test.case_positions()[:3] - 1].tolist()
     assert batch.select([1]).timestamps.shape == (1, int(batch.lengths[1]))
+
+
+SPARSE_CASES = [
+    ("SKNN", dict(k=5, sample_size=8)),
+    ("SKNN", dict(k=5, sample_size=0, similarity="cosine", remind=True, pop_boost=1.0)),
+    ("SKNN", dict(k=3, sample_size=8, remind=True, reference_code=True)),
+    ("SSKNN", dict(k=5, weighting="linear", reference_code=True)),
+    ("SFSKNN", dict(k=5, pop_boost=0.5)),
+    ("VSKNN", dict(k=4, sample_size=10, idf_weighting=2, remind=False)),
+    ("VSKNN", dict(k=4, weighting="linear", weighting_score="linear", reference_code=True)),
+    ("STAN", dict(k=4, sample_size=10, lambda_spw=1.5, lambda_snh=3.0, lambda_inh=0.8, remind=False)),
+    ("VSTAN", dict(k=6, sample_size=10, similarity="vec")),
+]
+
+
+@pytest.mark.parametrize(("name", "params"), SPARSE_CASES)
+@pytest.mark.parametrize("chunk_rows", [1, 7, 512])
+def test_sparse_scores_are_the_dense_scores_bit_for_bit(name, params, chunk_rows, monkeypatch):
+    """``score_sessions_sparse``: canonical CSR whose dense form is ``score_sessions``, bit for bit.
+
+    Items 25..29 have no training click (stored as -inf); the linear weights of the code give
+    negative scores; reminders and popularity write outside the neighbours' items.
+    """
+    import scipy.sparse as sp
+    from sessrec_baselines import session_knn
+
+    monkeypatch.setattr(session_knn, "SPARSE_CHUNK_ROWS", chunk_rows)
+    train = random_log(3)
+    train = Sessions.from_lists([train[s].tolist() for s in range(train.n_sessions)], n_items=30,
+                                timestamps=[train.timestamps[train.offsets[s]:train.offsets[s + 1]].tolist()
+                                            for s in range(train.n_sessions)])  # fmt: skip
+    rng = np.random.default_rng(104)
+    seqs = [rng.integers(0, 25, size=n).tolist() for n in (1, 2, 3, 5, 16, 18, 4, 2, 20)]
+    seqs.append([0, 1, 2, 3] + [27] * 12 + [4])  # old clicks only are shared: step > 10 (linear decay < 0)
+    test = Sessions.from_lists(seqs, n_items=30, timestamps=[np.arange(len(q), dtype=float).tolist() for q in seqs])
+    rows = test.lengths - 1
+    keep = rows > 0
+    batch = PrefixBatch.from_ranges(test.items, test.offsets[:-1][keep], rows[keep], test.timestamps)
+    model = getattr(session_knn, name)(**params).fit(train)
+    dense = model.score_sessions(batch).numpy()
+    block = model.score_sessions_sparse(batch)
+    assert isinstance(block, sp.csr_matrix) and block.dtype == np.float64 and block.has_canonical_format
+    assert block.shape == dense.shape
+    assert np.array_equal(block.toarray().view(np.int64), dense.view(np.int64))  # bitwise, -0.0 included
+    assert np.all(block.data != 0)  # nothing stored that the implicit zero would not give
+    assert np.isneginf(dense[:, 25:]).all() and (dense[:, :25] != 0).any()
+    if name == "SSKNN":
+        assert (dense[:, :25] < 0).any()  # the code's negative linear decay
