@@ -329,11 +329,20 @@ def order_neighbours(cand: Candidates, sel: np.ndarray, sim: np.ndarray) -> Neig
 
 @dataclass
 class Expanded:
-    """Every item of every neighbour: ``nb`` (neighbour number), ``item``, ``pos`` (last position in the neighbour)."""
+    """Every item of every neighbour: ``nb`` (neighbour number), ``item``, ``pos`` (last position in the neighbour).
+
+    ``at`` is the entry's place in the index's ``positions`` matrix; ``pos`` is read from it
+    on first use (only STAN's item decay needs it).
+    """
 
     nb: np.ndarray
     item: np.ndarray
-    pos: np.ndarray
+    at: np.ndarray
+    source: sp.csr_matrix
+
+    @property
+    def pos(self) -> np.ndarray:
+        return self.source.data[self.at].astype(np.int64)
 
 
 def expand(nbrs: Neighbours, index: TrainIndex) -> Expanded:
@@ -342,8 +351,8 @@ def expand(nbrs: Neighbours, index: TrainIndex) -> Expanded:
     starts = p.indptr[nbrs.rank]
     counts = p.indptr[nbrs.rank + 1] - starts
     nb = np.repeat(np.arange(len(nbrs.rank)), counts)
-    at = np.arange(len(nb)) - np.repeat(np.cumsum(counts) - counts, counts) + np.repeat(starts, counts)
-    return Expanded(nb, p.indices[at].astype(np.int64), p.data[at].astype(np.int64))
+    at = np.arange(len(nb)) + np.repeat(starts - (np.cumsum(counts) - counts), counts)
+    return Expanded(nb, p.indices[at].astype(np.int64), at, p)
 
 
 def in_prefix(prefixes: Prefixes, row: np.ndarray, item: np.ndarray, n_items: int) -> np.ndarray:
@@ -394,7 +403,6 @@ class SparseRows:
     def __init__(self, chunk_rows: int, n_items: int) -> None:
         self.n_items = int(n_items)
         self.block = np.zeros((max(int(chunk_rows), 1), self.n_items))
-        self.mark = np.zeros(self.block.size, dtype=np.int64)
         self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
 
     def scratch(self, n_rows: int) -> np.ndarray:
@@ -404,29 +412,30 @@ class SparseRows:
     def collect(self, n_rows: int, row: np.ndarray, item: np.ndarray) -> None:
         """Keep the chunk's nonzero scores at the positions ``(row, item)`` (duplicates allowed) and re-zero them.
 
-        Every nonzero of the chunk's scratch rows must lie at one of these positions.
+        Every nonzero of the chunk's scratch rows must lie at one of these positions. The
+        kept entries of a row are in no particular item order (the CSR matrix is duplicate
+        free, its indices unsorted); rows need not be sorted.
         """
-        flat = row.astype(np.int64) * self.n_items + item
-        where = np.arange(len(flat))
-        self.mark[flat] = where  # one entry per distinct position keeps its own number
-        flat = np.sort(flat[self.mark[flat] == where])
-        values = self.block.reshape(-1)[flat]
-        self.block.reshape(-1)[flat] = 0.0
-        nonzero = values != 0
-        flat, values = flat[nonzero], values[nonzero]
-        rows = flat // self.n_items
-        counts = np.bincount(rows, minlength=n_rows)
-        self.parts.append((counts, flat - rows * self.n_items, values))
+        flat = row * self.n_items + item
+        scores = self.block.reshape(-1)
+        values = scores[flat]
+        where = np.arange(len(flat), dtype=np.float64)
+        scores[flat] = where  # exact small integers: one entry per distinct position keeps its own number
+        first = (scores[flat] == where) & (values != 0)
+        scores[flat] = 0.0
+        rows, items, values = row[first], item[first], values[first]
+        if len(rows) > 1 and bool((rows[1:] < rows[:-1]).any()):
+            by_row = np.argsort(rows, kind="stable")
+            rows, items, values = rows[by_row], items[by_row], values[by_row]
+        self.parts.append((np.bincount(rows, minlength=n_rows), items, values))
 
     def to_csr(self) -> sp.csr_matrix:
-        """All collected chunks, in order, as one canonical CSR matrix (sum of chunk rows x n_items)."""
+        """All collected chunks, in order, as one CSR matrix (sum of chunk rows x n_items), duplicate free."""
         counts = np.concatenate([p[0] for p in self.parts]) if self.parts else np.zeros(0, dtype=np.int64)
         indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         indices = np.concatenate([p[1] for p in self.parts]) if self.parts else np.zeros(0, dtype=np.int64)
         data = np.concatenate([p[2] for p in self.parts]) if self.parts else np.zeros(0)
-        out = sp.csr_matrix((data, indices.astype(np.int32), indptr), shape=(len(counts), self.n_items))
-        out.has_canonical_format = True  # rows sorted, indices sorted and distinct within each row
-        return out
+        return sp.csr_matrix((data, indices, indptr), shape=(len(counts), self.n_items))
 
 
 def accumulate(row: np.ndarray, item: np.ndarray, value: np.ndarray, n_rows: int, n_items: int) -> np.ndarray:

@@ -190,9 +190,10 @@ class _SessionKNN(ParamFileSets, BaseModel):
     def score_sessions_sparse(self, batch: PrefixBatch) -> sp.csr_matrix:
         """:meth:`score_sessions` as a CSR matrix: the same values, unstored items score 0.
 
-        Returns a canonical ``scipy.sparse.csr_matrix`` of shape (sum(lengths), n_items),
-        float64, whose ``toarray()`` equals :meth:`score_sessions` bit for bit (items without
-        training clicks are stored as ``-inf``). The evaluator ranks it without a dense block.
+        Returns a ``scipy.sparse.csr_matrix`` of shape (sum(lengths), n_items), float64,
+        without duplicates (indices unsorted within a row), whose ``toarray()`` equals
+        :meth:`score_sessions` bit for bit (items without training clicks are stored as
+        ``-inf``; zeros are not stored). The evaluator ranks it without a dense block.
         """
         check_is_fitted(self, "index_")
         prefixes = core.prefixes_from_batch(batch, True, self.default_time_, self.n_items_)
@@ -236,8 +237,11 @@ class _SessionKNN(ParamFileSets, BaseModel):
         value = self._item_values(pre, nbrs, ex)
         row = nbrs.row[ex.nb]
         keep = self._keep_items(pre, row, ex)
+        if keep is None:
+            core.accumulate_into(out, row, ex.item, value)
+            return self._postprocess(pre, out, row, ex), *self._written(pre, row, ex.item)
         core.accumulate_into(out, row[keep], ex.item[keep], value[keep])
-        return self._postprocess(pre, out, row, ex), *self._written(pre, row, ex)
+        return self._postprocess(pre, out, row, ex), *self._written(pre, row[keep], ex.item[keep])
 
     # -------------------------------------------------------------- hooks
     def _prefix_weights(self, pre: core.Prefixes) -> np.ndarray:
@@ -249,21 +253,22 @@ class _SessionKNN(ParamFileSets, BaseModel):
     def _item_values(self, pre: core.Prefixes, nbrs: core.Neighbours, ex: core.Expanded) -> np.ndarray:
         return nbrs.weight[ex.nb]
 
-    def _keep_items(self, pre: core.Prefixes, row: np.ndarray, ex: core.Expanded) -> np.ndarray:
-        return np.ones(len(row), dtype=bool)
+    def _keep_items(self, pre: core.Prefixes, row: np.ndarray, ex: core.Expanded) -> np.ndarray | None:
+        """Mask of the neighbour items that receive a score; ``None``: all of them."""
+        return None
 
     def _postprocess(self, pre: core.Prefixes, scores: np.ndarray, row: np.ndarray, ex: core.Expanded) -> np.ndarray:
         return scores
 
-    def _written(self, pre: core.Prefixes, row: np.ndarray, ex: core.Expanded) -> tuple[np.ndarray, np.ndarray]:
-        """Positions ``(row, item)`` where :meth:`_score_chunk` may have written a nonzero score."""
-        return row, ex.item
+    def _written(self, pre: core.Prefixes, row: np.ndarray, item: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Positions where :meth:`_score_chunk` may have written a nonzero score, given the scored ``(row, item)``."""
+        return row, item
 
     # -------------------------------------------------------------- shared pieces
-    def _drop_current_items(self, pre: core.Prefixes, row: np.ndarray, ex: core.Expanded) -> np.ndarray:
-        """``remind=False`` of V-SKNN/STAN/V-STAN: items of the current prefix get no score."""
+    def _drop_current_items(self, pre: core.Prefixes, row: np.ndarray, ex: core.Expanded) -> np.ndarray | None:
+        """``remind=False`` of V-SKNN/STAN/V-STAN: items of the current prefix get no score (``None``: all kept)."""
         if self.remind:
-            return np.ones(len(row), dtype=bool)
+            return None
         return ~core.in_prefix(pre, row, ex.item, self.n_items_)
 
     def _cosine(self, pre: core.Prefixes, cand: core.Candidates, weights: np.ndarray) -> np.ndarray:
@@ -391,19 +396,20 @@ class SKNN(_SessionKNN):
             top = pop.max(axis=1, keepdims=True)
             pop = pop / np.where(top > 0, top, 1.0)
             keep = self._keep_items(pre, row, ex)
-            scored = core.accumulate(row[keep], ex.item[keep], np.ones(int(keep.sum())), pre.n_rows, self.n_items_) > 0
+            k_row, k_item = (row, ex.item) if keep is None else (row[keep], ex.item[keep])
+            scored = core.accumulate(k_row, k_item, np.ones(len(k_row)), pre.n_rows, self.n_items_) > 0
             if reminded is not None:
                 scored |= reminded
             scores += np.where(scored, self.pop_boost * pop, 0.0)
         return scores
 
-    def _written(self, pre: core.Prefixes, row: np.ndarray, ex: core.Expanded) -> tuple[np.ndarray, np.ndarray]:
-        """Neighbour items, plus the reminded last three clicks (``pop_boost`` only adds to those)."""
+    def _written(self, pre: core.Prefixes, row: np.ndarray, item: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The scored neighbour items, plus the reminded last three clicks (``pop_boost`` only adds to those)."""
         if not self.remind:
-            return row, ex.item
+            return row, item
         ok = pre.tail >= 0
         tail_row = np.broadcast_to(np.arange(pre.n_rows)[:, None], pre.tail.shape)[ok]
-        return np.concatenate([row, tail_row]), np.concatenate([ex.item, pre.tail[ok]])
+        return np.concatenate([row, tail_row]), np.concatenate([item, pre.tail[ok]])
 
     def _remind(self, pre: core.Prefixes, scores: np.ndarray) -> np.ndarray:
         """Boost the last three clicks in place; returns the mask of boosted items."""
@@ -636,7 +642,7 @@ class VSKNN(_SessionKNN):
         decay = score_decay(self.weighting_score, nbrs.step, bool(self.reference_code))
         return value * decay[ex.nb]
 
-    def _keep_items(self, pre: core.Prefixes, row: np.ndarray, ex: core.Expanded) -> np.ndarray:
+    def _keep_items(self, pre: core.Prefixes, row: np.ndarray, ex: core.Expanded) -> np.ndarray | None:
         return self._drop_current_items(pre, row, ex)
 
 
@@ -767,7 +773,7 @@ class STAN(_SessionKNN):
             value = value * np.exp(-np.abs(ex.pos - anchor[ex.nb]) / float(self.lambda_inh))
         return value
 
-    def _keep_items(self, pre: core.Prefixes, row: np.ndarray, ex: core.Expanded) -> np.ndarray:
+    def _keep_items(self, pre: core.Prefixes, row: np.ndarray, ex: core.Expanded) -> np.ndarray | None:
         return self._drop_current_items(pre, row, ex)
 
 
