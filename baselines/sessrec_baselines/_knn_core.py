@@ -26,6 +26,7 @@ the prefix weights of the shared items (the numerator of every similarity).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -383,6 +384,25 @@ def accumulate_into(out: np.ndarray, row: np.ndarray, item: np.ndarray, value: n
     m = sp.csr_matrix((data, index, indptr), shape=out.shape)  # pragma: no cover - SciPy without the kernel
     m.has_canonical_format = False
     out += m.toarray()
+
+
+@functools.lru_cache(maxsize=4)
+def _identity(n_items: int) -> sp.csr_matrix:
+    return sp.identity(n_items, format="csr")
+
+
+def sum_rows(row: np.ndarray, item: np.ndarray, value: np.ndarray, n_rows: int, n_items: int) -> sp.csr_matrix:
+    """CSR (n_rows, n_items) of the sums of ``value`` per ``(row, item)`` (``row`` non-decreasing), zeros dropped.
+
+    The entries form a CSR matrix with duplicates, multiplied by the identity: SciPy's
+    sparse product adds every row's entries one by one in storage order into a per-row
+    accumulator, exactly the additions of :func:`accumulate_into` (``v * 1.0 == v``), so
+    every sum is bitwise the dense one; sums equal to 0 are not stored, indices are
+    distinct but unsorted within a row.
+    """
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(row, minlength=n_rows))]).astype(np.int64)
+    entries = sp.csr_matrix((np.asarray(value, dtype=np.float64), item, indptr), shape=(n_rows, n_items))
+    return sp.csr_matrix(entries @ _identity(n_items))
 
 
 class SparseRows:

@@ -197,13 +197,28 @@ class _SessionKNN(ParamFileSets, BaseModel):
         """
         check_is_fitted(self, "index_")
         prefixes = core.prefixes_from_batch(batch, True, self.default_time_, self.n_items_)
+        if len(self.untrained_) or self._rewrites_scores():
+            return self._sparse_through_scratch(prefixes)
+        parts = [self._sparse_chunk(prefixes.take(rows)) for rows in core.row_chunks(prefixes, self.index_)]
+        if len(parts) == 1:
+            return parts[0]
+        return sp.vstack(parts, format="csr") if parts else sp.csr_matrix((0, self.n_items_))
+
+    def _sparse_chunk(self, pre: core.Prefixes) -> sp.csr_matrix:
+        """Scores of the prefixes ``pre`` summed straight into CSR (no dense block)."""
+        _, ex, row, value, keep = self._chunk_terms(pre)
+        if keep is None:
+            return core.sum_rows(row, ex.item, value, pre.n_rows, self.n_items_)
+        return core.sum_rows(row[keep], ex.item[keep], value[keep], pre.n_rows, self.n_items_)
+
+    def _sparse_through_scratch(self, prefixes: core.Prefixes) -> sp.csr_matrix:
+        """Sparse scores when the last step edits dense scores (reminders, popularity) or items are untrained."""
         chunks = core.row_chunks(prefixes, self.index_, row_limit=SPARSE_CHUNK_ROWS)
         acc = core.SparseRows(max((len(rows) for rows in chunks), default=1), self.n_items_)
         untrained = self.untrained_
         for rows in chunks:
-            pre = prefixes.take(rows)
             block = acc.scratch(len(rows))
-            result, row, item = self._score_chunk(pre, block)
+            result, row, item = self._score_chunk(prefixes.take(rows), block)
             if result is not block:
                 block[...] = result
             if len(untrained):
@@ -228,6 +243,17 @@ class _SessionKNN(ParamFileSets, BaseModel):
         Returns the scores (``out`` itself unless a hook replaced it) and the positions
         ``(row, item)`` of every score that may be nonzero (duplicates allowed).
         """
+        _, ex, row, value, keep = self._chunk_terms(pre)
+        if keep is None:
+            core.accumulate_into(out, row, ex.item, value)
+            return self._postprocess(pre, out, row, ex), *self._written(pre, row, ex.item)
+        core.accumulate_into(out, row[keep], ex.item[keep], value[keep])
+        return self._postprocess(pre, out, row, ex), *self._written(pre, row[keep], ex.item[keep])
+
+    def _chunk_terms(
+        self, pre: core.Prefixes
+    ) -> tuple[core.Neighbours, core.Expanded, np.ndarray, np.ndarray, np.ndarray | None]:
+        """Neighbours of the prefixes ``pre``, their items, each item's row and value, and the kept mask (or None)."""
         cand = core.candidates(pre, self._prefix_weights(pre), self.index_, int(self.sample_size))
         sim = self._similarity(pre, cand)
         ok = np.flatnonzero(sim > 0) if self.positive_only else np.arange(len(sim))
@@ -236,14 +262,13 @@ class _SessionKNN(ParamFileSets, BaseModel):
         ex = core.expand(nbrs, self.index_)
         value = self._item_values(pre, nbrs, ex)
         row = nbrs.row[ex.nb]
-        keep = self._keep_items(pre, row, ex)
-        if keep is None:
-            core.accumulate_into(out, row, ex.item, value)
-            return self._postprocess(pre, out, row, ex), *self._written(pre, row, ex.item)
-        core.accumulate_into(out, row[keep], ex.item[keep], value[keep])
-        return self._postprocess(pre, out, row, ex), *self._written(pre, row[keep], ex.item[keep])
+        return nbrs, ex, row, value, self._keep_items(pre, row, ex)
 
     # -------------------------------------------------------------- hooks
+    def _rewrites_scores(self) -> bool:
+        """Whether :meth:`_postprocess` changes the summed scores (then sparse scores go through a dense scratch)."""
+        return False
+
     def _prefix_weights(self, pre: core.Prefixes) -> np.ndarray:
         return np.ones(len(pre.row))
 
@@ -402,6 +427,9 @@ class SKNN(_SessionKNN):
                 scored |= reminded
             scores += np.where(scored, self.pop_boost * pop, 0.0)
         return scores
+
+    def _rewrites_scores(self) -> bool:
+        return bool(self.remind or self.pop_boost)
 
     def _written(self, pre: core.Prefixes, row: np.ndarray, item: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The scored neighbour items, plus the reminded last three clicks (``pop_boost`` only adds to those)."""

@@ -156,24 +156,29 @@ SPARSE_CASES = [
 
 @pytest.mark.parametrize(("name", "params"), SPARSE_CASES)
 @pytest.mark.parametrize("chunk_rows", [1, 7, 512])
-def test_sparse_scores_are_the_dense_scores_bit_for_bit(name, params, chunk_rows, monkeypatch):
+@pytest.mark.parametrize("untrained", [True, False])
+def test_sparse_scores_are_the_dense_scores_bit_for_bit(name, params, chunk_rows, untrained, monkeypatch):
     """``score_sessions_sparse``: duplicate-free CSR whose dense form is ``score_sessions``, bit for bit.
 
-    Items 25..29 have no training click (stored as -inf); the linear weights of the code give
-    negative scores; reminders and popularity write outside the neighbours' items.
+    With ``untrained``, items 25..29 have no training click (stored as -inf; the scores then
+    go through the dense scratch block, as with reminders and popularity, which write outside
+    the neighbours' items); the code's linear decay gives negative scores.
     """
     import scipy.sparse as sp
     from sessrec_baselines import session_knn
 
     monkeypatch.setattr(session_knn, "SPARSE_CHUNK_ROWS", chunk_rows)
+    monkeypatch.setattr(_knn_core, "CHUNK_ENTRIES", {1: 10, 7: 100, 512: 4_000_000}[chunk_rows])
     train = random_log(3)
-    train = Sessions.from_lists([train[s].tolist() for s in range(train.n_sessions)], n_items=30,
+    n_items = 30 if untrained else 25
+    train = Sessions.from_lists([train[s].tolist() for s in range(train.n_sessions)], n_items=n_items,
                                 timestamps=[train.timestamps[train.offsets[s]:train.offsets[s + 1]].tolist()
                                             for s in range(train.n_sessions)])  # fmt: skip
     rng = np.random.default_rng(104)
     seqs = [rng.integers(0, 25, size=n).tolist() for n in (1, 2, 3, 5, 16, 18, 4, 2, 20)]
-    seqs.append([0, 1, 2, 3] + [27] * 12 + [4])  # old clicks only are shared: step > 10 (linear decay < 0)
-    test = Sessions.from_lists(seqs, n_items=30, timestamps=[np.arange(len(q), dtype=float).tolist() for q in seqs])
+    seqs.append([0, 1, 2, 3] + [24] * 12 + [4])  # old clicks only are shared: step > 10 (linear decay < 0)
+    times = [np.arange(len(q), dtype=float).tolist() for q in seqs]
+    test = Sessions.from_lists(seqs, n_items=n_items, timestamps=times)
     rows = test.lengths - 1
     keep = rows > 0
     batch = PrefixBatch.from_ranges(test.items, test.offsets[:-1][keep], rows[keep], test.timestamps)
@@ -188,5 +193,6 @@ def test_sparse_scores_are_the_dense_scores_bit_for_bit(name, params, chunk_rows
     assert np.array_equal(block.toarray().view(np.int64), dense.view(np.int64))  # bitwise, -0.0 included
     assert np.all(block.data != 0)  # nothing stored that the implicit zero would not give
     assert np.isneginf(dense[:, 25:]).all() and (dense[:, :25] != 0).any()
+    assert not np.isinf(dense[:, :25]).any()
     if name == "SSKNN":
         assert (dense[:, :25] < 0).any()  # the code's negative linear decay
