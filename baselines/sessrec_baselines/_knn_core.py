@@ -341,7 +341,7 @@ class Expanded:
     at: np.ndarray
     source: sp.csr_matrix
 
-    @property
+    @functools.cached_property
     def pos(self) -> np.ndarray:
         return self.source.data[self.at].astype(np.int64)
 
@@ -356,11 +356,24 @@ def expand(nbrs: Neighbours, index: TrainIndex) -> Expanded:
     return Expanded(nb, p.indices[at].astype(np.int64), at, p)
 
 
+#: Largest bit table :func:`in_prefix` builds (32 MiB); above it, a binary search.
+MAX_TABLE_BITS = 2**28
+
+
 def in_prefix(prefixes: Prefixes, row: np.ndarray, item: np.ndarray, n_items: int) -> np.ndarray:
-    """Whether ``item`` is a click of prefix ``row``, elementwise."""
+    """Whether ``item`` is a click of prefix ``row``, elementwise.
+
+    A bit per (prefix, item) pair, set for the prefixes' items and read for every probe (no
+    search); a binary search over the sorted pairs when that table would exceed
+    :data:`MAX_TABLE_BITS`.
+    """
     n = np.int64(max(n_items, 1))
     keys = prefixes.row * n + prefixes.item  # sorted
     probe = row * n + item
+    if prefixes.n_rows * int(n) <= MAX_TABLE_BITS:
+        bits = np.zeros((prefixes.n_rows * int(n) + 7) // 8, dtype=np.uint8)
+        np.bitwise_or.at(bits, keys >> 3, np.left_shift(1, keys & 7).astype(np.uint8))
+        return ((bits[probe >> 3] >> (probe & 7).astype(np.uint8)) & 1).astype(bool)
     at = np.searchsorted(keys, probe)
     at = np.minimum(at, len(keys) - 1) if len(keys) else at
     return (keys[at] == probe) if len(keys) else np.zeros(len(probe), dtype=bool)

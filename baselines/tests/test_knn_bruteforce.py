@@ -196,3 +196,18 @@ def test_sparse_scores_are_the_dense_scores_bit_for_bit(name, params, chunk_rows
     assert not np.isinf(dense[:, :25]).any()
     if name == "SSKNN":
         assert (dense[:, :25] < 0).any()  # the code's negative linear decay
+
+
+@pytest.mark.parametrize("table_bits", [0, 2**28])
+def test_in_prefix_is_set_membership(table_bits, monkeypatch):
+    """Both routes of ``in_prefix`` (bit table, binary search) against Python sets."""
+    monkeypatch.setattr(_knn_core, "MAX_TABLE_BITS", table_bits)
+    test = random_log(9, n_sessions=15)
+    batch = PrefixBatch.from_lists(prefixes(test))
+    pre = _knn_core.prefixes_from_batch(batch, False, 0.0, 25)
+    rng = np.random.default_rng(0)
+    row, item = rng.integers(0, pre.n_rows, 500), rng.integers(0, 25, 500)
+    sets = [set(p) for p in prefixes(test)]
+    want = np.array([i in sets[r] for r, i in zip(row, item)])
+    assert want.any() and not want.all()
+    np.testing.assert_array_equal(_knn_core.in_prefix(pre, row, item, 25), want)
