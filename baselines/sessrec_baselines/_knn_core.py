@@ -277,25 +277,42 @@ def top_k(row: np.ndarray, sim: np.ndarray, n_rows: int, k: int) -> np.ndarray:
     """Positions of the ``k`` largest ``sim`` of every row, ordered by row, then decreasing ``sim``.
 
     Entries are sorted by row; ties keep the entries' order (the earlier entry first), both
-    for the choice at the ``k``-th place and for the order. One partial selection per row
-    (``torch.topk``) finds each row's ``k``-th value; a row-wise stable sort orders the
-    chosen entries.
+    for the choice at the ``k``-th place and for the order. Only rows with more than ``k``
+    entries need a choice: one partial selection per such row (``torch.topk``) finds its
+    ``k``-th value; a row-wise stable sort orders the chosen entries. Both work on padded
+    blocks of rows of similar length (:func:`_row_bands`), so that the padding stays small.
     """
     counts = np.bincount(row, minlength=n_rows)
     if len(row) == 0:
         return np.zeros(0, dtype=np.int64)
     chosen = np.arange(len(row))
     if counts.max() > k:
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        dense = torch.full((n_rows, int(counts.max())), -np.inf, dtype=torch.float64)
-        dense[torch.from_numpy(row), torch.from_numpy(np.arange(len(row)) - starts[row])] = torch.from_numpy(sim)
-        kth = torch.topk(dense, k, dim=1, sorted=False).values.amin(dim=1).numpy()
+        starts = np.cumsum(counts) - counts
+        kth = np.full(n_rows, -np.inf)
+        for rows in _row_bands(np.where(counts > k, counts, 0)):  # rows with a choice to make
+            block = _padded(sim, starts[rows], counts[rows], -np.inf)
+            kth[rows] = torch.topk(torch.from_numpy(block), k, dim=1, sorted=False).values.amin(dim=1).numpy()
+        over = (counts > k)[row]
         above = sim > kth[row]
-        tied = sim == kth[row]
+        tied = over & (sim == kth[row])
         room = k - np.bincount(row, weights=above, minlength=n_rows)
         tie_rank = np.cumsum(tied) - np.concatenate([[0], np.cumsum(tied)])[starts][row]
-        chosen = np.flatnonzero(above | (tied & (tie_rank <= room[row])))
+        chosen = np.flatnonzero(~over | above | (tied & (tie_rank <= room[row])))
     return chosen[_row_sort_desc(row[chosen], sim[chosen], n_rows)]
+
+
+def _row_bands(counts: np.ndarray) -> list[np.ndarray]:
+    """Rows with ``counts > 0`` grouped by ``ceil(log2(count))`` (lengths within a factor 2 in a group)."""
+    rows = np.flatnonzero(counts > 0)
+    band = np.ceil(np.log2(counts[rows])).astype(np.int64)
+    return [rows[band == b] for b in np.unique(band)]  # at most ~log2(max count) groups
+
+
+def _padded(value: np.ndarray, starts: np.ndarray, counts: np.ndarray, pad: float) -> np.ndarray:
+    """Rows ``value[starts[r] : starts[r] + counts[r]]`` as a (len(starts), max count) block, ``pad`` after."""
+    cols = np.arange(int(counts.max()))
+    valid = cols[None, :] < counts[:, None]
+    return np.where(valid, value[np.where(valid, starts[:, None] + cols[None, :], 0)], pad)
 
 
 def _row_sort_desc(row: np.ndarray, value: np.ndarray, n_rows: int) -> np.ndarray:
@@ -303,13 +320,14 @@ def _row_sort_desc(row: np.ndarray, value: np.ndarray, n_rows: int) -> np.ndarra
     counts = np.bincount(row, minlength=n_rows)
     if len(row) == 0:
         return np.zeros(0, dtype=np.int64)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    col = np.arange(len(row)) - starts[row]
-    dense = np.full((n_rows, int(counts.max())), np.inf)
-    dense[row, col] = -value
-    order = np.argsort(dense, axis=1, kind="stable")
-    valid = np.arange(order.shape[1])[None, :] < counts[:, None]
-    return (starts[:, None] + order)[valid]
+    starts = np.cumsum(counts) - counts
+    out = np.empty(len(row), dtype=np.int64)
+    for rows in _row_bands(counts):
+        order = np.argsort(_padded(-value, starts[rows], counts[rows], np.inf), axis=1, kind="stable")
+        first = starts[rows][:, None]
+        valid = np.arange(order.shape[1])[None, :] < counts[rows][:, None]
+        out[(first + np.arange(order.shape[1])[None, :])[valid]] = (first + order)[valid]
+    return out
 
 
 # ---------------------------------------------------------------------- item scores

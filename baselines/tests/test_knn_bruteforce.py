@@ -211,3 +211,17 @@ def test_in_prefix_is_set_membership(table_bits, monkeypatch):
     want = np.array([i in sets[r] for r, i in zip(row, item)])
     assert want.any() and not want.all()
     np.testing.assert_array_equal(_knn_core.in_prefix(pre, row, item, 25), want)
+
+
+@pytest.mark.parametrize("k", [1, 3, 10, 40])
+def test_top_k_against_sorting_each_row(k):
+    """Rows of very different lengths (several padded bands), many ties, empty rows."""
+    rng = np.random.default_rng(k)
+    counts = rng.choice([0, 1, 2, 5, 9, 17, 33, 70, 130], size=40)
+    row = np.repeat(np.arange(40), counts)
+    sim = rng.choice([0.1, 0.2, 0.5, 1.0], size=len(row))
+    want = []
+    for r in range(40):  # reference: per row, stable sort by decreasing similarity, first k
+        idx = np.flatnonzero(row == r)
+        want += sorted(idx, key=lambda i: -sim[i])[:k]
+    assert _knn_core.top_k(row, sim, 40, k).tolist() == [int(i) for i in want]
