@@ -72,6 +72,12 @@ class TrainIndex:
     sessions_of_item: sp.csr_matrix
     n_distinct: np.ndarray
 
+    @functools.cached_property
+    def binary(self) -> sp.csr_matrix:
+        """``positions`` with every stored value 1.0 (same structure), shape (n_sessions, n_items)."""
+        p = self.positions
+        return sp.csr_matrix((np.ones(p.nnz), p.indices, p.indptr), shape=p.shape)
+
 
 def session_order(train: Sessions, sampling: str, rng: np.random.Generator | None) -> np.ndarray:
     """Sampling order of the training sessions: latest last click first (ties: earlier position first), or random."""
@@ -434,6 +440,22 @@ def sum_rows(row: np.ndarray, item: np.ndarray, value: np.ndarray, n_rows: int, 
     indptr = np.concatenate([[0], np.cumsum(np.bincount(row, minlength=n_rows))]).astype(np.int64)
     entries = sp.csr_matrix((np.asarray(value, dtype=np.float64), item, indptr), shape=(n_rows, n_items))
     return sp.csr_matrix(entries @ _identity(n_items))
+
+
+def neighbour_sums(
+    row: np.ndarray, rank: np.ndarray, value: np.ndarray, n_rows: int, index: TrainIndex
+) -> sp.csr_matrix:
+    """CSR (n_rows, n_items): every neighbour ``rank`` adds ``value`` to each of its items in its prefix ``row``.
+
+    The neighbours (``row`` non-decreasing, in the order of addition) form a row x session
+    matrix, multiplied by the binary session x item matrix: SciPy's sparse product adds,
+    row by row, each neighbour's value to its items in the neighbour order and each
+    neighbour's items in item order -- the additions of :func:`accumulate_into` on the
+    expanded neighbour items (``v * 1.0 == v``), so every sum is bitwise the dense one.
+    """
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(row, minlength=n_rows))]).astype(np.int64)
+    weights = sp.csr_matrix((np.asarray(value, dtype=np.float64), rank, indptr), shape=(n_rows, len(index.order)))
+    return sp.csr_matrix(weights @ index.binary)
 
 
 class SparseRows:

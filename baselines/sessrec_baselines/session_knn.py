@@ -206,7 +206,11 @@ class _SessionKNN(ParamFileSets, BaseModel):
 
     def _sparse_chunk(self, pre: core.Prefixes) -> sp.csr_matrix:
         """Scores of the prefixes ``pre`` summed straight into CSR (no dense block)."""
-        _, ex, row, value, keep = self._chunk_terms(pre)
+        nbrs = self._neighbours(pre)
+        per_neighbour = None if self.filters_items else self._neighbour_values(pre, nbrs)
+        if per_neighbour is not None:  # every item of a neighbour gets the same value: no expansion
+            return core.neighbour_sums(nbrs.row, nbrs.rank, per_neighbour, pre.n_rows, self.index_)
+        _, ex, row, value, keep = self._chunk_terms(pre, nbrs)
         if keep is None:
             return core.sum_rows(row, ex.item, value, pre.n_rows, self.n_items_)
         return core.sum_rows(row[keep], ex.item[keep], value[keep], pre.n_rows, self.n_items_)
@@ -250,21 +254,32 @@ class _SessionKNN(ParamFileSets, BaseModel):
         core.accumulate_into(out, row[keep], ex.item[keep], value[keep])
         return self._postprocess(pre, out, row, ex), *self._written(pre, row[keep], ex.item[keep])
 
-    def _chunk_terms(
-        self, pre: core.Prefixes
-    ) -> tuple[core.Neighbours, core.Expanded, np.ndarray, np.ndarray, np.ndarray | None]:
-        """Neighbours of the prefixes ``pre``, their items, each item's row and value, and the kept mask (or None)."""
+    def _neighbours(self, pre: core.Prefixes) -> core.Neighbours:
+        """The neighbours of the prefixes ``pre`` (by row, then decreasing similarity)."""
         cand = core.candidates(pre, self._prefix_weights(pre), self.index_, int(self.sample_size))
         sim = self._similarity(pre, cand)
         ok = np.flatnonzero(sim > 0) if self.positive_only else np.arange(len(sim))
         chosen = ok[core.top_k(cand.row[ok], sim[ok], pre.n_rows, int(self.k))]
-        nbrs = core.order_neighbours(cand, chosen, sim)
+        return core.order_neighbours(cand, chosen, sim)
+
+    def _chunk_terms(
+        self, pre: core.Prefixes, nbrs: core.Neighbours | None = None
+    ) -> tuple[core.Neighbours, core.Expanded, np.ndarray, np.ndarray, np.ndarray | None]:
+        """Neighbours of the prefixes ``pre``, their items, each item's row and value, and the kept mask (or None)."""
+        nbrs = self._neighbours(pre) if nbrs is None else nbrs
         ex = core.expand(nbrs, self.index_)
         value = self._item_values(pre, nbrs, ex)
         row = nbrs.row[ex.nb]
         return nbrs, ex, row, value, self._keep_items(pre, row, ex)
 
     # -------------------------------------------------------------- hooks
+    #: Whether :meth:`_keep_items` may drop neighbour items (then sparse sums go through the expansion).
+    filters_items: ClassVar[bool] = False
+
+    def _neighbour_values(self, pre: core.Prefixes, nbrs: core.Neighbours) -> np.ndarray | None:
+        """The value every item of each neighbour receives, when it does not depend on the item; else None."""
+        return None
+
     def _rewrites_scores(self) -> bool:
         """Whether :meth:`_postprocess` changes the summed scores (then sparse scores go through a dense scratch)."""
         return False
@@ -431,6 +446,12 @@ class SKNN(_SessionKNN):
     def _rewrites_scores(self) -> bool:
         return bool(self.remind or self.pop_boost)
 
+    def _neighbour_values(self, pre: core.Prefixes, nbrs: core.Neighbours) -> np.ndarray | None:
+        return nbrs.weight
+
+    def _item_values(self, pre: core.Prefixes, nbrs: core.Neighbours, ex: core.Expanded) -> np.ndarray:
+        return self._neighbour_values(pre, nbrs)[ex.nb]
+
     def _written(self, pre: core.Prefixes, row: np.ndarray, item: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The scored neighbour items, plus the reminded last three clicks (``pop_boost`` only adds to those)."""
         if not self.remind:
@@ -513,9 +534,8 @@ class SSKNN(SKNN):
         super()._check_params()
         score_decay(self.weighting, np.ones(1), bool(self.reference_code))
 
-    def _item_values(self, pre: core.Prefixes, nbrs: core.Neighbours, ex: core.Expanded) -> np.ndarray:
-        decay = score_decay(self.weighting, nbrs.step, bool(self.reference_code))
-        return (nbrs.weight * decay)[ex.nb]
+    def _neighbour_values(self, pre: core.Prefixes, nbrs: core.Neighbours) -> np.ndarray | None:
+        return nbrs.weight * score_decay(self.weighting, nbrs.step, bool(self.reference_code))
 
 
 class SFSKNN(SKNN):
@@ -541,6 +561,7 @@ class SFSKNN(SKNN):
 
     paramfile_name = "sfsknn"
     tags: ClassVar[dict[str, Any]] = KnnTags("sequence")  # type: ignore[assignment]
+    filters_items = True
 
     def _fit_extra(self, train: Sessions) -> None:
         self.successors_ = core.successor_sets(train)
