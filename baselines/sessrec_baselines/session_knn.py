@@ -797,11 +797,13 @@ class STAN(_SessionKNN):
 
     def _anchor_positions(self, pre: core.Prefixes, nbrs: core.Neighbours, ex: core.Expanded) -> np.ndarray:
         """Position in every neighbour of its anchor item ``i*`` (paper) or of its last shared click (code)."""
-        row = nbrs.row[ex.nb]
         if self.reference_code:
-            shared = core.in_prefix(pre, row, ex.item, self.n_items_)
+            shared = np.flatnonzero(core.in_prefix(pre, nbrs.row[ex.nb], ex.item, self.n_items_))
             anchor = np.zeros(len(nbrs.row), dtype=np.int64)
-            np.maximum.at(anchor, ex.nb[shared], ex.pos[shared])
+            if len(shared):  # the shared items of a neighbour are consecutive: a maximum per run
+                nb = ex.nb[shared]
+                first = np.flatnonzero(np.concatenate([[True], nb[1:] != nb[:-1]]))
+                anchor[nb[first]] = np.maximum.reduceat(ex.pos[shared], first)
             return anchor
         # the prefix item whose last click is ``step`` from the end: position L - step + 1
         want = pre.length[nbrs.row] - nbrs.step + 1
@@ -817,9 +819,11 @@ class STAN(_SessionKNN):
 
     def _item_values(self, pre: core.Prefixes, nbrs: core.Neighbours, ex: core.Expanded) -> np.ndarray:
         value = nbrs.weight[ex.nb]
-        if self.lambda_inh:
-            anchor = self._anchor_positions(pre, nbrs, ex)
-            value = value * np.exp(-np.abs(ex.pos - anchor[ex.nb]) / float(self.lambda_inh))
+        if self.lambda_inh and len(value):
+            distance = np.abs(ex.pos - self._anchor_positions(pre, nbrs, ex)[ex.nb])
+            # the decay of every possible distance once, then looked up (the same float operations)
+            decay = np.exp(-np.arange(int(distance.max()) + 1) / float(self.lambda_inh))
+            value = value * decay[distance]
         return value
 
     def _keep_items(self, pre: core.Prefixes, row: np.ndarray, ex: core.Expanded) -> np.ndarray | None:
