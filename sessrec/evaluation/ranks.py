@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 import torch
 
 __all__ = ["TIES", "TIE_RULES", "Ties", "check_ties", "target_ranks", "top_k_items"]
@@ -106,19 +107,42 @@ def target_ranks(scores: torch.Tensor, targets: torch.Tensor, ties: str = "conse
 def _target_ranks_unchecked(scores: torch.Tensor, targets: torch.Tensor, ties: str) -> torch.Tensor:
     """:func:`target_ranks` without validation (the evaluator validates once per chunk itself).
 
-    Counting is a single compare-and-sum pass per rule over the ``(n_cases, n_items)``
-    matrix; the sums are accumulated in int32 (exact: a rank never exceeds ``n_items``,
-    far below ``2**31``) and widened to int64 at the end.
+    Counting is a single compare-and-count pass per rule over the ``(n_cases, n_items)``
+    matrix (:func:`_count_rows`); counts are exact integers, returned as int64.
     """
     target_scores = scores.gather(1, targets[:, None])
     if ties == "conservative":
-        return torch.sum(scores >= target_scores, dim=1, dtype=torch.int32).long()
-    optimistic = torch.sum(scores > target_scores, dim=1, dtype=torch.int32).long() + 1
+        return _count_rows(scores, target_scores, strict=False)
+    optimistic = _count_rows(scores, target_scores, strict=True) + 1
     if ties == "optimistic":
         return optimistic
     # ties == "median": conservative = optimistic + #{j != target : s_j == s_target}
-    conservative = torch.sum(scores >= target_scores, dim=1, dtype=torch.int32).long()
+    conservative = _count_rows(scores, target_scores, strict=False)
     return (conservative + optimistic).to(torch.float64) / 2.0
+
+
+#: Rows per block of the CPU counting pass (its boolean temporary stays within ~16 MiB).
+_COUNT_BLOCK_CELLS = 16 * 2**20
+
+
+def _count_rows(scores: torch.Tensor, threshold: torch.Tensor, strict: bool) -> torch.Tensor:
+    """``#{j : scores[b, j] > threshold[b]}`` (``strict``) or ``>=`` for every row ``b``, int64.
+
+    On the CPU (float32/float64) NumPy's compare and ``count_nonzero`` run in row blocks
+    (several times faster than torch's compare-and-sum on one thread, and a bounded
+    temporary); elsewhere torch counts in int32 (exact: a rank never exceeds ``n_items``,
+    far below ``2**31``).
+    """
+    if scores.device.type != "cpu" or scores.dtype not in (torch.float32, torch.float64):
+        compare = scores > threshold if strict else scores >= threshold
+        return torch.sum(compare, dim=1, dtype=torch.int32).long()
+    values, limit = scores.detach().numpy(), threshold.detach().numpy()
+    compare = np.greater if strict else np.greater_equal
+    out = np.empty(values.shape[0], dtype=np.int64)
+    step = max(1, _COUNT_BLOCK_CELLS // max(values.shape[1], 1))
+    for lo in range(0, values.shape[0], step):  # one iteration per block of rows
+        out[lo : lo + step] = np.count_nonzero(compare(values[lo : lo + step], limit[lo : lo + step]), axis=1)
+    return torch.from_numpy(out)
 
 
 def top_k_items(scores: torch.Tensor, k: int) -> torch.Tensor:
