@@ -269,18 +269,42 @@ def _fill_cut_ties(scores: torch.Tensor, rows: torch.Tensor, kth: torch.Tensor, 
     scoring exactly ``kth``: a smallest-``k`` selection over the key
     ``item_idx if score == kth else n_items`` (int32), done in row blocks so the
     temporaries stay within ``_TIE_BLOCK_BYTES`` whatever the catalogue size.
+
+    The lowest indices come first, so a row's first columns are searched first (``4k``
+    columns, then 8 times more, ...): a row whose first ``w`` columns already hold ``need``
+    items scoring ``kth`` has its answer there (typical when ``kth`` is the score of most
+    items, e.g. 0 for a model that scores few items), and only the other rows read further.
     """
     n_rows, k = items.shape
     n_items = scores.shape[1]
     above = (scores[rows[:, None], items] > kth).sum(dim=1, keepdim=True)  # (R, 1): places already right
-    columns = torch.arange(n_items, dtype=torch.int32, device=scores.device)
-    absent = torch.tensor(n_items, dtype=torch.int32, device=scores.device)
-    block = max(1, _TIE_BLOCK_BYTES // (5 * n_items))
     lowest_equal = torch.empty((n_rows, k), dtype=torch.long, device=scores.device)
-    for lo in range(0, n_rows, block):
-        sub = scores[rows[lo : lo + block]]
-        key = torch.where(sub == kth[lo : lo + block], columns, absent)
-        lowest_equal[lo : lo + block] = torch.topk(key, k, dim=1, largest=False, sorted=True).values.long()
+    pending = torch.arange(n_rows, device=scores.device)
+    width = min(n_items, max(4 * k, 256))
+    while len(pending):  # at most log8(n_items) widenings
+        if width >= n_items:
+            lowest_equal[pending] = _lowest_equal(scores, rows[pending], kth[pending], k, n_items)
+            break
+        equal = scores[rows[pending], :width] == kth[pending]
+        found = equal.sum(dim=1) >= (k - above[pending, 0])
+        if bool(found.any()):
+            done = pending[found]
+            lowest_equal[done] = _lowest_equal(scores[:, :width], rows[done], kth[done], k, width)
+        pending = pending[~found]
+        width = min(n_items, width * 8)
     place = torch.arange(k, device=scores.device)[None, :]
     from_equal = lowest_equal.gather(1, (place - above).clamp(min=0))
     return torch.where(place >= above, from_equal, items)
+
+
+def _lowest_equal(scores: torch.Tensor, rows: torch.Tensor, kth: torch.Tensor, k: int, width: int) -> torch.Tensor:
+    """The ``k`` lowest column indices of ``scores[rows]`` equal to ``kth`` (``width`` where fewer), sorted."""
+    columns = torch.arange(width, dtype=torch.int32, device=scores.device)
+    absent = torch.tensor(width, dtype=torch.int32, device=scores.device)
+    block = max(1, _TIE_BLOCK_BYTES // (5 * width))
+    out = torch.empty((len(rows), k), dtype=torch.long, device=scores.device)
+    for lo in range(0, len(rows), block):
+        sub = scores[rows[lo : lo + block]]
+        key = torch.where(sub == kth[lo : lo + block], columns, absent)
+        out[lo : lo + block] = torch.topk(key, k, dim=1, largest=False, sorted=True).values.long()
+    return out
