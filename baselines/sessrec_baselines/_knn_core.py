@@ -10,6 +10,13 @@ all of them batched over many prefixes with sparse products and segment operatio
 4. **item scores** -- every item of every neighbour receives the neighbour's weight (times
    item-level factors for STAN and V-STAN), summed over neighbours.
 
+Scores come out dense (``score``/``score_sessions``: a float64 (rows, n_items) block) or
+sparse (``score_sessions_sparse``: CSR, unstored items 0, which the evaluator ranks without
+a dense block). Both hold bitwise the same sums: every route adds a row's terms one by one
+in the same order (neighbours by decreasing similarity, each neighbour's items in item
+order) -- ``csr_todense`` into the dense block, SciPy's sparse product (``sum_rows``,
+``neighbour_sums``) into CSR.
+
 Training sessions are renumbered in the sampling order once in ``fit``, so a candidate's
 column in the prefix x session matrix *is* its sampling rank: step 2 keeps the first
 ``sample_size`` stored entries of each sorted row. Since a session among the first
@@ -380,27 +387,35 @@ def expand(nbrs: Neighbours, index: TrainIndex) -> Expanded:
     return Expanded(nb, p.indices[at].astype(np.int64), at, p)
 
 
-#: Largest bit table :func:`in_prefix` builds (32 MiB); above it, a binary search.
+#: Largest bit table :func:`pairs_contain` builds (32 MiB); above it, a binary search.
 MAX_TABLE_BITS = 2**28
 
 
 def in_prefix(prefixes: Prefixes, row: np.ndarray, item: np.ndarray, n_items: int) -> np.ndarray:
-    """Whether ``item`` is a click of prefix ``row``, elementwise.
+    """Whether ``item`` is a click of prefix ``row``, elementwise."""
+    return pairs_contain(prefixes.row, prefixes.item, prefixes.n_rows, row, item, n_items)
 
-    A bit per (prefix, item) pair, set for the prefixes' items and read for every probe (no
-    search); a binary search over the sorted pairs when that table would exceed
+
+def pairs_contain(
+    key_row: np.ndarray, key_item: np.ndarray, n_rows: int, row: np.ndarray, item: np.ndarray, n_items: int
+) -> np.ndarray:
+    """Whether each probe ``(row, item)`` is one of the pairs ``(key_row, key_item)`` (sorted by row, then item).
+
+    A bit per possible pair (``n_rows x n_items``), set for the pairs and read for every
+    probe (no search); a binary search over the sorted pairs when that table would exceed
     :data:`MAX_TABLE_BITS`.
     """
     n = np.int64(max(n_items, 1))
-    keys = prefixes.row * n + prefixes.item  # sorted
+    keys = key_row * n + key_item
     probe = row * n + item
-    if prefixes.n_rows * int(n) <= MAX_TABLE_BITS:
-        bits = np.zeros((prefixes.n_rows * int(n) + 7) // 8, dtype=np.uint8)
+    if n_rows * int(n) <= MAX_TABLE_BITS:
+        bits = np.zeros((n_rows * int(n) + 7) // 8, dtype=np.uint8)
         np.bitwise_or.at(bits, keys >> 3, np.left_shift(1, keys & 7).astype(np.uint8))
         return ((bits[probe >> 3] >> (probe & 7).astype(np.uint8)) & 1).astype(bool)
-    at = np.searchsorted(keys, probe)
-    at = np.minimum(at, len(keys) - 1) if len(keys) else at
-    return (keys[at] == probe) if len(keys) else np.zeros(len(probe), dtype=bool)
+    if len(keys) == 0:
+        return np.zeros(len(probe), dtype=bool)
+    at = np.minimum(np.searchsorted(keys, probe), len(keys) - 1)
+    return keys[at] == probe
 
 
 def accumulate_into(out: np.ndarray, row: np.ndarray, item: np.ndarray, value: np.ndarray) -> None:

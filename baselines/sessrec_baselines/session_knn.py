@@ -568,12 +568,10 @@ class SFSKNN(SKNN):
 
     def _keep_items(self, pre: core.Prefixes, row: np.ndarray, ex: core.Expanded) -> np.ndarray:
         """Only items that directly followed the prefix's last click in a training session."""
-        succ = self.successors_
-        n = np.int64(max(self.n_items_, 1))
-        keys = np.repeat(np.arange(succ.shape[0], dtype=np.int64), np.diff(succ.indptr)) * n + succ.indices
-        probe = pre.last_item[row] * n + ex.item
-        at = np.minimum(np.searchsorted(keys, probe), max(len(keys) - 1, 0))
-        return keys[at] == probe if len(keys) else np.zeros(len(probe), dtype=bool)
+        lasts, local = np.unique(pre.last_item, return_inverse=True)
+        succ = self.successors_[lasts]  # the successor lists of this chunk's last items (sorted indices)
+        pair_row = np.repeat(np.arange(len(lasts)), np.diff(succ.indptr))
+        return core.pairs_contain(pair_row, succ.indices, len(lasts), local[row], ex.item, self.n_items_)
 
 
 # ---------------------------------------------------------------------- V-SKNN
