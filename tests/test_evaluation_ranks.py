@@ -170,3 +170,22 @@ def test_top_k_on_large_catalogues_with_ties_and_minus_inf(n_items, k):
     top = top_k_items(torch.from_numpy(s), k).numpy()
     order = np.lexsort((np.broadcast_to(np.arange(n_items), s.shape), -s), axis=1)[:, :k]
     np.testing.assert_array_equal(top, order)
+
+
+@pytest.mark.parametrize("k", [1, 20, 100])
+def test_top_k_when_most_items_tie_at_the_cut(k):
+    """Rows with fewer than k positive scores (the k-th value is the 0 most items share), and rows whose
+    tied items sit far right (the search past the first columns must widen to the full row)."""
+    rng = np.random.default_rng(k)
+    n_items = 9000
+    s = np.zeros((12, n_items))
+    for r in range(6):  # a few positive scores, some tied
+        s[r, rng.choice(n_items, size=r * 3, replace=False)] = rng.choice([0.5, 1.0], size=r * 3)
+    s[6:9] = -1.0
+    s[6, -5:] = 0.0  # the only items tied with the k-th value (for k > 5) are the last five
+    s[7, ::1500] = 0.0
+    s[8, 4000 : 4000 + k] = 2.0
+    s[9:] = rng.choice([0.0, 0.25], size=(3, n_items))
+    top = top_k_items(torch.from_numpy(s), k).numpy()
+    order = np.lexsort((np.broadcast_to(np.arange(n_items), s.shape), -s), axis=1)[:, :k]
+    np.testing.assert_array_equal(top, order)

@@ -10,6 +10,13 @@ all of them batched over many prefixes with sparse products and segment operatio
 4. **item scores** -- every item of every neighbour receives the neighbour's weight (times
    item-level factors for STAN and V-STAN), summed over neighbours.
 
+Scores come out dense (``score``/``score_sessions``: a float64 (rows, n_items) block) or
+sparse (``score_sessions_sparse``: CSR, unstored items 0, which the evaluator ranks without
+a dense block). Both hold bitwise the same sums: every route adds a row's terms one by one
+in the same order (neighbours by decreasing similarity, each neighbour's items in item
+order) -- ``csr_todense`` into the dense block, SciPy's sparse product (``sum_rows``,
+``neighbour_sums``) into CSR.
+
 Training sessions are renumbered in the sampling order once in ``fit``, so a candidate's
 column in the prefix x session matrix *is* its sampling rank: step 2 keeps the first
 ``sample_size`` stored entries of each sorted row. Since a session among the first
@@ -26,6 +33,7 @@ the prefix weights of the shared items (the numerator of every similarity).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,6 +78,12 @@ class TrainIndex:
     last_time: np.ndarray
     sessions_of_item: sp.csr_matrix
     n_distinct: np.ndarray
+
+    @functools.cached_property
+    def binary(self) -> sp.csr_matrix:
+        """``positions`` with every stored value 1.0 (same structure), shape (n_sessions, n_items)."""
+        p = self.positions
+        return sp.csr_matrix((np.ones(p.nnz), p.indices, p.indptr), shape=p.shape)
 
 
 def session_order(train: Sessions, sampling: str, rng: np.random.Generator | None) -> np.ndarray:
@@ -212,18 +226,23 @@ def prefixes_from_batch(batch: PrefixBatch, whole_sessions: bool, default_time: 
     return Prefixes(entry_row[keep], entry_item[keep], col[keep] + 1, plen, time, tail)
 
 
-def row_chunks(prefixes: Prefixes, index: TrainIndex, budget: int | None = None) -> list[np.ndarray]:
+def row_chunks(
+    prefixes: Prefixes, index: TrainIndex, budget: int | None = None, row_limit: int | None = None
+) -> list[np.ndarray]:
     """Split the prefix rows into consecutive groups that bound every per-chunk array.
 
     A row's cost is the length of its candidate product (the summed truncated session lists
     of its distinct items, at least 1). A group's summed cost stays within ``budget`` (the
     candidate product and everything per candidate) and its row count times the largest row
-    cost too (the padded row x candidate matrix of the top-``k`` selection).
+    cost too (the padded row x candidate matrix of the top-``k`` selection); with
+    ``row_limit``, a group also has at most that many rows.
     """
     budget = CHUNK_ENTRIES if budget is None else budget
     per_item = np.diff(index.sessions_of_item.indptr)
     cost = np.bincount(prefixes.row, weights=per_item[prefixes.item], minlength=prefixes.n_rows) + 1
     max_rows = max(1, int(budget // cost.max())) if len(cost) else 1
+    if row_limit is not None:
+        max_rows = min(max_rows, max(1, int(row_limit)))
     cum = np.cumsum(cost)
     groups, start, base = [], 0, 0.0
     while start < prefixes.n_rows:  # one iteration per chunk
@@ -271,25 +290,42 @@ def top_k(row: np.ndarray, sim: np.ndarray, n_rows: int, k: int) -> np.ndarray:
     """Positions of the ``k`` largest ``sim`` of every row, ordered by row, then decreasing ``sim``.
 
     Entries are sorted by row; ties keep the entries' order (the earlier entry first), both
-    for the choice at the ``k``-th place and for the order. One partial selection per row
-    (``torch.topk``) finds each row's ``k``-th value; a row-wise stable sort orders the
-    chosen entries.
+    for the choice at the ``k``-th place and for the order. Only rows with more than ``k``
+    entries need a choice: one partial selection per such row (``torch.topk``) finds its
+    ``k``-th value; a row-wise stable sort orders the chosen entries. Both work on padded
+    blocks of rows of similar length (:func:`_row_bands`), so that the padding stays small.
     """
     counts = np.bincount(row, minlength=n_rows)
     if len(row) == 0:
         return np.zeros(0, dtype=np.int64)
     chosen = np.arange(len(row))
     if counts.max() > k:
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        dense = torch.full((n_rows, int(counts.max())), -np.inf, dtype=torch.float64)
-        dense[torch.from_numpy(row), torch.from_numpy(np.arange(len(row)) - starts[row])] = torch.from_numpy(sim)
-        kth = torch.topk(dense, k, dim=1, sorted=False).values.amin(dim=1).numpy()
+        starts = np.cumsum(counts) - counts
+        kth = np.full(n_rows, -np.inf)
+        for rows in _row_bands(np.where(counts > k, counts, 0)):  # rows with a choice to make
+            block = _padded(sim, starts[rows], counts[rows], -np.inf)
+            kth[rows] = torch.topk(torch.from_numpy(block), k, dim=1, sorted=False).values.amin(dim=1).numpy()
+        over = (counts > k)[row]
         above = sim > kth[row]
-        tied = sim == kth[row]
+        tied = over & (sim == kth[row])
         room = k - np.bincount(row, weights=above, minlength=n_rows)
         tie_rank = np.cumsum(tied) - np.concatenate([[0], np.cumsum(tied)])[starts][row]
-        chosen = np.flatnonzero(above | (tied & (tie_rank <= room[row])))
+        chosen = np.flatnonzero(~over | above | (tied & (tie_rank <= room[row])))
     return chosen[_row_sort_desc(row[chosen], sim[chosen], n_rows)]
+
+
+def _row_bands(counts: np.ndarray) -> list[np.ndarray]:
+    """Rows with ``counts > 0`` grouped by ``ceil(log2(count))`` (lengths within a factor 2 in a group)."""
+    rows = np.flatnonzero(counts > 0)
+    band = np.ceil(np.log2(counts[rows])).astype(np.int64)
+    return [rows[band == b] for b in np.unique(band)]  # at most ~log2(max count) groups
+
+
+def _padded(value: np.ndarray, starts: np.ndarray, counts: np.ndarray, pad: float) -> np.ndarray:
+    """Rows ``value[starts[r] : starts[r] + counts[r]]`` as a (len(starts), max count) block, ``pad`` after."""
+    cols = np.arange(int(counts.max()))
+    valid = cols[None, :] < counts[:, None]
+    return np.where(valid, value[np.where(valid, starts[:, None] + cols[None, :], 0)], pad)
 
 
 def _row_sort_desc(row: np.ndarray, value: np.ndarray, n_rows: int) -> np.ndarray:
@@ -297,13 +333,14 @@ def _row_sort_desc(row: np.ndarray, value: np.ndarray, n_rows: int) -> np.ndarra
     counts = np.bincount(row, minlength=n_rows)
     if len(row) == 0:
         return np.zeros(0, dtype=np.int64)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    col = np.arange(len(row)) - starts[row]
-    dense = np.full((n_rows, int(counts.max())), np.inf)
-    dense[row, col] = -value
-    order = np.argsort(dense, axis=1, kind="stable")
-    valid = np.arange(order.shape[1])[None, :] < counts[:, None]
-    return (starts[:, None] + order)[valid]
+    starts = np.cumsum(counts) - counts
+    out = np.empty(len(row), dtype=np.int64)
+    for rows in _row_bands(counts):
+        order = np.argsort(_padded(-value, starts[rows], counts[rows], np.inf), axis=1, kind="stable")
+        first = starts[rows][:, None]
+        valid = np.arange(order.shape[1])[None, :] < counts[rows][:, None]
+        out[(first + np.arange(order.shape[1])[None, :])[valid]] = (first + order)[valid]
+    return out
 
 
 # ---------------------------------------------------------------------- item scores
@@ -324,11 +361,20 @@ def order_neighbours(cand: Candidates, sel: np.ndarray, sim: np.ndarray) -> Neig
 
 @dataclass
 class Expanded:
-    """Every item of every neighbour: ``nb`` (neighbour number), ``item``, ``pos`` (last position in the neighbour)."""
+    """Every item of every neighbour: ``nb`` (neighbour number), ``item``, ``pos`` (last position in the neighbour).
+
+    ``at`` is the entry's place in the index's ``positions`` matrix; ``pos`` is read from it
+    on first use (only STAN's item decay needs it).
+    """
 
     nb: np.ndarray
     item: np.ndarray
-    pos: np.ndarray
+    at: np.ndarray
+    source: sp.csr_matrix
+
+    @functools.cached_property
+    def pos(self) -> np.ndarray:
+        return self.source.data[self.at].astype(np.int64)
 
 
 def expand(nbrs: Neighbours, index: TrainIndex) -> Expanded:
@@ -337,18 +383,39 @@ def expand(nbrs: Neighbours, index: TrainIndex) -> Expanded:
     starts = p.indptr[nbrs.rank]
     counts = p.indptr[nbrs.rank + 1] - starts
     nb = np.repeat(np.arange(len(nbrs.rank)), counts)
-    at = np.arange(len(nb)) - np.repeat(np.cumsum(counts) - counts, counts) + np.repeat(starts, counts)
-    return Expanded(nb, p.indices[at].astype(np.int64), p.data[at].astype(np.int64))
+    at = np.arange(len(nb)) + np.repeat(starts - (np.cumsum(counts) - counts), counts)
+    return Expanded(nb, p.indices[at].astype(np.int64), at, p)
+
+
+#: Largest bit table :func:`pairs_contain` builds (32 MiB); above it, a binary search.
+MAX_TABLE_BITS = 2**28
 
 
 def in_prefix(prefixes: Prefixes, row: np.ndarray, item: np.ndarray, n_items: int) -> np.ndarray:
     """Whether ``item`` is a click of prefix ``row``, elementwise."""
+    return pairs_contain(prefixes.row, prefixes.item, prefixes.n_rows, row, item, n_items)
+
+
+def pairs_contain(
+    key_row: np.ndarray, key_item: np.ndarray, n_rows: int, row: np.ndarray, item: np.ndarray, n_items: int
+) -> np.ndarray:
+    """Whether each probe ``(row, item)`` is one of the pairs ``(key_row, key_item)`` (sorted by row, then item).
+
+    A bit per possible pair (``n_rows x n_items``), set for the pairs and read for every
+    probe (no search); a binary search over the sorted pairs when that table would exceed
+    :data:`MAX_TABLE_BITS`.
+    """
     n = np.int64(max(n_items, 1))
-    keys = prefixes.row * n + prefixes.item  # sorted
+    keys = key_row * n + key_item
     probe = row * n + item
-    at = np.searchsorted(keys, probe)
-    at = np.minimum(at, len(keys) - 1) if len(keys) else at
-    return (keys[at] == probe) if len(keys) else np.zeros(len(probe), dtype=bool)
+    if n_rows * int(n) <= MAX_TABLE_BITS:
+        bits = np.zeros((n_rows * int(n) + 7) // 8, dtype=np.uint8)
+        np.bitwise_or.at(bits, keys >> 3, np.left_shift(1, keys & 7).astype(np.uint8))
+        return ((bits[probe >> 3] >> (probe & 7).astype(np.uint8)) & 1).astype(bool)
+    if len(keys) == 0:
+        return np.zeros(len(probe), dtype=bool)
+    at = np.minimum(np.searchsorted(keys, probe), len(keys) - 1)
+    return keys[at] == probe
 
 
 def accumulate_into(out: np.ndarray, row: np.ndarray, item: np.ndarray, value: np.ndarray) -> None:
@@ -369,6 +436,94 @@ def accumulate_into(out: np.ndarray, row: np.ndarray, item: np.ndarray, value: n
     m = sp.csr_matrix((data, index, indptr), shape=out.shape)  # pragma: no cover - SciPy without the kernel
     m.has_canonical_format = False
     out += m.toarray()
+
+
+@functools.lru_cache(maxsize=4)
+def _identity(n_items: int) -> sp.csr_matrix:
+    return sp.identity(n_items, format="csr")
+
+
+def sum_rows(row: np.ndarray, item: np.ndarray, value: np.ndarray, n_rows: int, n_items: int) -> sp.csr_matrix:
+    """CSR (n_rows, n_items) of the sums of ``value`` per ``(row, item)`` (``row`` non-decreasing), zeros dropped.
+
+    The entries form a CSR matrix with duplicates, multiplied by the identity: SciPy's
+    sparse product adds every row's entries one by one in storage order into a per-row
+    accumulator, exactly the additions of :func:`accumulate_into` (``v * 1.0 == v``), so
+    every sum is bitwise the dense one; sums equal to 0 are not stored, indices are
+    distinct but unsorted within a row.
+    """
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(row, minlength=n_rows))]).astype(np.int64)
+    entries = sp.csr_matrix((np.asarray(value, dtype=np.float64), item, indptr), shape=(n_rows, n_items))
+    return sp.csr_matrix(entries @ _identity(n_items))
+
+
+def neighbour_sums(
+    row: np.ndarray, rank: np.ndarray, value: np.ndarray, n_rows: int, index: TrainIndex
+) -> sp.csr_matrix:
+    """CSR (n_rows, n_items): every neighbour ``rank`` adds ``value`` to each of its items in its prefix ``row``.
+
+    The neighbours (``row`` non-decreasing, in the order of addition) form a row x session
+    matrix, multiplied by the binary session x item matrix: SciPy's sparse product adds,
+    row by row, each neighbour's value to its items in the neighbour order and each
+    neighbour's items in item order -- the additions of :func:`accumulate_into` on the
+    expanded neighbour items (``v * 1.0 == v``), so every sum is bitwise the dense one.
+    """
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(row, minlength=n_rows))]).astype(np.int64)
+    weights = sp.csr_matrix((np.asarray(value, dtype=np.float64), rank, indptr), shape=(n_rows, len(index.order)))
+    return sp.csr_matrix(weights @ index.binary)
+
+
+class SparseRows:
+    """Scores of consecutive row chunks, computed in one small dense scratch block, kept as CSR.
+
+    Every chunk adds its scores into the scratch block (``chunk_rows x n_items``, float64,
+    allocated once per call and reused, so it stays in cache and is never page-faulted
+    again), then :meth:`collect` reads the positions the chunk may have written, keeps the
+    nonzero ones and writes zeros back there: the stored values are bitwise the dense values,
+    and every unstored item scores exactly 0, as in the dense block.
+
+    Parameters
+    ----------
+    chunk_rows, n_items : int
+        Largest number of rows of a chunk; catalogue size.
+    """
+
+    def __init__(self, chunk_rows: int, n_items: int) -> None:
+        self.n_items = int(n_items)
+        self.block = np.zeros((max(int(chunk_rows), 1), self.n_items))
+        self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def scratch(self, n_rows: int) -> np.ndarray:
+        """The zeroed scratch rows of the next chunk, shape (n_rows, n_items)."""
+        return self.block[:n_rows]
+
+    def collect(self, n_rows: int, row: np.ndarray, item: np.ndarray) -> None:
+        """Keep the chunk's nonzero scores at the positions ``(row, item)`` (duplicates allowed) and re-zero them.
+
+        Every nonzero of the chunk's scratch rows must lie at one of these positions. The
+        kept entries of a row are in no particular item order (the CSR matrix is duplicate
+        free, its indices unsorted); rows need not be sorted.
+        """
+        flat = row * self.n_items + item
+        scores = self.block.reshape(-1)
+        values = scores[flat]
+        where = np.arange(len(flat), dtype=np.float64)
+        scores[flat] = where  # exact small integers: one entry per distinct position keeps its own number
+        first = (scores[flat] == where) & (values != 0)
+        scores[flat] = 0.0
+        rows, items, values = row[first], item[first], values[first]
+        if len(rows) > 1 and bool((rows[1:] < rows[:-1]).any()):
+            by_row = np.argsort(rows, kind="stable")
+            rows, items, values = rows[by_row], items[by_row], values[by_row]
+        self.parts.append((np.bincount(rows, minlength=n_rows), items, values))
+
+    def to_csr(self) -> sp.csr_matrix:
+        """All collected chunks, in order, as one CSR matrix (sum of chunk rows x n_items), duplicate free."""
+        counts = np.concatenate([p[0] for p in self.parts]) if self.parts else np.zeros(0, dtype=np.int64)
+        indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        indices = np.concatenate([p[1] for p in self.parts]) if self.parts else np.zeros(0, dtype=np.int64)
+        data = np.concatenate([p[2] for p in self.parts]) if self.parts else np.zeros(0)
+        return sp.csr_matrix((data, indices, indptr), shape=(len(counts), self.n_items))
 
 
 def accumulate(row: np.ndarray, item: np.ndarray, value: np.ndarray, n_rows: int, n_items: int) -> np.ndarray:

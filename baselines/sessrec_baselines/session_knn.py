@@ -44,6 +44,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 
 from sessrec import BaseModel, PrefixBatch, Sessions, check_is_fitted
@@ -59,6 +60,8 @@ except ImportError:  # pragma: no cover - Python 3.10
 __all__ = ["SFSKNN", "SKNN", "SSKNN", "STAN", "VSKNN", "VSTAN"]
 
 SECONDS_PER_DAY = 24 * 3600
+#: Rows per chunk of the sparse scoring path (its dense scratch block: rows x n_items float64).
+SPARSE_CHUNK_ROWS = 512
 
 
 # ---------------------------------------------------------------------- weight functions
@@ -184,30 +187,103 @@ class _SessionKNN(ParamFileSets, BaseModel):
         check_is_fitted(self, "index_")
         return self._score_all(core.prefixes_from_batch(batch, True, self.default_time_, self.n_items_))
 
+    def score_sessions_sparse(self, batch: PrefixBatch) -> sp.csr_matrix:
+        """:meth:`score_sessions` as a CSR matrix: the same values, unstored items score 0.
+
+        Returns a ``scipy.sparse.csr_matrix`` of shape (sum(lengths), n_items), float64,
+        without duplicates (indices unsorted within a row), whose ``toarray()`` equals
+        :meth:`score_sessions` bit for bit (items without training clicks are stored as
+        ``-inf``; zeros are not stored). The evaluator ranks it without a dense block.
+        """
+        check_is_fitted(self, "index_")
+        prefixes = core.prefixes_from_batch(batch, True, self.default_time_, self.n_items_)
+        if len(self.untrained_) or self._rewrites_scores():
+            return self._sparse_through_scratch(prefixes)
+        parts = [self._sparse_chunk(prefixes.take(rows)) for rows in core.row_chunks(prefixes, self.index_)]
+        if len(parts) == 1:
+            return parts[0]
+        return sp.vstack(parts, format="csr") if parts else sp.csr_matrix((0, self.n_items_))
+
+    def _sparse_chunk(self, pre: core.Prefixes) -> sp.csr_matrix:
+        """Scores of the prefixes ``pre`` summed straight into CSR (no dense block)."""
+        nbrs = self._neighbours(pre)
+        per_neighbour = None if self.filters_items else self._neighbour_values(pre, nbrs)
+        if per_neighbour is not None:  # every item of a neighbour gets the same value: no expansion
+            return core.neighbour_sums(nbrs.row, nbrs.rank, per_neighbour, pre.n_rows, self.index_)
+        _, ex, row, value, keep = self._chunk_terms(pre, nbrs)
+        if keep is None:
+            return core.sum_rows(row, ex.item, value, pre.n_rows, self.n_items_)
+        return core.sum_rows(row[keep], ex.item[keep], value[keep], pre.n_rows, self.n_items_)
+
+    def _sparse_through_scratch(self, prefixes: core.Prefixes) -> sp.csr_matrix:
+        """Sparse scores when the last step edits dense scores (reminders, popularity) or items are untrained."""
+        chunks = core.row_chunks(prefixes, self.index_, row_limit=SPARSE_CHUNK_ROWS)
+        acc = core.SparseRows(max((len(rows) for rows in chunks), default=1), self.n_items_)
+        untrained = self.untrained_
+        for rows in chunks:
+            block = acc.scratch(len(rows))
+            result, row, item = self._score_chunk(prefixes.take(rows), block)
+            if result is not block:
+                block[...] = result
+            if len(untrained):
+                block[:, untrained] = -np.inf
+                row = np.concatenate([row, np.repeat(np.arange(len(rows)), len(untrained))])
+                item = np.concatenate([item, np.tile(untrained, len(rows))])
+            acc.collect(len(rows), row, item)
+        return acc.to_csr()
+
     def _score_all(self, prefixes: core.Prefixes) -> torch.Tensor:
         out = np.zeros((prefixes.n_rows, self.n_items_))  # lazily zeroed pages: each chunk adds into its rows
         for rows in core.row_chunks(prefixes, self.index_):
             block = out[rows[0] : rows[-1] + 1]
-            result = self._score_chunk(prefixes.take(rows), block)
+            result = self._score_chunk(prefixes.take(rows), block)[0]
             if result is not block:
                 block[...] = result
         return mask_untrained(torch.from_numpy(out), self.untrained_)
 
-    def _score_chunk(self, pre: core.Prefixes, out: np.ndarray) -> np.ndarray:
-        """Add the scores of the prefixes ``pre`` into ``out`` (zeros, shape (n_rows, n_items)); return them."""
+    def _score_chunk(self, pre: core.Prefixes, out: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Add the scores of the prefixes ``pre`` into ``out`` (zeros, shape (n_rows, n_items)).
+
+        Returns the scores (``out`` itself unless a hook replaced it) and the positions
+        ``(row, item)`` of every score that may be nonzero (duplicates allowed).
+        """
+        _, ex, row, value, keep = self._chunk_terms(pre)
+        if keep is None:
+            core.accumulate_into(out, row, ex.item, value)
+            return self._postprocess(pre, out, row, ex), *self._written(pre, row, ex.item)
+        core.accumulate_into(out, row[keep], ex.item[keep], value[keep])
+        return self._postprocess(pre, out, row, ex), *self._written(pre, row[keep], ex.item[keep])
+
+    def _neighbours(self, pre: core.Prefixes) -> core.Neighbours:
+        """The neighbours of the prefixes ``pre`` (by row, then decreasing similarity)."""
         cand = core.candidates(pre, self._prefix_weights(pre), self.index_, int(self.sample_size))
         sim = self._similarity(pre, cand)
         ok = np.flatnonzero(sim > 0) if self.positive_only else np.arange(len(sim))
         chosen = ok[core.top_k(cand.row[ok], sim[ok], pre.n_rows, int(self.k))]
-        nbrs = core.order_neighbours(cand, chosen, sim)
+        return core.order_neighbours(cand, chosen, sim)
+
+    def _chunk_terms(
+        self, pre: core.Prefixes, nbrs: core.Neighbours | None = None
+    ) -> tuple[core.Neighbours, core.Expanded, np.ndarray, np.ndarray, np.ndarray | None]:
+        """Neighbours of the prefixes ``pre``, their items, each item's row and value, and the kept mask (or None)."""
+        nbrs = self._neighbours(pre) if nbrs is None else nbrs
         ex = core.expand(nbrs, self.index_)
         value = self._item_values(pre, nbrs, ex)
         row = nbrs.row[ex.nb]
-        keep = self._keep_items(pre, row, ex)
-        core.accumulate_into(out, row[keep], ex.item[keep], value[keep])
-        return self._postprocess(pre, out, row, ex)
+        return nbrs, ex, row, value, self._keep_items(pre, row, ex)
 
     # -------------------------------------------------------------- hooks
+    #: Whether :meth:`_keep_items` may drop neighbour items (then sparse sums go through the expansion).
+    filters_items: ClassVar[bool] = False
+
+    def _neighbour_values(self, pre: core.Prefixes, nbrs: core.Neighbours) -> np.ndarray | None:
+        """The value every item of each neighbour receives, when it does not depend on the item; else None."""
+        return None
+
+    def _rewrites_scores(self) -> bool:
+        """Whether :meth:`_postprocess` changes the summed scores (then sparse scores go through a dense scratch)."""
+        return False
+
     def _prefix_weights(self, pre: core.Prefixes) -> np.ndarray:
         return np.ones(len(pre.row))
 
@@ -217,17 +293,22 @@ class _SessionKNN(ParamFileSets, BaseModel):
     def _item_values(self, pre: core.Prefixes, nbrs: core.Neighbours, ex: core.Expanded) -> np.ndarray:
         return nbrs.weight[ex.nb]
 
-    def _keep_items(self, pre: core.Prefixes, row: np.ndarray, ex: core.Expanded) -> np.ndarray:
-        return np.ones(len(row), dtype=bool)
+    def _keep_items(self, pre: core.Prefixes, row: np.ndarray, ex: core.Expanded) -> np.ndarray | None:
+        """Mask of the neighbour items that receive a score; ``None``: all of them."""
+        return None
 
     def _postprocess(self, pre: core.Prefixes, scores: np.ndarray, row: np.ndarray, ex: core.Expanded) -> np.ndarray:
         return scores
 
+    def _written(self, pre: core.Prefixes, row: np.ndarray, item: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Positions where :meth:`_score_chunk` may have written a nonzero score, given the scored ``(row, item)``."""
+        return row, item
+
     # -------------------------------------------------------------- shared pieces
-    def _drop_current_items(self, pre: core.Prefixes, row: np.ndarray, ex: core.Expanded) -> np.ndarray:
-        """``remind=False`` of V-SKNN/STAN/V-STAN: items of the current prefix get no score."""
+    def _drop_current_items(self, pre: core.Prefixes, row: np.ndarray, ex: core.Expanded) -> np.ndarray | None:
+        """``remind=False`` of V-SKNN/STAN/V-STAN: items of the current prefix get no score (``None``: all kept)."""
         if self.remind:
-            return np.ones(len(row), dtype=bool)
+            return None
         return ~core.in_prefix(pre, row, ex.item, self.n_items_)
 
     def _cosine(self, pre: core.Prefixes, cand: core.Candidates, weights: np.ndarray) -> np.ndarray:
@@ -355,11 +436,29 @@ class SKNN(_SessionKNN):
             top = pop.max(axis=1, keepdims=True)
             pop = pop / np.where(top > 0, top, 1.0)
             keep = self._keep_items(pre, row, ex)
-            scored = core.accumulate(row[keep], ex.item[keep], np.ones(int(keep.sum())), pre.n_rows, self.n_items_) > 0
+            k_row, k_item = (row, ex.item) if keep is None else (row[keep], ex.item[keep])
+            scored = core.accumulate(k_row, k_item, np.ones(len(k_row)), pre.n_rows, self.n_items_) > 0
             if reminded is not None:
                 scored |= reminded
             scores += np.where(scored, self.pop_boost * pop, 0.0)
         return scores
+
+    def _rewrites_scores(self) -> bool:
+        return bool(self.remind or self.pop_boost)
+
+    def _neighbour_values(self, pre: core.Prefixes, nbrs: core.Neighbours) -> np.ndarray | None:
+        return nbrs.weight
+
+    def _item_values(self, pre: core.Prefixes, nbrs: core.Neighbours, ex: core.Expanded) -> np.ndarray:
+        return self._neighbour_values(pre, nbrs)[ex.nb]
+
+    def _written(self, pre: core.Prefixes, row: np.ndarray, item: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The scored neighbour items, plus the reminded last three clicks (``pop_boost`` only adds to those)."""
+        if not self.remind:
+            return row, item
+        ok = pre.tail >= 0
+        tail_row = np.broadcast_to(np.arange(pre.n_rows)[:, None], pre.tail.shape)[ok]
+        return np.concatenate([row, tail_row]), np.concatenate([item, pre.tail[ok]])
 
     def _remind(self, pre: core.Prefixes, scores: np.ndarray) -> np.ndarray:
         """Boost the last three clicks in place; returns the mask of boosted items."""
@@ -435,9 +534,8 @@ class SSKNN(SKNN):
         super()._check_params()
         score_decay(self.weighting, np.ones(1), bool(self.reference_code))
 
-    def _item_values(self, pre: core.Prefixes, nbrs: core.Neighbours, ex: core.Expanded) -> np.ndarray:
-        decay = score_decay(self.weighting, nbrs.step, bool(self.reference_code))
-        return (nbrs.weight * decay)[ex.nb]
+    def _neighbour_values(self, pre: core.Prefixes, nbrs: core.Neighbours) -> np.ndarray | None:
+        return nbrs.weight * score_decay(self.weighting, nbrs.step, bool(self.reference_code))
 
 
 class SFSKNN(SKNN):
@@ -463,18 +561,17 @@ class SFSKNN(SKNN):
 
     paramfile_name = "sfsknn"
     tags: ClassVar[dict[str, Any]] = KnnTags("sequence")  # type: ignore[assignment]
+    filters_items = True
 
     def _fit_extra(self, train: Sessions) -> None:
         self.successors_ = core.successor_sets(train)
 
     def _keep_items(self, pre: core.Prefixes, row: np.ndarray, ex: core.Expanded) -> np.ndarray:
         """Only items that directly followed the prefix's last click in a training session."""
-        succ = self.successors_
-        n = np.int64(max(self.n_items_, 1))
-        keys = np.repeat(np.arange(succ.shape[0], dtype=np.int64), np.diff(succ.indptr)) * n + succ.indices
-        probe = pre.last_item[row] * n + ex.item
-        at = np.minimum(np.searchsorted(keys, probe), max(len(keys) - 1, 0))
-        return keys[at] == probe if len(keys) else np.zeros(len(probe), dtype=bool)
+        lasts, local = np.unique(pre.last_item, return_inverse=True)
+        succ = self.successors_[lasts]  # the successor lists of this chunk's last items (sorted indices)
+        pair_row = np.repeat(np.arange(len(lasts)), np.diff(succ.indptr))
+        return core.pairs_contain(pair_row, succ.indices, len(lasts), local[row], ex.item, self.n_items_)
 
 
 # ---------------------------------------------------------------------- V-SKNN
@@ -592,7 +689,7 @@ class VSKNN(_SessionKNN):
         decay = score_decay(self.weighting_score, nbrs.step, bool(self.reference_code))
         return value * decay[ex.nb]
 
-    def _keep_items(self, pre: core.Prefixes, row: np.ndarray, ex: core.Expanded) -> np.ndarray:
+    def _keep_items(self, pre: core.Prefixes, row: np.ndarray, ex: core.Expanded) -> np.ndarray | None:
         return self._drop_current_items(pre, row, ex)
 
 
@@ -698,11 +795,13 @@ class STAN(_SessionKNN):
 
     def _anchor_positions(self, pre: core.Prefixes, nbrs: core.Neighbours, ex: core.Expanded) -> np.ndarray:
         """Position in every neighbour of its anchor item ``i*`` (paper) or of its last shared click (code)."""
-        row = nbrs.row[ex.nb]
         if self.reference_code:
-            shared = core.in_prefix(pre, row, ex.item, self.n_items_)
+            shared = np.flatnonzero(core.in_prefix(pre, nbrs.row[ex.nb], ex.item, self.n_items_))
             anchor = np.zeros(len(nbrs.row), dtype=np.int64)
-            np.maximum.at(anchor, ex.nb[shared], ex.pos[shared])
+            if len(shared):  # the shared items of a neighbour are consecutive: a maximum per run
+                nb = ex.nb[shared]
+                first = np.flatnonzero(np.concatenate([[True], nb[1:] != nb[:-1]]))
+                anchor[nb[first]] = np.maximum.reduceat(ex.pos[shared], first)
             return anchor
         # the prefix item whose last click is ``step`` from the end: position L - step + 1
         want = pre.length[nbrs.row] - nbrs.step + 1
@@ -718,12 +817,14 @@ class STAN(_SessionKNN):
 
     def _item_values(self, pre: core.Prefixes, nbrs: core.Neighbours, ex: core.Expanded) -> np.ndarray:
         value = nbrs.weight[ex.nb]
-        if self.lambda_inh:
-            anchor = self._anchor_positions(pre, nbrs, ex)
-            value = value * np.exp(-np.abs(ex.pos - anchor[ex.nb]) / float(self.lambda_inh))
+        if self.lambda_inh and len(value):
+            distance = np.abs(ex.pos - self._anchor_positions(pre, nbrs, ex)[ex.nb])
+            # the decay of every possible distance once, then looked up (the same float operations)
+            decay = np.exp(-np.arange(int(distance.max()) + 1) / float(self.lambda_inh))
+            value = value * decay[distance]
         return value
 
-    def _keep_items(self, pre: core.Prefixes, row: np.ndarray, ex: core.Expanded) -> np.ndarray:
+    def _keep_items(self, pre: core.Prefixes, row: np.ndarray, ex: core.Expanded) -> np.ndarray | None:
         return self._drop_current_items(pre, row, ex)
 
 

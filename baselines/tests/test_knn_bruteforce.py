@@ -139,3 +139,89 @@ def test_prefix_times_travel_with_the_batch():
     last = batch.timestamps.gather(1, (batch.lengths - 1)[:, None]).squeeze(1)
     assert last.tolist() == test.timestamps[test.case_positions()[:3] - 1].tolist()
     assert batch.select([1]).timestamps.shape == (1, int(batch.lengths[1]))
+
+
+SPARSE_CASES = [
+    ("SKNN", dict(k=5, sample_size=8)),
+    ("SKNN", dict(k=5, sample_size=0, similarity="cosine", remind=True, pop_boost=1.0)),
+    ("SKNN", dict(k=3, sample_size=8, remind=True, reference_code=True)),
+    ("SSKNN", dict(k=5, weighting="linear", reference_code=True)),
+    ("SFSKNN", dict(k=5, pop_boost=0.5)),
+    ("VSKNN", dict(k=4, sample_size=10, idf_weighting=2, remind=False)),
+    ("VSKNN", dict(k=4, weighting="linear", weighting_score="linear", reference_code=True)),
+    ("STAN", dict(k=4, sample_size=10, lambda_spw=1.5, lambda_snh=3.0, lambda_inh=0.8, remind=False)),
+    ("VSTAN", dict(k=6, sample_size=10, similarity="vec")),
+]
+
+
+@pytest.mark.parametrize(("name", "params"), SPARSE_CASES)
+@pytest.mark.parametrize("chunk_rows", [1, 7, 512])
+@pytest.mark.parametrize("untrained", [True, False])
+def test_sparse_scores_are_the_dense_scores_bit_for_bit(name, params, chunk_rows, untrained, monkeypatch):
+    """``score_sessions_sparse``: duplicate-free CSR whose dense form is ``score_sessions``, bit for bit.
+
+    With ``untrained``, items 25..29 have no training click (stored as -inf; the scores then
+    go through the dense scratch block, as with reminders and popularity, which write outside
+    the neighbours' items); the code's linear decay gives negative scores.
+    """
+    import scipy.sparse as sp
+    from sessrec_baselines import session_knn
+
+    monkeypatch.setattr(session_knn, "SPARSE_CHUNK_ROWS", chunk_rows)
+    monkeypatch.setattr(_knn_core, "CHUNK_ENTRIES", {1: 10, 7: 100, 512: 4_000_000}[chunk_rows])
+    train = random_log(3)
+    n_items = 30 if untrained else 25
+    train = Sessions.from_lists([train[s].tolist() for s in range(train.n_sessions)], n_items=n_items,
+                                timestamps=[train.timestamps[train.offsets[s]:train.offsets[s + 1]].tolist()
+                                            for s in range(train.n_sessions)])  # fmt: skip
+    rng = np.random.default_rng(104)
+    seqs = [rng.integers(0, 25, size=n).tolist() for n in (1, 2, 3, 5, 16, 18, 4, 2, 20)]
+    seqs.append([0, 1, 2, 3] + [24] * 12 + [4])  # old clicks only are shared: step > 10 (linear decay < 0)
+    times = [np.arange(len(q), dtype=float).tolist() for q in seqs]
+    test = Sessions.from_lists(seqs, n_items=n_items, timestamps=times)
+    rows = test.lengths - 1
+    keep = rows > 0
+    batch = PrefixBatch.from_ranges(test.items, test.offsets[:-1][keep], rows[keep], test.timestamps)
+    model = getattr(session_knn, name)(**params).fit(train)
+    dense = model.score_sessions(batch).numpy()
+    block = model.score_sessions_sparse(batch)
+    assert isinstance(block, sp.csr_matrix) and block.dtype == np.float64
+    canonical = block.copy()
+    canonical.sum_duplicates()
+    assert canonical.nnz == block.nnz  # no position stored twice
+    assert block.shape == dense.shape
+    assert np.array_equal(block.toarray().view(np.int64), dense.view(np.int64))  # bitwise, -0.0 included
+    assert np.all(block.data != 0)  # nothing stored that the implicit zero would not give
+    assert np.isneginf(dense[:, 25:]).all() and (dense[:, :25] != 0).any()
+    assert not np.isinf(dense[:, :25]).any()
+    if name == "SSKNN":
+        assert (dense[:, :25] < 0).any()  # the code's negative linear decay
+
+
+@pytest.mark.parametrize("table_bits", [0, 2**28])
+def test_in_prefix_is_set_membership(table_bits, monkeypatch):
+    """Both routes of ``in_prefix`` (bit table, binary search) against Python sets."""
+    monkeypatch.setattr(_knn_core, "MAX_TABLE_BITS", table_bits)
+    test = random_log(9, n_sessions=15)
+    batch = PrefixBatch.from_lists(prefixes(test))
+    pre = _knn_core.prefixes_from_batch(batch, False, 0.0, 25)
+    rng = np.random.default_rng(0)
+    row, item = rng.integers(0, pre.n_rows, 500), rng.integers(0, 25, 500)
+    sets = [set(p) for p in prefixes(test)]
+    want = np.array([i in sets[r] for r, i in zip(row, item)])
+    assert want.any() and not want.all()
+    np.testing.assert_array_equal(_knn_core.in_prefix(pre, row, item, 25), want)
+
+
+@pytest.mark.parametrize("k", [1, 3, 10, 40])
+def test_top_k_against_sorting_each_row(k):
+    """Rows of very different lengths (several padded bands), many ties, empty rows."""
+    rng = np.random.default_rng(k)
+    counts = rng.choice([0, 1, 2, 5, 9, 17, 33, 70, 130], size=40)
+    row = np.repeat(np.arange(40), counts)
+    sim = rng.choice([0.1, 0.2, 0.5, 1.0], size=len(row))
+    want = []
+    for r in range(40):  # reference: per row, stable sort by decreasing similarity, first k
+        idx = np.flatnonzero(row == r)
+        want += sorted(idx, key=lambda i: -sim[i])[:k]
+    assert _knn_core.top_k(row, sim, 40, k).tolist() == [int(i) for i in want]

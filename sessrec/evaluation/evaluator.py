@@ -21,6 +21,17 @@ Two ways to get scores:
   ``score_sessions`` returns one score row per position, ``(sum(lengths), n_items)``, which
   is exactly the sessions' cases in case order. A session whose cases alone exceed the
   chunk budget is scored per prefix instead, so the memory bound holds for any session.
+
+Sparse scores (optional): a model whose scores are zero for most items may also define
+``score_sessions_sparse(batch)``, the same rows as ``score_sessions`` as a SciPy CSR matrix
+of shape ``(sum(lengths), n_items)``, float, where every item not stored in a row scores
+exactly ``0.0`` (stored values may be any float or ``-inf``; duplicates are summed). Its
+``toarray()`` must equal ``score_sessions``' output. With ``use_sparse=True`` (the default)
+the fast path calls it instead of ``score_sessions`` and ranks from the stored entries
+(:mod:`sessrec.evaluation.sparse`): ranks, top-K lists and therefore every metric are
+identical to the dense route, at a cost proportional to the stored entries instead of
+``n_cases x n_items``. Dense scores stay the contract: ``score`` and ``score_sessions`` are
+unchanged, and a model without ``score_sessions_sparse`` is evaluated as before.
 """
 
 from __future__ import annotations
@@ -31,11 +42,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 
 from sessrec.data.sessions import PrefixBatch, Sessions, concat_ranges
 from sessrec.evaluation.accumulator import MetricAccumulator, check_cutoffs
 from sessrec.evaluation.ranks import _target_ranks_unchecked, _top_k_candidates, _top_k_finish, check_ties
+from sessrec.evaluation.sparse import canonical_csr, sparse_target_ranks, sparse_top_k_items
 from sessrec.progress import emit
 
 __all__ = ["SCORE_BUDGET_BYTES", "EvaluationResult", "InvalidScoresError", "default_batch_size", "evaluate"]
@@ -108,6 +121,7 @@ def evaluate(
     batch_size: int | None = None,
     keep_ranks: bool = True,
     use_fast_path: bool = True,
+    use_sparse: bool = True,
 ) -> EvaluationResult:
     """Rank every test case's target among all items and compute the metrics.
 
@@ -128,6 +142,9 @@ def evaluate(
         Score rows per model call; default :func:`default_batch_size` (≈ 256 MiB of scores: any catalogue fits).
     keep_ranks, use_fast_path : bool
         Return the per-case ranks; use ``model.score_sessions`` when the model has it.
+    use_sparse : bool
+        On the fast path, call ``model.score_sessions_sparse`` instead when the model has it
+        (same metrics, see the module docstring); ``False`` always ranks dense scores.
 
     Returns
     -------
@@ -153,7 +170,8 @@ def evaluate(
     t0 = time.perf_counter()
     ks, batch_size = _checked_arguments(model, test, cutoffs, ties, batch_size)
     fast = bool(use_fast_path) and callable(getattr(model, "score_sessions", None))
-    chunks = _score_chunks(model, test, batch_size, fast, getattr(model, "device_", None))
+    sparse = fast and bool(use_sparse) and callable(getattr(model, "score_sessions_sparse", None))
+    chunks = _score_chunks(model, test, batch_size, fast, getattr(model, "device_", None), sparse)
     return _RankingPass(type(model).__name__, test, ks, ties, item_popularity, keep_ranks).run(chunks, t0)
 
 
@@ -235,10 +253,13 @@ class _RankingPass:
             device=self.device,
         )
 
-    def add(self, scores: torch.Tensor, cases: np.ndarray, method: str) -> None:
+    def add(self, scores: torch.Tensor | sp.csr_matrix, cases: np.ndarray, method: str) -> None:
         """Check one chunk of scores ``(len(cases), n_items)``, rank its targets and keep the results."""
+        if method == "score_sessions_sparse":
+            self.add_sparse(scores, cases)
+            return
         _check_scores(scores, len(cases), self.n_items, self.name, method)
-        self.used_fast = self.used_fast or method == "score_sessions"
+        self.used_fast = self.used_fast or method.startswith("score_sessions")
         self.device = str(scores.device)
         targets = self.targets[cases].to(scores.device, non_blocking=True)
         ranks = _target_ranks_unchecked(scores, targets, self.ties)
@@ -246,17 +267,33 @@ class _RankingPass:
         _check_finite(values[:, 0], cases, self.name, method)
         top = _top_k_finish(scores, values, items, self.list_length)
         del scores, values, items
-        ranks_np = ranks.cpu().numpy()
-        self.acc.update(ranks_np, top.cpu().numpy())
+        self.keep(ranks.cpu().numpy(), top.cpu().numpy(), cases)
+
+    def add_sparse(self, scores: Any, cases: np.ndarray) -> None:
+        """:meth:`add` for a CSR block of scores (unstored items score 0), with identical results."""
+        block = _checked_sparse(scores, len(cases), self.n_items, self.name)
+        _check_finite(torch.from_numpy(_row_max(block)), cases, self.name, "score_sessions_sparse")
+        ranks = sparse_target_ranks(block, self.targets.numpy()[cases], self.ties)
+        top = sparse_top_k_items(block, self.list_length)
+        self.used_fast = True
+        self.device = "cpu"
+        self.keep(ranks, top, cases)
+
+    def keep(self, ranks: np.ndarray, top: np.ndarray, cases: np.ndarray) -> None:
+        """Feed one chunk's ranks and top lists to the accumulator and the per-case ranks."""
+        self.acc.update(ranks, top)
         if self.ranks is not None:
-            self.ranks[cases] = ranks_np
+            self.ranks[cases] = ranks
 
 
 # ---------------------------------------------------------------------- chunking
 def _score_chunks(
-    model: Any, test: Sessions, batch_size: int, fast: bool, device: Any
-) -> Iterator[tuple[torch.Tensor, np.ndarray, str]]:
-    """Yield ``(scores, case numbers, method name)`` chunk by chunk, every case exactly once."""
+    model: Any, test: Sessions, batch_size: int, fast: bool, device: Any, sparse: bool = False
+) -> Iterator[tuple[torch.Tensor | sp.csr_matrix, np.ndarray, str]]:
+    """Yield ``(scores, case numbers, method name)`` chunk by chunk, every case exactly once.
+
+    With ``sparse`` the fast path's scores come from ``score_sessions_sparse`` (CSR blocks).
+    """
     lengths = test.lengths
     rows = np.maximum(lengths - 1, 0)
     case_start = np.concatenate([[0], np.cumsum(rows)[:-1]]).astype(np.int64) if len(rows) else rows
@@ -269,7 +306,10 @@ def _score_chunks(
             if isinstance(device, torch.device):
                 batch = batch.to(device)
             cases = concat_ranges(case_start[sess], rows[sess])
-            yield model.score_sessions(batch), cases, "score_sessions"
+            if sparse:
+                yield model.score_sessions_sparse(batch), cases, "score_sessions_sparse"
+            else:
+                yield model.score_sessions(batch), cases, "score_sessions"
         too_long = np.flatnonzero(rows > batch_size)
         slow_cases = concat_ranges(case_start[too_long], rows[too_long])
     if len(slow_cases) == 0:
@@ -312,6 +352,33 @@ def _check_scores(scores: Any, n_rows: int, n_items: int, name: str, method: str
             f"{name}.{method} returned {scores.dtype} scores; expected a floating-point tensor "
             "(cast with .float(); use -inf for items that must never be recommended)"
         )
+
+
+def _checked_sparse(scores: Any, n_rows: int, n_items: int, name: str) -> sp.csr_matrix:
+    """A sparse chunk as a canonical CSR matrix, after the same checks as :func:`_check_scores`."""
+    method = "score_sessions_sparse"
+    if not sp.issparse(scores):
+        raise InvalidScoresError(f"{name}.{method} must return a scipy.sparse matrix, got {type(scores).__name__}")
+    if tuple(scores.shape) != (n_rows, n_items):
+        raise InvalidScoresError(
+            f"{name}.{method} returned scores of shape {tuple(scores.shape)}; expected ({n_rows}, {n_items}) = "
+            f"(rows of the batch, n_items of the test sessions)"
+        )
+    if not np.issubdtype(scores.dtype, np.floating):
+        raise InvalidScoresError(
+            f"{name}.{method} returned {scores.dtype} scores; expected floating-point values "
+            "(unstored items score 0; store -inf for items that must never be recommended)"
+        )
+    return canonical_csr(scores)
+
+
+def _row_max(block: sp.csr_matrix) -> np.ndarray:
+    """Largest stored value of every row (``-inf`` for an empty row), NaN propagated, shape (n_rows,)."""
+    out = np.full(block.shape[0], -np.inf)
+    nonempty = np.flatnonzero(np.diff(block.indptr) > 0)
+    if len(nonempty):
+        out[nonempty] = np.maximum.reduceat(np.asarray(block.data, dtype=np.float64), block.indptr[nonempty])
+    return out
 
 
 def _check_finite(row_max: torch.Tensor, cases: np.ndarray, name: str, method: str) -> None:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 import torch
 
 __all__ = ["TIES", "TIE_RULES", "Ties", "check_ties", "target_ranks", "top_k_items"]
@@ -106,19 +107,42 @@ def target_ranks(scores: torch.Tensor, targets: torch.Tensor, ties: str = "conse
 def _target_ranks_unchecked(scores: torch.Tensor, targets: torch.Tensor, ties: str) -> torch.Tensor:
     """:func:`target_ranks` without validation (the evaluator validates once per chunk itself).
 
-    Counting is a single compare-and-sum pass per rule over the ``(n_cases, n_items)``
-    matrix; the sums are accumulated in int32 (exact: a rank never exceeds ``n_items``,
-    far below ``2**31``) and widened to int64 at the end.
+    Counting is a single compare-and-count pass per rule over the ``(n_cases, n_items)``
+    matrix (:func:`_count_rows`); counts are exact integers, returned as int64.
     """
     target_scores = scores.gather(1, targets[:, None])
     if ties == "conservative":
-        return torch.sum(scores >= target_scores, dim=1, dtype=torch.int32).long()
-    optimistic = torch.sum(scores > target_scores, dim=1, dtype=torch.int32).long() + 1
+        return _count_rows(scores, target_scores, strict=False)
+    optimistic = _count_rows(scores, target_scores, strict=True) + 1
     if ties == "optimistic":
         return optimistic
     # ties == "median": conservative = optimistic + #{j != target : s_j == s_target}
-    conservative = torch.sum(scores >= target_scores, dim=1, dtype=torch.int32).long()
+    conservative = _count_rows(scores, target_scores, strict=False)
     return (conservative + optimistic).to(torch.float64) / 2.0
+
+
+#: Rows per block of the CPU counting pass (its boolean temporary stays within ~16 MiB).
+_COUNT_BLOCK_CELLS = 16 * 2**20
+
+
+def _count_rows(scores: torch.Tensor, threshold: torch.Tensor, strict: bool) -> torch.Tensor:
+    """``#{j : scores[b, j] > threshold[b]}`` (``strict``) or ``>=`` for every row ``b``, int64.
+
+    On the CPU (float32/float64) NumPy's compare and ``count_nonzero`` run in row blocks
+    (several times faster than torch's compare-and-sum on one thread, and a bounded
+    temporary); elsewhere torch counts in int32 (exact: a rank never exceeds ``n_items``,
+    far below ``2**31``).
+    """
+    if scores.device.type != "cpu" or scores.dtype not in (torch.float32, torch.float64):
+        compare = scores > threshold if strict else scores >= threshold
+        return torch.sum(compare, dim=1, dtype=torch.int32).long()
+    values, limit = scores.detach().numpy(), threshold.detach().numpy()
+    compare = np.greater if strict else np.greater_equal
+    out = np.empty(values.shape[0], dtype=np.int64)
+    step = max(1, _COUNT_BLOCK_CELLS // max(values.shape[1], 1))
+    for lo in range(0, values.shape[0], step):  # one iteration per block of rows
+        out[lo : lo + step] = np.count_nonzero(compare(values[lo : lo + step], limit[lo : lo + step]), axis=1)
+    return torch.from_numpy(out)
 
 
 def top_k_items(scores: torch.Tensor, k: int) -> torch.Tensor:
@@ -245,18 +269,42 @@ def _fill_cut_ties(scores: torch.Tensor, rows: torch.Tensor, kth: torch.Tensor, 
     scoring exactly ``kth``: a smallest-``k`` selection over the key
     ``item_idx if score == kth else n_items`` (int32), done in row blocks so the
     temporaries stay within ``_TIE_BLOCK_BYTES`` whatever the catalogue size.
+
+    The lowest indices come first, so a row's first columns are searched first (``4k``
+    columns, then 8 times more, ...): a row whose first ``w`` columns already hold ``need``
+    items scoring ``kth`` has its answer there (typical when ``kth`` is the score of most
+    items, e.g. 0 for a model that scores few items), and only the other rows read further.
     """
     n_rows, k = items.shape
     n_items = scores.shape[1]
     above = (scores[rows[:, None], items] > kth).sum(dim=1, keepdim=True)  # (R, 1): places already right
-    columns = torch.arange(n_items, dtype=torch.int32, device=scores.device)
-    absent = torch.tensor(n_items, dtype=torch.int32, device=scores.device)
-    block = max(1, _TIE_BLOCK_BYTES // (5 * n_items))
     lowest_equal = torch.empty((n_rows, k), dtype=torch.long, device=scores.device)
-    for lo in range(0, n_rows, block):
-        sub = scores[rows[lo : lo + block]]
-        key = torch.where(sub == kth[lo : lo + block], columns, absent)
-        lowest_equal[lo : lo + block] = torch.topk(key, k, dim=1, largest=False, sorted=True).values.long()
+    pending = torch.arange(n_rows, device=scores.device)
+    width = min(n_items, max(4 * k, 256))
+    while len(pending):  # at most log8(n_items) widenings
+        if width >= n_items:
+            lowest_equal[pending] = _lowest_equal(scores, rows[pending], kth[pending], k, n_items)
+            break
+        equal = scores[rows[pending], :width] == kth[pending]
+        found = equal.sum(dim=1) >= (k - above[pending, 0])
+        if bool(found.any()):
+            done = pending[found]
+            lowest_equal[done] = _lowest_equal(scores[:, :width], rows[done], kth[done], k, width)
+        pending = pending[~found]
+        width = min(n_items, width * 8)
     place = torch.arange(k, device=scores.device)[None, :]
     from_equal = lowest_equal.gather(1, (place - above).clamp(min=0))
     return torch.where(place >= above, from_equal, items)
+
+
+def _lowest_equal(scores: torch.Tensor, rows: torch.Tensor, kth: torch.Tensor, k: int, width: int) -> torch.Tensor:
+    """The ``k`` lowest column indices of ``scores[rows]`` equal to ``kth`` (``width`` where fewer), sorted."""
+    columns = torch.arange(width, dtype=torch.int32, device=scores.device)
+    absent = torch.tensor(width, dtype=torch.int32, device=scores.device)
+    block = max(1, _TIE_BLOCK_BYTES // (5 * width))
+    out = torch.empty((len(rows), k), dtype=torch.long, device=scores.device)
+    for lo in range(0, len(rows), block):
+        sub = scores[rows[lo : lo + block]]
+        key = torch.where(sub == kth[lo : lo + block], columns, absent)
+        out[lo : lo + block] = torch.topk(key, k, dim=1, largest=False, sorted=True).values.long()
+    return out

@@ -27,7 +27,8 @@ degenerate     one training session of length 2; prefixes of never-seen items; a
 seeding        equal ``random_state`` gives equal scores; the global RNG is left untouched
 pickle         a pickled and restored model scores the same
 oracle         the model learns the oracle pattern its ``tags["oracle"]`` names
-fast_path      ``score_sessions`` (when present) equals ``score`` on every prefix
+fast_path      ``score_sessions`` (when present) equals ``score`` on every prefix, and
+               ``score_sessions_sparse`` (when present) equals ``score_sessions`` exactly
 cuda           (CUDA only) a model fitted on the GPU scores like one fitted on the CPU
                (deterministic models) or learns the oracle equally (others)
 """
@@ -278,6 +279,27 @@ def check_fast_path(name: str, ctx: _Context) -> None:
     ]
     slow = _scores(model, PrefixBatch.from_lists(prefixes))
     _close(fast, slow, "score_sessions() vs score() on every prefix")
+    if hasattr(model, "score_sessions_sparse"):
+        _check_sparse_fast_path(model, batch, fast)
+
+
+def _check_sparse_fast_path(model: Any, batch: PrefixBatch, dense: torch.Tensor) -> None:
+    """``score_sessions_sparse`` is a SciPy sparse matrix whose dense form is ``score_sessions``, exactly."""
+    import scipy.sparse as sp
+
+    block = model.score_sessions_sparse(batch)
+    if not sp.issparse(block) or tuple(block.shape) != tuple(dense.shape):
+        raise AssertionError(
+            f"score_sessions_sparse() returned {type(block).__name__} of shape {getattr(block, 'shape', None)}; "
+            f"expected a scipy.sparse matrix of shape {tuple(dense.shape)} (as score_sessions)"
+        )
+    got = torch.from_numpy(np.asarray(block.toarray(), dtype=np.float64))
+    if not torch.equal(got, dense):
+        worst = int((got != dense).sum())
+        raise AssertionError(
+            f"score_sessions_sparse().toarray() differs from score_sessions() in {worst} entries; the evaluator "
+            "ranks either one, so they must be identical (unstored items score exactly 0)"
+        )
 
 
 def check_cuda(name: str, ctx: _Context) -> None:

@@ -24,6 +24,12 @@ that calls ``predict_next`` exactly as its ``evaluation_last``/``evaluate_sessio
 
 ``reference_code=True`` is set on our side (session-rec's code, defects included); the
 default paper mode is also run and reported as a separate row (its ranks differ by design).
+
+Our timings go through the evaluator's sparse route by default (``score_sessions_sparse``
+and ranking from the stored entries); ``--dense`` also times the dense route
+(``score_sessions`` and ranking all ``n_items`` per case, as before the sparse route
+existed) in the same rounds, alternating with session-rec, and checks that both routes give
+identical ranks.
 """
 
 from __future__ import annotations
@@ -160,8 +166,11 @@ def run_sessionrec(cls, params: dict, train_df: pd.DataFrame, test, first_id: in
 
 
 # ---------------------------------------------------------------------- ours
-def run_ours(model_name: str, params: dict, reference_code: bool, train, test, limit: int | None):
-    """Fit and evaluate ours; returns (ranks, fit s, evaluate s, model-only scoring s, cases scored)."""
+def run_ours(model_name: str, params: dict, reference_code: bool, train, test, limit: int | None, sparse: bool = True):
+    """Fit and evaluate ours; returns (ranks, fit s, evaluate s, model-only scoring s, cases scored).
+
+    ``sparse``: the evaluator's sparse route (``score_sessions_sparse``), else the dense one.
+    """
     from sessrec.evaluation import evaluate
     from sessrec.registry import load_model
 
@@ -171,14 +180,19 @@ def run_ours(model_name: str, params: dict, reference_code: bool, train, test, l
     fit_s = time.perf_counter() - t0
     sub = test if limit is None else test.select(np.arange(_sessions_for(test, limit)))
     t0 = time.perf_counter()
-    res = evaluate(model, sub, cutoffs=(CUTOFF,), ties="conservative", keep_ranks=True)
+    res = evaluate(model, sub, cutoffs=(CUTOFF,), ties="conservative", keep_ranks=True, use_sparse=sparse)
     eval_s = time.perf_counter() - t0
     ranks = res.ranks.astype(np.int64)
-    return (ranks if limit is None else ranks[:limit]), fit_s, eval_s, model_only_seconds(model, sub), len(ranks)
+    model_s = model_only_seconds(model, sub, sparse)
+    return (ranks if limit is None else ranks[:limit]), fit_s, eval_s, model_s, len(ranks)
 
 
-def model_only_seconds(model, test) -> float:
-    """Seconds of ``score_sessions`` alone over the test sessions, in the evaluator's batch size."""
+def model_only_seconds(model, test, sparse: bool = True) -> float:
+    """Seconds of the scoring method alone over the test sessions, in the evaluator's batch size.
+
+    The method is the one the evaluator calls: ``score_sessions_sparse`` (``sparse``, when the
+    model has it) or ``score_sessions``.
+    """
     from sessrec.data.sessions import PrefixBatch
     from sessrec.evaluation import default_batch_size
 
@@ -187,12 +201,13 @@ def model_only_seconds(model, test) -> float:
     budget = default_batch_size(test.n_items)
     cum = np.cumsum(rows[eligible])
     bounds = np.searchsorted(cum, np.arange(budget, cum[-1] + budget, budget), side="right")
+    method = model.score_sessions_sparse if sparse and hasattr(model, "score_sessions_sparse") else model.score_sessions
     total, lo = 0.0, 0
     for hi in np.unique(np.minimum(bounds, len(eligible))):  # one batch per evaluator-sized group of sessions
         sess = eligible[lo:hi]
         batch = PrefixBatch.from_ranges(test.items, test.offsets[sess], rows[sess], test.timestamps)
         t0 = time.perf_counter()
-        model.score_sessions(batch)
+        method(batch)
         total += time.perf_counter() - t0
         lo = hi
     return total
@@ -280,12 +295,19 @@ def compare(args: argparse.Namespace) -> list[dict]:
 def compare_setting(args, ds, model_name, label, params, train, test, train_df, first_id) -> dict:
     """Alternate session-rec and ours ``--repeats`` times; ranks from the first round, medians of the times."""
     cls = sessionrec_class(Path(args.sessionrec_dir), model_name)
-    times: dict[str, list[float]] = {key: [] for key in ("ref_fit", "ref_score", "fit", "eval", "model")}
+    keys = ("ref_fit", "ref_score", "fit", "eval", "model", "dense_eval", "dense_model")
+    times: dict[str, list[float]] = {key: [] for key in keys}
     for rnd in range(args.repeats):
         ref, ref_fit, ref_score = run_sessionrec(cls, params, train_df, test, first_id, train.n_items, args.limit)
         ours, fit, eval_s, model_s, n_scored = run_ours(model_name, params, True, train, test, args.limit)
-        for key, value in zip(times, (ref_fit, ref_score, fit, eval_s, model_s)):
+        for key, value in zip(keys, (ref_fit, ref_score, fit, eval_s, model_s)):
             times[key].append(value)
+        if args.dense:
+            dense = run_ours(model_name, params, True, train, test, args.limit, sparse=False)
+            if not np.array_equal(dense[0], ours):
+                raise AssertionError(f"{model_name} {label}: the dense and sparse routes rank differently")
+            times["dense_eval"].append(dense[2])
+            times["dense_model"].append(dense[3])
         if rnd == 0:
             first_ref, first_ours = ref, ours
     ref, ours = first_ref, first_ours
@@ -293,7 +315,7 @@ def compare_setting(args, ds, model_name, label, params, train, test, train_df, 
     row = summarise(ds, model_name, label, ref, ours, paper)
     differ = np.flatnonzero(ref != ours[: len(ref)])
     row.update(explain(model_name, params, train, test, differ) if len(differ) else {})
-    med = {key: statistics.median(v) for key, v in times.items()}
+    med = {key: statistics.median(v) for key, v in times.items() if v}
     row.update(
         ref_fit_s=med["ref_fit"], ref_score_s=med["ref_score"], ref_cases_per_s=len(ref) / med["ref_score"],
         ours_fit_s=med["fit"], ours_eval_s=med["eval"], ours_model_s=med["model"],
@@ -302,6 +324,13 @@ def compare_setting(args, ds, model_name, label, params, train, test, train_df, 
     )  # fmt: skip
     row["speedup"] = row["ours_cases_per_s"] / row["ref_cases_per_s"]
     row["speedup_model"] = row["ours_model_cases_per_s"] / row["ref_cases_per_s"]
+    if args.dense:
+        row.update(
+            dense_eval_s=med["dense_eval"], dense_model_s=med["dense_model"],
+            dense_cases_per_s=n_scored / med["dense_eval"], dense_model_cases_per_s=n_scored / med["dense_model"],
+        )  # fmt: skip
+        row["dense_speedup"] = row["dense_cases_per_s"] / row["ref_cases_per_s"]
+        row["dense_speedup_model"] = row["dense_model_cases_per_s"] / row["ref_cases_per_s"]
     return row
 
 
@@ -346,6 +375,23 @@ def render(rows: list[dict]) -> str:
             f"| {r['ours_cases_per_s']:,.0f} | {r.get('speedup_model', float('nan')):.0f}x / {r['speedup']:.0f}x "
             f"| {r['loadavg']} |"
         )
+    dense = [r for r in rows if "dense_cases_per_s" in r]
+    if dense:
+        out += [
+            "",
+            "| dataset | model | setting | session-rec cases/s | dense route: model / with evaluator cases/s "
+            "| sparse route: model / with evaluator cases/s | speed-up dense: model / with evaluator "
+            "| speed-up sparse: model / with evaluator | load |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+    for r in dense:
+        out.append(
+            f"| {r['dataset']} | {r['model']} | {r['setting']} | {r['ref_cases_per_s']:,.0f} "
+            f"| {r['dense_model_cases_per_s']:,.0f} / {r['dense_cases_per_s']:,.0f} "
+            f"| {r['ours_model_cases_per_s']:,.0f} / {r['ours_cases_per_s']:,.0f} "
+            f"| {r['dense_speedup_model']:.0f}x / {r['dense_speedup']:.0f}x "
+            f"| {r['speedup_model']:.0f}x / {r['speedup']:.0f}x | {r['loadavg']} |"
+        )
     return "\n".join(out)
 
 
@@ -361,6 +407,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--repeats", type=int, default=1, help="alternate the two implementations this many times")
     ap.add_argument("--match", nargs="*", default=None, help="only settings whose label contains one of these")
     ap.add_argument("--no-paper", action="store_true", help="skip our default (paper) mode")
+    ap.add_argument("--dense", action="store_true", help="also time our dense route, alternating in the same rounds")
     ap.add_argument("--out", default=None, help="write the rows as JSON here")
     args = ap.parse_args(argv)
     print(f"# {platform.platform()}, python {platform.python_version()}, torch threads {args.threads}")
