@@ -140,11 +140,9 @@ def evaluate(
         Training popularity (e.g. ``train.item_counts()``); enables ``popularity@K``.
     batch_size : int, optional
         Score rows per model call; default :func:`default_batch_size` (≈ 256 MiB of scores: any catalogue fits).
-    keep_ranks, use_fast_path : bool
-        Return the per-case ranks; use ``model.score_sessions`` when the model has it.
-    use_sparse : bool
-        On the fast path, call ``model.score_sessions_sparse`` instead when the model has it
-        (same metrics, see the module docstring); ``False`` always ranks dense scores.
+    keep_ranks, use_fast_path, use_sparse : bool
+        Return the per-case ranks; use ``model.score_sessions`` when the model has it, and on that path
+        ``model.score_sessions_sparse`` (CSR, same metrics: see the module docstring) when it has that.
 
     Returns
     -------
