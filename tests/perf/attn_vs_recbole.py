@@ -1,4 +1,4 @@
-"""STAMP, SASRec and CORE against RecBole 1.2's implementations, side by side on one split.
+"""STAMP, SASRec, CORE and SR-GNN against RecBole 1.2's implementations, side by side on one split.
 
 Split: DIGINETICA ``train-item-views_combined.csv`` through ``sessrec.data.prepare`` with
 ``test_days=1, valid_days=1`` (validation carved from training by the protocol's rule). Both
@@ -17,6 +17,12 @@ sides alternate (ours, RecBole, ours, ...), each a fresh process with ``--thread
     python tests/perf/attn_vs_recbole.py --model stamp --seeds 0,1,2 --epochs 20 --threads 1
     python tests/perf/attn_vs_recbole.py --model sasrec --seeds 0,1,2 --epochs 20 --threads 1
     python tests/perf/attn_vs_recbole.py --model coretrm --seeds 0,1,2 --epochs 20 --threads 1
+    python tests/perf/attn_vs_recbole.py --model srgnn --seeds 0,1,2 --epochs 30 --threads 1
+
+``srgnn`` gives both sides the SR-GNN authors' hyperparameters (hidden 100, one GGNN step, batch
+100, Adam lr 0.001 with L2 1e-5 as weight decay); ours is ``-p srgnn=authors`` with
+``keep="best"`` (validation selection, as RecBole) and keeps the authors' learning-rate decay
+(x0.1 after every 3 epochs, code timing), which RecBole's trainer has no setting for.
 
 Prints one row per run (Recall@20, MRR@20 on test, best epoch, median s/epoch, eval cases/s)
 and the medians per side with the load average. Our side uses the parameter set that
@@ -49,6 +55,12 @@ MODELS: dict[str, tuple[str, dict, str, dict]] = {
     "sasrec": ("SASRec", {}, "sessrec_baselines.sasrec:SASRec", {"preset": "recbole"}),
     "coretrm": ("CORE", {"dnn_type": "trm"}, "sessrec_baselines.core:CORE", {"preset": "recbole-trm"}),
     "coreave": ("CORE", {"dnn_type": "ave"}, "sessrec_baselines.core:CORE", {"preset": "ave", "embedding_dim": 64}),
+    "srgnn": (
+        "SRGNN",
+        {"embedding_size": 100, "step": 1, "loss_type": "CE", "train_batch_size": 100, "weight_decay": 1e-5},
+        "sessrec_baselines.srgnn:SRGNN",
+        {"preset": "authors", "keep": "best"},
+    ),
 }
 
 
@@ -225,7 +237,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--sides", default="ours,recbole")
-    ap.add_argument("--batch-size", type=int, help="training batch size of both sides (default: each side's 2048)")
+    ap.add_argument(
+        "--batch-size", type=int, help="training batch size of both sides (default: each side's 2048; srgnn: 100)"
+    )
     ap.add_argument("--lr", type=float, help="learning rate of both sides (default: each side's 0.001)")
     ap.add_argument("--ours", default="{}", help="JSON of extra keyword arguments for our model")
     ap.add_argument("--child", choices=["ours", "recbole"], help=argparse.SUPPRESS)
