@@ -39,6 +39,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 RAW = Path(os.environ.get("SESSREC_SHARED", "/work/shared")) / "data/diginetica/train-item-views_combined.csv"
 EXPORT = Path("/tmp/attn_recbole")
@@ -120,13 +121,15 @@ def run_ours(
 
 
 # ---------------------------------------------------------------------- RecBole side (its venv)
-def run_recbole(model: str, seed: int, epochs: int, threads: int, batch_size: int | None, lr: float | None) -> dict:
+def recbole_setup(
+    model: str, seed: int, epochs: int, threads: int, batch_size: int | None, lr: float | None
+) -> tuple[Any, Any, Any, Any, Any]:
+    """RecBole's config, data loaders and seeded network: ``(config, train, valid, test, net)``."""
     # RecBole 1.2 saves its checkpoint with pickled config objects; torch >= 2.6 loads weights only by default
     os.environ["TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"] = "1"
     import torch
     from recbole.config import Config
     from recbole.data import create_dataset, data_preparation
-    from recbole.trainer import Trainer
     from recbole.utils import get_model, init_seed
 
     torch.set_num_threads(threads)
@@ -166,6 +169,13 @@ def run_recbole(model: str, seed: int, epochs: int, threads: int, batch_size: in
     dataset = create_dataset(config)
     train_data, valid_data, test_data = data_preparation(config, dataset)
     net = get_model(config["model"])(config, train_data.dataset).to(config["device"])
+    return config, train_data, valid_data, test_data, net
+
+
+def run_recbole(model: str, seed: int, epochs: int, threads: int, batch_size: int | None, lr: float | None) -> dict:
+    from recbole.trainer import Trainer
+
+    config, train_data, valid_data, test_data, net = recbole_setup(model, seed, epochs, threads, batch_size, lr)
     trainer = Trainer(config, net)
     epoch_seconds: list[float] = []
     valid_scores: list[float] = []
@@ -200,6 +210,32 @@ def run_recbole(model: str, seed: int, epochs: int, threads: int, batch_size: in
     }
 
 
+def eval_recbole_checkpoint(model: str, checkpoint: str, threads: int) -> dict:
+    """Test metrics of a RecBole checkpoint (the best-validation state RecBole saved while training).
+
+    RecBole's learning rate does not depend on the planned number of epochs, so the checkpoint
+    of a run stopped after ``N`` epochs is what an ``N``-epoch run keeps.
+    """
+    import torch
+    from recbole.trainer import Trainer
+
+    config, _, _, test_data, net = recbole_setup(model, 0, 1, threads, None, None)
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    trainer = Trainer(config, net)
+    t0 = time.perf_counter()
+    result = trainer.evaluate(test_data, load_best_model=True, model_file=checkpoint, show_progress=False)
+    n_test = len(test_data.dataset)
+    return {
+        "recall@20": float(result["recall@20"]),
+        "mrr@20": float(result["mrr@20"]),
+        "best_epoch": int(state["epoch"]) + 1,
+        "valid_recall@20": float(state["best_valid_score"]),
+        "n_test": n_test,
+        "s_per_epoch": float("nan"),
+        "eval_cases_per_s": n_test / (time.perf_counter() - t0),
+    }
+
+
 # ---------------------------------------------------------------------- driver
 def _child(side: str, args: argparse.Namespace, seed: int) -> dict:
     py = sys.executable if side == "ours" else RECBOLE_PY
@@ -220,14 +256,26 @@ def _child(side: str, args: argparse.Namespace, seed: int) -> dict:
         cmd += ["--batch-size", str(args.batch_size)]
     if args.lr is not None:
         cmd += ["--lr", str(args.lr)]
+    if side == "checkpoint":
+        cmd += ["--recbole-checkpoint", args.recbole_checkpoint]
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
     # RecBole writes log/ and log_tensorboard/ into its working directory: keep them out of the repository
-    cwd = EXPORT if side == "recbole" else Path(__file__).resolve().parents[2]
+    cwd = Path(__file__).resolve().parents[2] if side == "ours" else EXPORT
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd)
     lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
     if out.returncode != 0 or not lines:
         raise RuntimeError(f"{side} seed {seed} failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
     return json.loads(lines[-1][len("RESULT ") :])
+
+
+def _child_result(args: argparse.Namespace, seed: int) -> dict:
+    """The result of one side's run in this (child) process."""
+    if args.child == "ours":
+        extra = json.loads(args.ours)
+        return run_ours(args.model, seed, args.epochs, args.threads, extra, args.batch_size, args.lr)
+    if args.child == "recbole":
+        return run_recbole(args.model, seed, args.epochs, args.threads, args.batch_size, args.lr)
+    return eval_recbole_checkpoint(args.model, args.recbole_checkpoint, args.threads)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -242,25 +290,18 @@ def main(argv: list[str] | None = None) -> None:
     )
     ap.add_argument("--lr", type=float, help="learning rate of both sides (default: each side's 0.001)")
     ap.add_argument("--ours", default="{}", help="JSON of extra keyword arguments for our model")
-    ap.add_argument("--child", choices=["ours", "recbole"], help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--recbole-checkpoint",
+        help="only evaluate this checkpoint of a RecBole run on the test cases (e.g. of a run stopped early)",
+    )
+    ap.add_argument("--child", choices=["ours", "recbole", "checkpoint"], help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
-    if args.child == "ours":
-        print(
-            "RESULT "
-            + json.dumps(
-                run_ours(
-                    args.model, seeds[0], args.epochs, args.threads, json.loads(args.ours), args.batch_size, args.lr
-                )
-            )
-        )
+    if args.child is not None:
+        print("RESULT " + json.dumps(_child_result(args, seeds[0])))
         return
-    if args.child == "recbole":
-        print(
-            "RESULT "
-            + json.dumps(run_recbole(args.model, seeds[0], args.epochs, args.threads, args.batch_size, args.lr))
-        )
-        return
+    if args.recbole_checkpoint:  # one evaluation; the seed column is the --seeds given
+        args.sides, seeds = "checkpoint", seeds[:1]
     if not (EXPORT / "diginetica1d" / "diginetica1d.test.inter").exists():
         export_split()
     print(
