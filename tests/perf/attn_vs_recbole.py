@@ -114,6 +114,7 @@ def run_ours(
         "mrr@20": float(res.metrics["mrr@20"]),
         "best_epoch": est.best_epoch_ + 1,
         "valid_recall@20": max(h["valid_recall@20"] for h in est.history_),
+        "valid_curve": [h["valid_recall@20"] for h in est.history_],
         "s_per_epoch": statistics.median(h["seconds"] for h in est.history_),
         "eval_cases_per_s": ds.test.n_cases / float(res.seconds),
         "n_test": ds.test.n_cases,
@@ -204,6 +205,7 @@ def run_recbole(model: str, seed: int, epochs: int, threads: int, batch_size: in
         "mrr@20": float(result["mrr@20"]),
         "best_epoch": valid_scores.index(max(valid_scores)) + 1,
         "valid_recall@20": max(valid_scores),
+        "valid_curve": valid_scores,
         "n_test": n_test,
         "s_per_epoch": statistics.median(epoch_seconds),
         "eval_cases_per_s": n_test / eval_s,
@@ -322,6 +324,8 @@ def main(argv: list[str] | None = None) -> None:
                 f"{r['eval_cases_per_s']:.0f} | {os.getloadavg()[0]:.1f} |",
                 flush=True,
             )
+            if "valid_curve" in r:
+                print(f"# {side} seed {seed}, valid R@20 per epoch: " + " ".join(f"{v:.4f}" for v in r["valid_curve"]))
     for side, rs in rows.items():
         mean = {k: statistics.mean(r[k] for r in rs) for k in ("recall@20", "mrr@20")}
         sd = {k: statistics.stdev(r[k] for r in rs) if len(rs) > 1 else 0.0 for k in ("recall@20", "mrr@20")}
