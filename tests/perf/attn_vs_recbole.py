@@ -196,19 +196,24 @@ def run_recbole(model: str, seed: int, epochs: int, threads: int, batch_size: in
     trainer._train_epoch = timed
     trainer._valid_epoch = timed_valid
     trainer.fit(train_data, valid_data, saved=True, show_progress=False)
+    best = valid_scores.index(max(valid_scores))
+    out = _recbole_test(trainer, test_data, None, best, max(valid_scores), statistics.median(epoch_seconds))
+    return {**out, "valid_curve": valid_scores}
+
+
+def _recbole_test(trainer, test_data, model_file: str | None, best: int, valid: float, s_per_epoch: float) -> dict:
+    """Test Recall@20, MRR@20 and cases/s of the best-validation state (``model_file``: a saved one)."""
     t0 = time.perf_counter()
-    result = trainer.evaluate(test_data, load_best_model=True, show_progress=False)
-    eval_s = time.perf_counter() - t0
+    result = trainer.evaluate(test_data, load_best_model=True, model_file=model_file, show_progress=False)
     n_test = len(test_data.dataset)
     return {
         "recall@20": float(result["recall@20"]),
         "mrr@20": float(result["mrr@20"]),
-        "best_epoch": valid_scores.index(max(valid_scores)) + 1,
-        "valid_recall@20": max(valid_scores),
-        "valid_curve": valid_scores,
+        "best_epoch": best + 1,
+        "valid_recall@20": valid,
         "n_test": n_test,
-        "s_per_epoch": statistics.median(epoch_seconds),
-        "eval_cases_per_s": n_test / eval_s,
+        "s_per_epoch": s_per_epoch,
+        "eval_cases_per_s": n_test / (time.perf_counter() - t0),
     }
 
 
@@ -224,18 +229,9 @@ def eval_recbole_checkpoint(model: str, checkpoint: str, threads: int) -> dict:
     config, _, _, test_data, net = recbole_setup(model, 0, 1, threads, None, None)
     state = torch.load(checkpoint, map_location="cpu", weights_only=False)
     trainer = Trainer(config, net)
-    t0 = time.perf_counter()
-    result = trainer.evaluate(test_data, load_best_model=True, model_file=checkpoint, show_progress=False)
-    n_test = len(test_data.dataset)
-    return {
-        "recall@20": float(result["recall@20"]),
-        "mrr@20": float(result["mrr@20"]),
-        "best_epoch": int(state["epoch"]) + 1,
-        "valid_recall@20": float(state["best_valid_score"]),
-        "n_test": n_test,
-        "s_per_epoch": float("nan"),
-        "eval_cases_per_s": n_test / (time.perf_counter() - t0),
-    }
+    return _recbole_test(
+        trainer, test_data, checkpoint, int(state["epoch"]), float(state["best_valid_score"]), float("nan")
+    )
 
 
 # ---------------------------------------------------------------------- driver
