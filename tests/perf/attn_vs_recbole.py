@@ -1,4 +1,4 @@
-"""STAMP, SASRec and CORE against RecBole 1.2's implementations, side by side on one split.
+"""STAMP, SASRec, CORE and SR-GNN against RecBole 1.2's implementations, side by side on one split.
 
 Split: DIGINETICA ``train-item-views_combined.csv`` through ``sessrec.data.prepare`` with
 ``test_days=1, valid_days=1`` (validation carved from training by the protocol's rule). Both
@@ -17,6 +17,12 @@ sides alternate (ours, RecBole, ours, ...), each a fresh process with ``--thread
     python tests/perf/attn_vs_recbole.py --model stamp --seeds 0,1,2 --epochs 20 --threads 1
     python tests/perf/attn_vs_recbole.py --model sasrec --seeds 0,1,2 --epochs 20 --threads 1
     python tests/perf/attn_vs_recbole.py --model coretrm --seeds 0,1,2 --epochs 20 --threads 1
+    python tests/perf/attn_vs_recbole.py --model srgnn --seeds 0,1,2 --epochs 30 --threads 1
+
+``srgnn`` gives both sides the SR-GNN authors' hyperparameters (hidden 100, one GGNN step, batch
+100, Adam lr 0.001 with L2 1e-5 as weight decay); ours is ``-p srgnn=authors`` with
+``keep="best"`` (validation selection, as RecBole) and keeps the authors' learning-rate decay
+(x0.1 after every 3 epochs, code timing), which RecBole's trainer has no setting for.
 
 Prints one row per run (Recall@20, MRR@20 on test, best epoch, median s/epoch, eval cases/s)
 and the medians per side with the load average. Our side uses the parameter set that
@@ -33,6 +39,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 RAW = Path(os.environ.get("SESSREC_SHARED", "/work/shared")) / "data/diginetica/train-item-views_combined.csv"
 EXPORT = Path("/tmp/attn_recbole")
@@ -49,6 +56,12 @@ MODELS: dict[str, tuple[str, dict, str, dict]] = {
     "sasrec": ("SASRec", {}, "sessrec_baselines.sasrec:SASRec", {"preset": "recbole"}),
     "coretrm": ("CORE", {"dnn_type": "trm"}, "sessrec_baselines.core:CORE", {"preset": "recbole-trm"}),
     "coreave": ("CORE", {"dnn_type": "ave"}, "sessrec_baselines.core:CORE", {"preset": "ave", "embedding_dim": 64}),
+    "srgnn": (
+        "SRGNN",
+        {"embedding_size": 100, "step": 1, "loss_type": "CE", "train_batch_size": 100, "weight_decay": 1e-5},
+        "sessrec_baselines.srgnn:SRGNN",
+        {"preset": "authors", "keep": "best"},
+    ),
 }
 
 
@@ -101,6 +114,7 @@ def run_ours(
         "mrr@20": float(res.metrics["mrr@20"]),
         "best_epoch": est.best_epoch_ + 1,
         "valid_recall@20": max(h["valid_recall@20"] for h in est.history_),
+        "valid_curve": [h["valid_recall@20"] for h in est.history_],
         "s_per_epoch": statistics.median(h["seconds"] for h in est.history_),
         "eval_cases_per_s": ds.test.n_cases / float(res.seconds),
         "n_test": ds.test.n_cases,
@@ -108,13 +122,15 @@ def run_ours(
 
 
 # ---------------------------------------------------------------------- RecBole side (its venv)
-def run_recbole(model: str, seed: int, epochs: int, threads: int, batch_size: int | None, lr: float | None) -> dict:
+def recbole_setup(
+    model: str, seed: int, epochs: int, threads: int, batch_size: int | None, lr: float | None
+) -> tuple[Any, Any, Any, Any, Any]:
+    """RecBole's config, data loaders and seeded network: ``(config, train, valid, test, net)``."""
     # RecBole 1.2 saves its checkpoint with pickled config objects; torch >= 2.6 loads weights only by default
     os.environ["TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"] = "1"
     import torch
     from recbole.config import Config
     from recbole.data import create_dataset, data_preparation
-    from recbole.trainer import Trainer
     from recbole.utils import get_model, init_seed
 
     torch.set_num_threads(threads)
@@ -154,6 +170,13 @@ def run_recbole(model: str, seed: int, epochs: int, threads: int, batch_size: in
     dataset = create_dataset(config)
     train_data, valid_data, test_data = data_preparation(config, dataset)
     net = get_model(config["model"])(config, train_data.dataset).to(config["device"])
+    return config, train_data, valid_data, test_data, net
+
+
+def run_recbole(model: str, seed: int, epochs: int, threads: int, batch_size: int | None, lr: float | None) -> dict:
+    from recbole.trainer import Trainer
+
+    config, train_data, valid_data, test_data, net = recbole_setup(model, seed, epochs, threads, batch_size, lr)
     trainer = Trainer(config, net)
     epoch_seconds: list[float] = []
     valid_scores: list[float] = []
@@ -173,19 +196,42 @@ def run_recbole(model: str, seed: int, epochs: int, threads: int, batch_size: in
     trainer._train_epoch = timed
     trainer._valid_epoch = timed_valid
     trainer.fit(train_data, valid_data, saved=True, show_progress=False)
+    best = valid_scores.index(max(valid_scores))
+    out = _recbole_test(trainer, test_data, None, best, max(valid_scores), statistics.median(epoch_seconds))
+    return {**out, "valid_curve": valid_scores}
+
+
+def _recbole_test(trainer, test_data, model_file: str | None, best: int, valid: float, s_per_epoch: float) -> dict:
+    """Test Recall@20, MRR@20 and cases/s of the best-validation state (``model_file``: a saved one)."""
     t0 = time.perf_counter()
-    result = trainer.evaluate(test_data, load_best_model=True, show_progress=False)
-    eval_s = time.perf_counter() - t0
+    result = trainer.evaluate(test_data, load_best_model=True, model_file=model_file, show_progress=False)
     n_test = len(test_data.dataset)
     return {
         "recall@20": float(result["recall@20"]),
         "mrr@20": float(result["mrr@20"]),
-        "best_epoch": valid_scores.index(max(valid_scores)) + 1,
-        "valid_recall@20": max(valid_scores),
+        "best_epoch": best + 1,
+        "valid_recall@20": valid,
         "n_test": n_test,
-        "s_per_epoch": statistics.median(epoch_seconds),
-        "eval_cases_per_s": n_test / eval_s,
+        "s_per_epoch": s_per_epoch,
+        "eval_cases_per_s": n_test / (time.perf_counter() - t0),
     }
+
+
+def eval_recbole_checkpoint(model: str, checkpoint: str, threads: int) -> dict:
+    """Test metrics of a RecBole checkpoint (the best-validation state RecBole saved while training).
+
+    RecBole's learning rate does not depend on the planned number of epochs, so the checkpoint
+    of a run stopped after ``N`` epochs is what an ``N``-epoch run keeps.
+    """
+    import torch
+    from recbole.trainer import Trainer
+
+    config, _, _, test_data, net = recbole_setup(model, 0, 1, threads, None, None)
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    trainer = Trainer(config, net)
+    return _recbole_test(
+        trainer, test_data, checkpoint, int(state["epoch"]), float(state["best_valid_score"]), float("nan")
+    )
 
 
 # ---------------------------------------------------------------------- driver
@@ -208,14 +254,26 @@ def _child(side: str, args: argparse.Namespace, seed: int) -> dict:
         cmd += ["--batch-size", str(args.batch_size)]
     if args.lr is not None:
         cmd += ["--lr", str(args.lr)]
+    if side == "checkpoint":
+        cmd += ["--recbole-checkpoint", args.recbole_checkpoint]
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
     # RecBole writes log/ and log_tensorboard/ into its working directory: keep them out of the repository
-    cwd = EXPORT if side == "recbole" else Path(__file__).resolve().parents[2]
+    cwd = Path(__file__).resolve().parents[2] if side == "ours" else EXPORT
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd)
     lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
     if out.returncode != 0 or not lines:
         raise RuntimeError(f"{side} seed {seed} failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
     return json.loads(lines[-1][len("RESULT ") :])
+
+
+def _child_result(args: argparse.Namespace, seed: int) -> dict:
+    """The result of one side's run in this (child) process."""
+    if args.child == "ours":
+        extra = json.loads(args.ours)
+        return run_ours(args.model, seed, args.epochs, args.threads, extra, args.batch_size, args.lr)
+    if args.child == "recbole":
+        return run_recbole(args.model, seed, args.epochs, args.threads, args.batch_size, args.lr)
+    return eval_recbole_checkpoint(args.model, args.recbole_checkpoint, args.threads)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -225,28 +283,23 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--sides", default="ours,recbole")
-    ap.add_argument("--batch-size", type=int, help="training batch size of both sides (default: each side's 2048)")
+    ap.add_argument(
+        "--batch-size", type=int, help="training batch size of both sides (default: each side's 2048; srgnn: 100)"
+    )
     ap.add_argument("--lr", type=float, help="learning rate of both sides (default: each side's 0.001)")
     ap.add_argument("--ours", default="{}", help="JSON of extra keyword arguments for our model")
-    ap.add_argument("--child", choices=["ours", "recbole"], help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--recbole-checkpoint",
+        help="only evaluate this checkpoint of a RecBole run on the test cases (e.g. of a run stopped early)",
+    )
+    ap.add_argument("--child", choices=["ours", "recbole", "checkpoint"], help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
-    if args.child == "ours":
-        print(
-            "RESULT "
-            + json.dumps(
-                run_ours(
-                    args.model, seeds[0], args.epochs, args.threads, json.loads(args.ours), args.batch_size, args.lr
-                )
-            )
-        )
+    if args.child is not None:
+        print("RESULT " + json.dumps(_child_result(args, seeds[0])))
         return
-    if args.child == "recbole":
-        print(
-            "RESULT "
-            + json.dumps(run_recbole(args.model, seeds[0], args.epochs, args.threads, args.batch_size, args.lr))
-        )
-        return
+    if args.recbole_checkpoint:  # one evaluation; the seed column is the --seeds given
+        args.sides, seeds = "checkpoint", seeds[:1]
     if not (EXPORT / "diginetica1d" / "diginetica1d.test.inter").exists():
         export_split()
     print(
@@ -267,6 +320,8 @@ def main(argv: list[str] | None = None) -> None:
                 f"{r['eval_cases_per_s']:.0f} | {os.getloadavg()[0]:.1f} |",
                 flush=True,
             )
+            if "valid_curve" in r:
+                print(f"# {side} seed {seed}, valid R@20 per epoch: " + " ".join(f"{v:.4f}" for v in r["valid_curve"]))
     for side, rs in rows.items():
         mean = {k: statistics.mean(r[k] for r in rs) for k in ("recall@20", "mrr@20")}
         sd = {k: statistics.stdev(r[k] for r in rs) if len(rs) > 1 else 0.0 for k in ("recall@20", "mrr@20")}
