@@ -260,7 +260,7 @@ def explain(model_name: str, params: dict, train, test, cases: np.ndarray) -> di
 
 def _sessions_for(test, limit: int) -> int:
     cum = np.cumsum(np.maximum(test.lengths - 1, 0))
-    return int(np.searchsorted(cum, limit) + 1)
+    return min(int(np.searchsorted(cum, limit) + 1), test.n_sessions)  # a limit above the split's cases: all
 
 
 def metrics(ranks: np.ndarray) -> tuple[float, float]:
