@@ -320,9 +320,6 @@ class LogView:
         else:
             self.log.error("failed %s: %s", run_label(info), info.get("error"))
 
-    def _epochs_task(self, info: dict[str, Any]) -> Any:
-        return self._task("epochs", f"  {escape(str(info.get('model', 'training')))} epochs", info.get("epochs"))
-
     def on_epoch_start(self, info: dict[str, Any]) -> None:
         self.epoch = info
         self.last = time.monotonic()

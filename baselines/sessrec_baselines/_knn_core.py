@@ -443,6 +443,11 @@ def _identity(n_items: int) -> sp.csr_matrix:
     return sp.identity(n_items, format="csr")
 
 
+def _row_pointers(row: np.ndarray, n_rows: int) -> np.ndarray:
+    """CSR ``indptr`` (n_rows + 1,) of entries whose rows ``row`` are non-decreasing."""
+    return np.concatenate([[0], np.cumsum(np.bincount(row, minlength=n_rows))]).astype(np.int64)
+
+
 def sum_rows(row: np.ndarray, item: np.ndarray, value: np.ndarray, n_rows: int, n_items: int) -> sp.csr_matrix:
     """CSR (n_rows, n_items) of the sums of ``value`` per ``(row, item)`` (``row`` non-decreasing), zeros dropped.
 
@@ -452,7 +457,7 @@ def sum_rows(row: np.ndarray, item: np.ndarray, value: np.ndarray, n_rows: int, 
     every sum is bitwise the dense one; sums equal to 0 are not stored, indices are
     distinct but unsorted within a row.
     """
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(row, minlength=n_rows))]).astype(np.int64)
+    indptr = _row_pointers(row, n_rows)
     entries = sp.csr_matrix((np.asarray(value, dtype=np.float64), item, indptr), shape=(n_rows, n_items))
     return sp.csr_matrix(entries @ _identity(n_items))
 
@@ -468,7 +473,7 @@ def neighbour_sums(
     neighbour's items in item order -- the additions of :func:`accumulate_into` on the
     expanded neighbour items (``v * 1.0 == v``), so every sum is bitwise the dense one.
     """
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(row, minlength=n_rows))]).astype(np.int64)
+    indptr = _row_pointers(row, n_rows)
     weights = sp.csr_matrix((np.asarray(value, dtype=np.float64), rank, indptr), shape=(n_rows, len(index.order)))
     return sp.csr_matrix(weights @ index.binary)
 

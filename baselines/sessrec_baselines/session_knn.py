@@ -64,6 +64,11 @@ SECONDS_PER_DAY = 24 * 3600
 SPARSE_CHUNK_ROWS = 512
 
 
+def _kept_terms(keep: np.ndarray | None, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``arrays`` restricted to the mask ``keep`` (every one of them as it is when ``keep`` is None)."""
+    return arrays if keep is None else tuple(a[keep] for a in arrays)
+
+
 # ---------------------------------------------------------------------- weight functions
 def position_weight(name: str, pos: np.ndarray, length: np.ndarray, reference_code: bool) -> np.ndarray:
     """V-SKNN's weight of a prefix click at 1-based position ``pos`` of a prefix of ``length`` clicks."""
@@ -210,10 +215,8 @@ class _SessionKNN(ParamFileSets, BaseModel):
         per_neighbour = None if self.filters_items else self._neighbour_values(pre, nbrs)
         if per_neighbour is not None:  # every item of a neighbour gets the same value: no expansion
             return core.neighbour_sums(nbrs.row, nbrs.rank, per_neighbour, pre.n_rows, self.index_)
-        _, ex, row, value, keep = self._chunk_terms(pre, nbrs)
-        if keep is None:
-            return core.sum_rows(row, ex.item, value, pre.n_rows, self.n_items_)
-        return core.sum_rows(row[keep], ex.item[keep], value[keep], pre.n_rows, self.n_items_)
+        _, _, k_row, k_item, k_value = self._chunk_terms(pre, nbrs)
+        return core.sum_rows(k_row, k_item, k_value, pre.n_rows, self.n_items_)
 
     def _sparse_through_scratch(self, prefixes: core.Prefixes) -> sp.csr_matrix:
         """Sparse scores when the last step edits dense scores (reminders, popularity) or items are untrained."""
@@ -247,12 +250,9 @@ class _SessionKNN(ParamFileSets, BaseModel):
         Returns the scores (``out`` itself unless a hook replaced it) and the positions
         ``(row, item)`` of every score that may be nonzero (duplicates allowed).
         """
-        _, ex, row, value, keep = self._chunk_terms(pre)
-        if keep is None:
-            core.accumulate_into(out, row, ex.item, value)
-            return self._postprocess(pre, out, row, ex), *self._written(pre, row, ex.item)
-        core.accumulate_into(out, row[keep], ex.item[keep], value[keep])
-        return self._postprocess(pre, out, row, ex), *self._written(pre, row[keep], ex.item[keep])
+        ex, row, k_row, k_item, k_value = self._chunk_terms(pre)
+        core.accumulate_into(out, k_row, k_item, k_value)
+        return self._postprocess(pre, out, row, ex), *self._written(pre, k_row, k_item)
 
     def _neighbours(self, pre: core.Prefixes) -> core.Neighbours:
         """The neighbours of the prefixes ``pre`` (by row, then decreasing similarity)."""
@@ -264,13 +264,17 @@ class _SessionKNN(ParamFileSets, BaseModel):
 
     def _chunk_terms(
         self, pre: core.Prefixes, nbrs: core.Neighbours | None = None
-    ) -> tuple[core.Neighbours, core.Expanded, np.ndarray, np.ndarray, np.ndarray | None]:
-        """Neighbours of the prefixes ``pre``, their items, each item's row and value, and the kept mask (or None)."""
+    ) -> tuple[core.Expanded, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The neighbours' items ``ex`` of the prefixes ``pre`` and each one's prefix row, then the scored terms.
+
+        Returns ``(ex, row, kept_row, kept_item, kept_value)``: the kept terms are those
+        :meth:`_keep_items` keeps (all of them when it returns ``None``).
+        """
         nbrs = self._neighbours(pre) if nbrs is None else nbrs
         ex = core.expand(nbrs, self.index_)
         value = self._item_values(pre, nbrs, ex)
         row = nbrs.row[ex.nb]
-        return nbrs, ex, row, value, self._keep_items(pre, row, ex)
+        return ex, row, *_kept_terms(self._keep_items(pre, row, ex), row, ex.item, value)
 
     # -------------------------------------------------------------- hooks
     #: Whether :meth:`_keep_items` may drop neighbour items (then sparse sums go through the expansion).
@@ -435,8 +439,7 @@ class SKNN(_SessionKNN):
             pop = core.accumulate(row, ex.item, np.ones(len(row)), pre.n_rows, self.n_items_)
             top = pop.max(axis=1, keepdims=True)
             pop = pop / np.where(top > 0, top, 1.0)
-            keep = self._keep_items(pre, row, ex)
-            k_row, k_item = (row, ex.item) if keep is None else (row[keep], ex.item[keep])
+            k_row, k_item = _kept_terms(self._keep_items(pre, row, ex), row, ex.item)
             scored = core.accumulate(k_row, k_item, np.ones(len(k_row)), pre.n_rows, self.n_items_) > 0
             if reminded is not None:
                 scored |= reminded

@@ -124,7 +124,7 @@ def _split(data_root: str | None):
     return prepare("diginetica", data_root=data_root, path=str(RAW), test_days=1)
 
 
-def _cases(sessions) -> tuple[list[list[int]], list[int]]:
+def case_lists(sessions) -> tuple[list[list[int]], list[int]]:
     """All (prefix, target) cases of ``sessions`` in case order, items shifted by one (0 = padding)."""
     session, position = sessions.case_session(), sessions.case_positions()
     starts = sessions.offsets[session]
@@ -140,9 +140,9 @@ def write_official_data(ds, folder: Path) -> None:
     train_seq = [(s + 1).tolist() for s in ds.train]
     for target in (folder, sub):
         with open(target / "train.txt", "wb") as fh:
-            pickle.dump(_cases(ds.train), fh)
+            pickle.dump(case_lists(ds.train), fh)
         with open(target / "test.txt", "wb") as fh:
-            pickle.dump(_cases(ds.test), fh)
+            pickle.dump(case_lists(ds.test), fh)
         with open(target / "all_train_seq.txt", "wb") as fh:
             pickle.dump(train_seq, fh)
 

@@ -70,7 +70,7 @@ import time
 from pathlib import Path
 
 from _common import host_line, run_json_worker
-from gnn_vs_official import _cases
+from gnn_vs_official import case_lists
 from narm_diginetica import load_split
 
 #: Text patches applied to the copy of the authors' files: (file, old, new, why). Each ``old`` must occur once.
@@ -220,7 +220,7 @@ def prepare_official(official_dir: Path, work: Path, train, test) -> tuple[Path,
         (shim / name).write_text(textwrap.dedent(text).lstrip())
     for name, sessions in (("train.pkl", train), ("test.pkl", test)):
         with open(work / name, "wb") as fh:
-            pickle.dump(_cases(sessions), fh)
+            pickle.dump(case_lists(sessions), fh)
     return code, shim
 
 
