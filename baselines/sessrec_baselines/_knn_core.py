@@ -8,7 +8,9 @@ all of them batched over many prefixes with sparse products and segment operatio
    click first for ``sampling="recent"``, a random permutation for ``"random"``);
 3. **neighbours** -- the ``k`` sampled candidates of largest similarity;
 4. **item scores** -- every item of every neighbour receives the neighbour's weight (times
-   item-level factors for STAN and V-STAN), summed over neighbours.
+   item-level factors for V-SKNN, STAN and V-STAN), summed over neighbours: one sparse
+   product when the value does not depend on the item, else the compiled loop of
+   :mod:`sessrec_baselines._knn_kernel` (or, without Numba, the NumPy expansion below).
 
 Scores come out dense (``score``/``score_sessions``: a float64 (rows, n_items) block) or
 sparse (``score_sessions_sparse``: CSR, unstored items 0, which the evaluator ranks without

@@ -50,6 +50,7 @@ import torch
 from sessrec import BaseModel, PrefixBatch, Sessions, check_is_fitted
 from sessrec.models import Interval, Options
 from sessrec_baselines import _knn_core as core
+from sessrec_baselines import _knn_kernel as kernel
 from sessrec_baselines.common import ParamFileSets, mask_untrained, read_paramfile, untrained_items
 
 try:  # Python 3.11+
@@ -62,6 +63,9 @@ __all__ = ["SFSKNN", "SKNN", "SSKNN", "STAN", "VSKNN", "VSTAN"]
 SECONDS_PER_DAY = 24 * 3600
 #: Rows per chunk of the sparse scoring path (its dense scratch block: rows x n_items float64).
 SPARSE_CHUNK_ROWS = 512
+#: Whether item values that depend on the item go through the compiled kernel (:mod:`._knn_kernel`);
+#: False: the NumPy route (bitwise the same scores; used where Numba is missing).
+USE_KERNEL = kernel.AVAILABLE
 
 
 def _kept_terms(keep: np.ndarray | None, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -215,6 +219,9 @@ class _SessionKNN(ParamFileSets, BaseModel):
         per_neighbour = None if self.filters_items else self._neighbour_values(pre, nbrs)
         if per_neighbour is not None:  # every item of a neighbour gets the same value: no expansion
             return core.neighbour_sums(nbrs.row, nbrs.rank, per_neighbour, pre.n_rows, self.index_)
+        terms = self._item_terms(pre, nbrs) if USE_KERNEL else None
+        if terms is not None:
+            return kernel.item_sums(pre, nbrs, terms, self.index_.positions, self.n_items_)
         _, _, k_row, k_item, k_value = self._chunk_terms(pre, nbrs)
         return core.sum_rows(k_row, k_item, k_value, pre.n_rows, self.n_items_)
 
@@ -250,16 +257,31 @@ class _SessionKNN(ParamFileSets, BaseModel):
         Returns the scores (``out`` itself unless a hook replaced it) and the positions
         ``(row, item)`` of every score that may be nonzero (duplicates allowed).
         """
-        ex, row, k_row, k_item, k_value = self._chunk_terms(pre)
+        if USE_KERNEL and not self._rewrites_scores():
+            nbrs = self._neighbours(pre)
+            terms = self._item_terms(pre, nbrs)
+            if terms is not None:
+                sums = kernel.item_sums(pre, nbrs, terms, self.index_.positions, self.n_items_)
+                rows = np.repeat(np.arange(pre.n_rows), np.diff(sums.indptr))
+                core.accumulate_into(out, rows, sums.indices, sums.data)
+                return out, rows, sums.indices
+            ex, row, k_row, k_item, k_value = self._chunk_terms(pre, nbrs)
+        else:
+            ex, row, k_row, k_item, k_value = self._chunk_terms(pre)
         core.accumulate_into(out, k_row, k_item, k_value)
         return self._postprocess(pre, out, row, ex), *self._written(pre, k_row, k_item)
 
     def _neighbours(self, pre: core.Prefixes) -> core.Neighbours:
         """The neighbours of the prefixes ``pre`` (by row, then decreasing similarity)."""
-        cand = core.candidates(pre, self._prefix_weights(pre), self.index_, int(self.sample_size))
+        steps = kernel if USE_KERNEL else core  # the compiled loops or the NumPy route (bitwise the same)
+        cand = steps.candidates(pre, self._prefix_weights(pre), self.index_, int(self.sample_size))
         sim = self._similarity(pre, cand)
-        ok = np.flatnonzero(sim > 0) if self.positive_only else np.arange(len(sim))
-        chosen = ok[core.top_k(cand.row[ok], sim[ok], pre.n_rows, int(self.k))]
+        if self.positive_only:
+            ok = np.flatnonzero(sim > 0)
+            chosen = ok[steps.top_k(cand.row[ok], sim[ok], pre.n_rows, int(self.k))]
+        else:  # NaN similarities: the NumPy route's order (the compiled sort assumes none)
+            select = core.top_k if np.isnan(sim).any() else steps.top_k
+            chosen = select(cand.row, sim, pre.n_rows, int(self.k))
         return core.order_neighbours(cand, chosen, sim)
 
     def _chunk_terms(
@@ -282,6 +304,13 @@ class _SessionKNN(ParamFileSets, BaseModel):
 
     def _neighbour_values(self, pre: core.Prefixes, nbrs: core.Neighbours) -> np.ndarray | None:
         """The value every item of each neighbour receives, when it does not depend on the item; else None."""
+        return None
+
+    def _item_terms(self, pre: core.Prefixes, nbrs: core.Neighbours) -> kernel.ItemTerms | None:
+        """The factors of :meth:`_item_values` and the filter of :meth:`_keep_items` for the compiled kernel.
+
+        ``None``: the model has no kernel form (its items go through the NumPy route).
+        """
         return None
 
     def _rewrites_scores(self) -> bool:
@@ -576,6 +605,9 @@ class SFSKNN(SKNN):
         pair_row = np.repeat(np.arange(len(lasts)), np.diff(succ.indptr))
         return core.pairs_contain(pair_row, succ.indices, len(lasts), local[row], ex.item, self.n_items_)
 
+    def _item_terms(self, pre: core.Prefixes, nbrs: core.Neighbours) -> kernel.ItemTerms:
+        return kernel.ItemTerms(self._neighbour_values(pre, nbrs), successors=self.successors_)
+
 
 # ---------------------------------------------------------------------- V-SKNN
 class VSKNN(_SessionKNN):
@@ -694,6 +726,15 @@ class VSKNN(_SessionKNN):
 
     def _keep_items(self, pre: core.Prefixes, row: np.ndarray, ex: core.Expanded) -> np.ndarray | None:
         return self._drop_current_items(pre, row, ex)
+
+    def _item_terms(self, pre: core.Prefixes, nbrs: core.Neighbours) -> kernel.ItemTerms:
+        return kernel.ItemTerms(
+            nbrs.weight,
+            idf=self.idf_ if self.idf_weighting else None,
+            idf_scale=float(self.idf_weighting),
+            post=score_decay(self.weighting_score, nbrs.step, bool(self.reference_code)),
+            drop_current=not self.remind,
+        )
 
 
 # ---------------------------------------------------------------------- STAN
@@ -822,13 +863,22 @@ class STAN(_SessionKNN):
         value = nbrs.weight[ex.nb]
         if self.lambda_inh and len(value):
             distance = np.abs(ex.pos - self._anchor_positions(pre, nbrs, ex)[ex.nb])
-            # the decay of every possible distance once, then looked up (the same float operations)
-            decay = np.exp(-np.arange(int(distance.max()) + 1) / float(self.lambda_inh))
-            value = value * decay[distance]
+            value = value * self._item_decay()[distance]
         return value
+
+    def _item_decay(self) -> np.ndarray:
+        """``exp(-d / lambda_inh)`` of every possible distance ``d`` in a neighbour (computed once, then looked up)."""
+        longest = int(self.index_.positions.data.max()) if self.index_.positions.nnz else 0
+        return np.exp(-np.arange(longest + 1) / float(self.lambda_inh))
 
     def _keep_items(self, pre: core.Prefixes, row: np.ndarray, ex: core.Expanded) -> np.ndarray | None:
         return self._drop_current_items(pre, row, ex)
+
+    def _item_terms(self, pre: core.Prefixes, nbrs: core.Neighbours) -> kernel.ItemTerms:
+        if not self.lambda_inh:
+            return kernel.ItemTerms(nbrs.weight, drop_current=not self.remind)
+        rule = kernel.ANCHOR_CODE if self.reference_code else kernel.ANCHOR_PAPER
+        return kernel.ItemTerms(nbrs.weight, anchor=rule, decay=self._item_decay(), drop_current=not self.remind)
 
 
 class VSTAN(STAN):
@@ -920,6 +970,17 @@ class VSTAN(STAN):
         if self.lambda_idf:
             value = value + (value * self.idf_[ex.item] * float(self.lambda_idf))
         if self.lambda_ipw:
-            ipw = np.exp((1 - nbrs.step) / float(self.lambda_ipw))  # (p* - L) = 1 - step
-            value = value * ipw[ex.nb]
+            value = value * self._match_decay(nbrs)[ex.nb]
         return value
+
+    def _match_decay(self, nbrs: core.Neighbours) -> np.ndarray:
+        """``exp((p* - L) / lambda_ipw)`` of every neighbour (``p* - L = 1 - step``)."""
+        return np.exp((1 - nbrs.step) / float(self.lambda_ipw))
+
+    def _item_terms(self, pre: core.Prefixes, nbrs: core.Neighbours) -> kernel.ItemTerms:
+        terms = super()._item_terms(pre, nbrs)
+        if self.lambda_idf:
+            terms.idf, terms.idf_scale = self.idf_, float(self.lambda_idf)
+        if self.lambda_ipw:
+            terms.post = self._match_decay(nbrs)
+        return terms

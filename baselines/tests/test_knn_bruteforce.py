@@ -225,3 +225,92 @@ def test_top_k_against_sorting_each_row(k):
         idx = np.flatnonzero(row == r)
         want += sorted(idx, key=lambda i: -sim[i])[:k]
     assert _knn_core.top_k(row, sim, 40, k).tolist() == [int(i) for i in want]
+
+
+KERNEL_CASES = [
+    ("SFSKNN", dict(k=5, sample_size=8)),
+    ("SFSKNN", dict(k=50, sample_size=0, similarity="cosine", reference_code=True)),
+    ("VSKNN", dict(k=4, sample_size=10, idf_weighting=2, remind=False)),
+    ("VSKNN", dict(k=4, weighting="linear", weighting_score="linear", reference_code=True)),
+    ("VSKNN", dict(k=40, sample_size=0, similarity="cosine", weighting="quadratic", idf_weighting=5)),
+    ("STAN", dict(k=4, sample_size=10, lambda_spw=1.5, lambda_snh=3.0, lambda_inh=0.8, remind=False)),
+    ("STAN", dict(k=4, sample_size=10, lambda_inh=0.8, reference_code=True)),
+    ("STAN", dict(k=30, sample_size=0, lambda_spw=None, lambda_snh=None, lambda_inh=None)),
+    ("VSTAN", dict(k=6, sample_size=10, similarity="vec")),
+    ("VSTAN", dict(k=6, sample_size=10, lambda_idf=False, lambda_ipw=None, remind=False, reference_code=True)),
+]
+
+
+@pytest.mark.parametrize(("name", "params"), KERNEL_CASES)
+@pytest.mark.parametrize(("seed", "untrained"), [(0, True), (1, False)])
+def test_compiled_item_scores_are_the_numpy_route_bit_for_bit(name, params, seed, untrained, monkeypatch):
+    """The compiled item-scoring kernel and the NumPy expansion give the same floats, in both routes.
+
+    One test session shares its only trained items with the training log more than
+    ``MAX_STEP`` clicks before its end (item 45 has no training click): a distance the
+    candidate product cannot encode exactly, where STAN's paper anchor follows the NumPy
+    route's search for the next prefix position. Without ``untrained``, items 40..49 are not
+    masked (as if trained), so that the sparse route sums straight into CSR rather than
+    through its dense scratch block.
+    """
+    from sessrec_baselines import _knn_kernel, session_knn
+
+    assert _knn_kernel.AVAILABLE, "Numba is a dependency of sessrec-baselines; the kernel must be in use"
+    log = random_log(seed, n_sessions=80, n_items=40)
+    train = Sessions.from_lists([log[s].tolist() for s in range(log.n_sessions)], n_items=50,
+                                timestamps=[log.timestamps[log.offsets[s]:log.offsets[s + 1]].tolist()
+                                            for s in range(log.n_sessions)])  # fmt: skip
+    rng = np.random.default_rng(seed + 7)
+    seqs = [rng.integers(0, 40, size=n).tolist() for n in (2, 3, 5, 9, 16, 30)]
+    seqs.append([int(train[0][0]), int(train[0][-1])] + [45] * (_knn_core.MAX_STEP + 10) + [int(train[1][0])])
+    test = Sessions.from_lists(seqs, n_items=50, timestamps=[np.arange(len(q), dtype=float).tolist() for q in seqs])
+    rows = test.lengths - 1
+    batch = PrefixBatch.from_ranges(test.items, test.offsets[:-1], rows, test.timestamps)
+    model = getattr(session_knn, name)(**params).fit(train)
+    if not untrained:
+        model.untrained_ = np.zeros(0, dtype=np.int64)
+    monkeypatch.setattr(session_knn, "USE_KERNEL", True)
+    fast = model.score_sessions_sparse(batch), model.score_sessions(batch).numpy()
+    monkeypatch.setattr(session_knn, "USE_KERNEL", False)
+    slow = model.score_sessions_sparse(batch), model.score_sessions(batch).numpy()
+    assert np.all(fast[0].data != 0)
+    assert np.array_equal(fast[0].toarray().view(np.int64), slow[0].toarray().view(np.int64))
+    assert np.array_equal(fast[1].view(np.int64), slow[1].view(np.int64))
+    short = int(rows[:-1].sum())  # the prefixes of the short sessions come first
+    assert (fast[1][:short] != 0).any(axis=1).mean() > 0.5  # scores were produced at all
+
+
+@pytest.mark.parametrize("k", [1, 3, 40, 1000])
+def test_compiled_top_k_is_the_numpy_top_k(k):
+    """Rows of 0..300 entries (insertion and merge sort inside), values from a few levels: many ties, -0.0 and -inf."""
+    from sessrec_baselines import _knn_kernel
+
+    rng = np.random.default_rng(k)
+    counts = rng.integers(0, 300, size=40)
+    row = np.repeat(np.arange(40), counts)
+    sim = rng.choice(np.array([0.5, 0.25, 0.0, -0.0, -1.0, -np.inf, 3.0]), size=len(row))
+    want = _knn_core.top_k(row, sim, 40, k)
+    got = _knn_kernel.top_k(row, sim, 40, k)
+    assert got.tolist() == want.tolist()
+    assert len(got) == np.minimum(counts, k).sum()
+
+
+@pytest.mark.parametrize("sample_size", [0, 1, 5, 40])
+def test_compiled_candidates_are_the_sparse_product(sample_size):
+    """Same candidates, overlaps and steps, bit for bit, over prefixes with repeats and a step clamped at MAX_STEP."""
+    from sessrec_baselines import _knn_kernel
+
+    train = random_log(4, n_sessions=120, n_items=30)
+    rng = np.random.default_rng(sample_size)
+    seqs = [rng.integers(0, 30, size=n).tolist() for n in (1, 2, 7, 40)]
+    seqs.append([3, 4] + [5] * (_knn_core.MAX_STEP + 3))
+    batch = PrefixBatch.from_lists(seqs)
+    pre = _knn_core.prefixes_from_batch(batch, True, 0.0, 30)
+    index = _knn_core.build_index(train, "recent", sample_size, None)
+    weights = rng.normal(size=len(pre.row))
+    want = _knn_core.candidates(pre, weights, index, sample_size)
+    got = _knn_kernel.candidates(pre, weights, index, sample_size)
+    for name in ("row", "rank", "step"):
+        assert getattr(got, name).tolist() == getattr(want, name).tolist(), name
+    assert got.dot.view(np.int64).tolist() == want.dot.view(np.int64).tolist()
+    assert (want.step == _knn_core.MAX_STEP).any()
