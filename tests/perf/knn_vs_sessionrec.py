@@ -460,8 +460,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--match", nargs="*", default=None, help="only settings whose label contains one of these")
     ap.add_argument("--no-paper", action="store_true", help="skip our default (paper) mode")
     ap.add_argument("--dense", action="store_true", help="also time our dense route, alternating in the same rounds")
-    ap.add_argument("--end-to-end", action="store_true",
-                    help="also time session-rec's own evaluation loop (evaluate_sessions), alternating in the rounds")
+    ap.add_argument(
+        "--end-to-end",
+        action="store_true",
+        help="also time session-rec's own evaluation loop (evaluate_sessions), alternating in the rounds",
+    )
     ap.add_argument("--out", default=None, help="write the rows as JSON here")
     args = ap.parse_args(argv)
     print(f"# {platform.platform()}, python {platform.python_version()}, torch threads {args.threads}")
