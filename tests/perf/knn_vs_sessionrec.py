@@ -172,7 +172,8 @@ def run_sessionrec_evaluation(checkout: Path, cls, params: dict, train_df: pd.Da
     Per test event it calls ``predict_next`` over every training item, sets NaN scores to 0,
     sorts the scores (``sort_values``) and updates the metrics: the work behind session-rec's
     reported results. Returns (seconds, events evaluated, (HitRate@20, MRR@20)); the metrics
-    break ties by pandas' sort order, not conservatively.
+    break ties by pandas' sort order, not conservatively. The backup classes of S-SKNN and
+    SF-SKNN take no ``timestamp``, which ``evaluate_sessions`` passes: a wrapper drops it.
     """
     import contextlib
     import io
@@ -186,6 +187,9 @@ def run_sessionrec_evaluation(checkout: Path, cls, params: dict, train_df: pd.Da
     test_df = to_frame(sub, first_id)
     model = cls(**params)
     model.fit(train_df)
+    if "timestamp" not in inspect.signature(model.predict_next).parameters:  # the backup S-SKNN/SF-SKNN classes
+        untimed = model.predict_next
+        model.predict_next = lambda *a, timestamp=None, **k: untimed(*a, **k)  # evaluate_sessions passes it
     metrics = [sr_acc.HitRate(CUTOFF), sr_acc.MRR(CUTOFF)]
     t0 = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):  # its progress lines
