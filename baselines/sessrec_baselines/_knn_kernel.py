@@ -16,39 +16,55 @@ bitwise those of the NumPy route (the tests compare both on every model and opti
   whose value depends on the item (V-SKNN's idf, STAN's distance to the anchor item,
   V-STAN's both, SF-SKNN's successor filter, ``remind=False``).
 
-Numba is a dependency of ``sessrec-baselines``; where it cannot be imported,
-:data:`AVAILABLE` is False and the models use the NumPy route.
+Numba is a dependency of ``sessrec-baselines``, imported on the first call (not at import);
+where it is not installed, :data:`AVAILABLE` is False and the models use the NumPy route.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
 
-try:
-    import numba
-except ImportError:  # pragma: no cover - the NumPy route is used instead
-    numba = None
-
-#: Whether the compiled kernels can run (Numba importable).
-AVAILABLE = numba is not None
+#: Whether the compiled kernels can run (Numba installed; imported on the first call, not here).
+AVAILABLE = importlib.util.find_spec("numba") is not None
 #: Anchor rules of STAN's item decay: none, session-rec's code, the paper.
 ANCHOR_NONE, ANCHOR_CODE, ANCHOR_PAPER = 0, 1, 2
 #: Rows up to this length are sorted by insertion (faster than a general sort there).
 _SHORT = 32
 
 
+#: The loops, in definition order (helpers first): plain Python until :func:`_jit` compiles them.
+_LOOPS: list = []
+_compiled = False
+
+
 def _compile(func):
-    """``func`` compiled by Numba, cached on disk where a cache folder is writable (else compiled per process)."""
-    if numba is None:  # pragma: no cover
-        return func
-    try:
-        return numba.njit(cache=True, nogil=True)(func)
-    except RuntimeError:  # pragma: no cover - no writable cache location: compile in memory
-        return numba.njit(nogil=True)(func)
+    """Register ``func`` as a loop that :func:`_jit` compiles (importing Numba costs ~0.6 s: only when used)."""
+    _LOOPS.append(func)
+    return func
+
+
+def _jit() -> None:
+    """Compile every loop once per process (cached on disk where a cache folder is writable, else in memory).
+
+    Each compiled loop replaces its Python function among the module's globals, where the
+    wrappers and the other loops look it up.
+    """
+    global _compiled
+    if _compiled:
+        return
+    import numba
+
+    for func in _LOOPS:
+        try:
+            globals()[func.__name__] = numba.njit(cache=True, nogil=True)(func)
+        except RuntimeError:  # pragma: no cover - no writable cache location
+            globals()[func.__name__] = numba.njit(nogil=True)(func)
+    _compiled = True
 
 
 # ---------------------------------------------------------------------- sorting helpers
@@ -91,6 +107,7 @@ def candidates(prefixes, weights: np.ndarray, index, sample_size: int):
     """As :func:`~sessrec_baselines._knn_core.candidates` (same arrays, bitwise), one compiled loop per prefix."""
     from sessrec_baselines._knn_core import MAX_STEP, Candidates
 
+    _jit()
     lists = index.sessions_of_item
     bound = int(np.diff(lists.indptr)[prefixes.item].sum())
     row, rank, dot, step = _candidates(
@@ -138,6 +155,7 @@ def _candidates(n_rows, pre_row, pre_item, pre_step, weight, ptr, idx, n_session
 # ---------------------------------------------------------------------- top-k
 def top_k(row: np.ndarray, sim: np.ndarray, n_rows: int, k: int) -> np.ndarray:
     """As :func:`~sessrec_baselines._knn_core.top_k` for ``sim`` without NaN: per row a stable sort, its first ``k``."""
+    _jit()
     return _top_k(np.ascontiguousarray(row, dtype=np.int64), np.ascontiguousarray(sim, dtype=np.float64), np.int64(k))
 
 
@@ -190,6 +208,7 @@ def item_sums(pre, nbrs, terms: ItemTerms, positions: sp.csr_matrix, n_items: in
     the NumPy route has them; ``positions`` is the index's session x item matrix of last
     positions (rank order, sorted indices).
     """
+    _jit()
     starts = positions.indptr[nbrs.rank]
     bound = min(int((positions.indptr[nbrs.rank + 1] - starts).sum()), pre.n_rows * n_items)
     succ = terms.successors

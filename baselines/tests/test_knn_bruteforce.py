@@ -271,6 +271,7 @@ def test_compiled_item_scores_are_the_numpy_route_bit_for_bit(name, params, seed
         model.untrained_ = np.zeros(0, dtype=np.int64)
     monkeypatch.setattr(session_knn, "USE_KERNEL", True)
     fast = model.score_sessions_sparse(batch), model.score_sessions(batch).numpy()
+    assert _knn_kernel._compiled  # the loops ran compiled, not as plain Python
     monkeypatch.setattr(session_knn, "USE_KERNEL", False)
     slow = model.score_sessions_sparse(batch), model.score_sessions(batch).numpy()
     assert np.all(fast[0].data != 0)
