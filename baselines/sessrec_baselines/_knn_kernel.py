@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -46,6 +47,28 @@ def _compile(func):
     """Register ``func`` as a loop that :func:`_jit` compiles (importing Numba costs ~0.6 s: only when used)."""
     _LOOPS.append(func)
     return func
+
+
+def ready() -> bool:
+    """Whether the compiled loops can run; compiles them on the first call.
+
+    False when Numba is not installed, or when it is but cannot be imported (e.g. a NumPy
+    newer than it supports): then a ``RuntimeWarning`` says so once and the models take the
+    NumPy route (the same scores, slower).
+    """
+    global AVAILABLE
+    if AVAILABLE and not _compiled:
+        try:
+            _jit()
+        except ImportError as exc:
+            AVAILABLE = False
+            warnings.warn(
+                f"Numba is installed but could not be imported ({exc}); the session-kNN models use their NumPy "
+                "route (the same scores, several times slower)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+    return AVAILABLE
 
 
 def _jit() -> None:

@@ -63,9 +63,14 @@ __all__ = ["SFSKNN", "SKNN", "SSKNN", "STAN", "VSKNN", "VSTAN"]
 SECONDS_PER_DAY = 24 * 3600
 #: Rows per chunk of the sparse scoring path (its dense scratch block: rows x n_items float64).
 SPARSE_CHUNK_ROWS = 512
-#: Whether item values that depend on the item go through the compiled kernel (:mod:`._knn_kernel`);
-#: False: the NumPy route (bitwise the same scores; used where Numba is missing).
-USE_KERNEL = kernel.AVAILABLE
+#: Whether candidates, neighbours and item values go through the compiled loops (:mod:`._knn_kernel`)
+#: where they can run; False: the NumPy route (bitwise the same scores; taken anyway without Numba).
+USE_KERNEL = True
+
+
+def _compiled() -> bool:
+    """Whether this call takes the compiled loops (:data:`USE_KERNEL` and Numba usable)."""
+    return USE_KERNEL and kernel.ready()
 
 
 def _kept_terms(keep: np.ndarray | None, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -219,7 +224,7 @@ class _SessionKNN(ParamFileSets, BaseModel):
         per_neighbour = None if self.filters_items else self._neighbour_values(pre, nbrs)
         if per_neighbour is not None:  # every item of a neighbour gets the same value: no expansion
             return core.neighbour_sums(nbrs.row, nbrs.rank, per_neighbour, pre.n_rows, self.index_)
-        terms = self._item_terms(pre, nbrs) if USE_KERNEL else None
+        terms = self._item_terms(pre, nbrs) if _compiled() else None
         if terms is not None:
             return kernel.item_sums(pre, nbrs, terms, self.index_.positions, self.n_items_)
         _, _, k_row, k_item, k_value = self._chunk_terms(pre, nbrs)
@@ -257,7 +262,7 @@ class _SessionKNN(ParamFileSets, BaseModel):
         Returns the scores (``out`` itself unless a hook replaced it) and the positions
         ``(row, item)`` of every score that may be nonzero (duplicates allowed).
         """
-        if USE_KERNEL and not self._rewrites_scores():
+        if _compiled() and not self._rewrites_scores():
             nbrs = self._neighbours(pre)
             terms = self._item_terms(pre, nbrs)
             if terms is not None:
@@ -273,7 +278,7 @@ class _SessionKNN(ParamFileSets, BaseModel):
 
     def _neighbours(self, pre: core.Prefixes) -> core.Neighbours:
         """The neighbours of the prefixes ``pre`` (by row, then decreasing similarity)."""
-        steps = kernel if USE_KERNEL else core  # the compiled loops or the NumPy route (bitwise the same)
+        steps = kernel if _compiled() else core  # the compiled loops or the NumPy route (bitwise the same)
         cand = steps.candidates(pre, self._prefix_weights(pre), self.index_, int(self.sample_size))
         sim = self._similarity(pre, cand)
         if self.positive_only:

@@ -315,3 +315,21 @@ def test_compiled_candidates_are_the_sparse_product(sample_size):
         assert getattr(got, name).tolist() == getattr(want, name).tolist(), name
     assert got.dot.view(np.int64).tolist() == want.dot.view(np.int64).tolist()
     assert (want.step == _knn_core.MAX_STEP).any()
+
+
+def test_numba_that_fails_to_import_falls_back_to_the_numpy_route_with_a_warning(monkeypatch):
+    import sys
+
+    from sessrec_baselines import _knn_kernel, session_knn
+
+    train, test = random_log(2), random_log(102, n_sessions=10)
+    batch = PrefixBatch.from_lists(prefixes(test))
+    model = STAN(k=4, sample_size=10, lambda_inh=0.8).fit(train)
+    want = model.score(batch).numpy()  # compiled
+    monkeypatch.setattr(_knn_kernel, "_compiled", False)
+    monkeypatch.setattr(_knn_kernel, "AVAILABLE", True)
+    monkeypatch.setitem(sys.modules, "numba", None)  # ``import numba`` raises ImportError
+    with pytest.warns(RuntimeWarning, match="NumPy route"):
+        got = model.score(batch).numpy()
+    assert not _knn_kernel.AVAILABLE and not session_knn._compiled()
+    assert np.array_equal(got.view(np.int64), want.view(np.int64))
