@@ -2,7 +2,8 @@
 
 All six models follow session-rec's classes (rn5l/session-rec): the same constructor
 parameter names, the same candidate pool, sampling, neighbour selection and item scoring,
-computed for many prefixes at once (see :mod:`sessrec_baselines._knn_core`). Each class
+computed for many prefixes at once (see :mod:`sessrec_baselines._knn_core`; its per-prefix
+loops compiled by :mod:`sessrec_baselines._knn_kernel`, with bitwise the same scores). Each class
 documents where session-rec's code differs from its paper; the default follows the paper,
 ``reference_code=True`` reproduces the code (the published session-rec numbers come from it).
 
