@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
+from sessrec_baselines._knn_core import MAX_STEP, Candidates
+
 #: Whether the compiled kernels can run (Numba installed; imported on the first call, not here).
 AVAILABLE = importlib.util.find_spec("numba") is not None
 #: Anchor rules of STAN's item decay: none, session-rec's code, the paper.
@@ -128,8 +130,6 @@ def _order_desc(pos, value, lo, hi):
 # ---------------------------------------------------------------------- candidates
 def candidates(prefixes, weights: np.ndarray, index, sample_size: int):
     """As :func:`~sessrec_baselines._knn_core.candidates` (same arrays, bitwise), one compiled loop per prefix."""
-    from sessrec_baselines._knn_core import MAX_STEP, Candidates
-
     _jit()
     lists = index.sessions_of_item
     bound = int(np.diff(lists.indptr)[prefixes.item].sum())
