@@ -429,9 +429,14 @@ def accumulate_into(out: np.ndarray, row: np.ndarray, item: np.ndarray, value: n
     route, would first write zeros over all of ``out`` (here: freshly allocated zeros, so
     that pass costs nearly half the scoring time of a session-kNN model and changes nothing).
     """
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(row, minlength=out.shape[0]))]).astype(np.int64)
+    add_csr_into(out, _row_pointers(row, out.shape[0]), item, value)
+
+
+def add_csr_into(out: np.ndarray, indptr: np.ndarray, item: np.ndarray, value: np.ndarray) -> None:
+    """:func:`accumulate_into` for entries already laid out as CSR rows (``indptr`` of ``out``'s rows)."""
     index = np.ascontiguousarray(item, dtype=np.int64)
     data = np.ascontiguousarray(value, dtype=np.float64)
+    indptr = np.ascontiguousarray(indptr, dtype=np.int64)
     if _csr_add_into is not None and out.dtype == np.float64 and out.flags.c_contiguous:
         _csr_add_into(out.shape[0], out.shape[1], indptr, index, data, out)
         return

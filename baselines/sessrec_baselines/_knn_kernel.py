@@ -135,8 +135,8 @@ def candidates(prefixes, weights: np.ndarray, index, sample_size: int):
     bound = int(np.diff(lists.indptr)[prefixes.item].sum())
     row, rank, dot, step = _candidates(
         np.int64(prefixes.n_rows), prefixes.row, prefixes.item, np.minimum(prefixes.step, MAX_STEP),
-        np.ascontiguousarray(weights, dtype=np.float64), lists.indptr.astype(np.int64),
-        lists.indices.astype(np.int64), np.int64(len(index.order)), np.int64(sample_size), np.int64(bound),
+        np.ascontiguousarray(weights, dtype=np.float64), lists.indptr, lists.indices,
+        np.int64(len(index.order)), np.int64(sample_size), np.int64(bound),
     )  # fmt: skip
     return Candidates(row, rank, dot, step)
 
@@ -247,9 +247,8 @@ def item_sums(pre, nbrs, terms: ItemTerms, positions: sp.csr_matrix, n_items: in
     )  # fmt: skip
     indptr, indices, data = _item_sums(
         np.int64(pre.n_rows), np.int64(n_items), pre.row, pre.item, pre.pos, pre.length, pre.last_item.copy(),
-        nbrs.row, nbrs.rank, nbrs.step.astype(np.int64), positions.indptr.astype(np.int64),
-        positions.indices.astype(np.int64), positions.data, flags, *factors,
-        succ.indptr.astype(np.int64), succ.indices.astype(np.int64), np.int64(bound),
+        nbrs.row, nbrs.rank, nbrs.step.astype(np.int64), positions.indptr, positions.indices, positions.data,
+        flags, *factors, succ.indptr, succ.indices, np.int64(bound),
     )  # fmt: skip
     return sp.csr_matrix((data, indices, indptr), shape=(pre.n_rows, n_items))
 

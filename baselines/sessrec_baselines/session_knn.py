@@ -225,11 +225,16 @@ class _SessionKNN(ParamFileSets, BaseModel):
         per_neighbour = None if self.filters_items else self._neighbour_values(pre, nbrs)
         if per_neighbour is not None:  # every item of a neighbour gets the same value: no expansion
             return core.neighbour_sums(nbrs.row, nbrs.rank, per_neighbour, pre.n_rows, self.index_)
-        terms = self._item_terms(pre, nbrs) if _compiled() else None
-        if terms is not None:
-            return kernel.item_sums(pre, nbrs, terms, self.index_.positions, self.n_items_)
+        sums = self._compiled_sums(pre, nbrs)
+        if sums is not None:
+            return sums
         _, _, k_row, k_item, k_value = self._chunk_terms(pre, nbrs)
         return core.sum_rows(k_row, k_item, k_value, pre.n_rows, self.n_items_)
+
+    def _compiled_sums(self, pre: core.Prefixes, nbrs: core.Neighbours) -> sp.csr_matrix | None:
+        """The neighbours' summed item values through the compiled loop; None when it does not apply."""
+        terms = self._item_terms(pre, nbrs) if _compiled() else None
+        return None if terms is None else kernel.item_sums(pre, nbrs, terms, self.index_.positions, self.n_items_)
 
     def _sparse_through_scratch(self, prefixes: core.Prefixes) -> sp.csr_matrix:
         """Sparse scores when the last step edits dense scores (reminders, popularity) or items are untrained."""
@@ -263,17 +268,12 @@ class _SessionKNN(ParamFileSets, BaseModel):
         Returns the scores (``out`` itself unless a hook replaced it) and the positions
         ``(row, item)`` of every score that may be nonzero (duplicates allowed).
         """
-        if _compiled() and not self._rewrites_scores():
-            nbrs = self._neighbours(pre)
-            terms = self._item_terms(pre, nbrs)
-            if terms is not None:
-                sums = kernel.item_sums(pre, nbrs, terms, self.index_.positions, self.n_items_)
-                rows = np.repeat(np.arange(pre.n_rows), np.diff(sums.indptr))
-                core.accumulate_into(out, rows, sums.indices, sums.data)
-                return out, rows, sums.indices
-            ex, row, k_row, k_item, k_value = self._chunk_terms(pre, nbrs)
-        else:
-            ex, row, k_row, k_item, k_value = self._chunk_terms(pre)
+        nbrs = self._neighbours(pre)
+        sums = None if self._rewrites_scores() else self._compiled_sums(pre, nbrs)
+        if sums is not None:
+            core.add_csr_into(out, sums.indptr, sums.indices, sums.data)
+            return out, np.repeat(np.arange(pre.n_rows), np.diff(sums.indptr)), sums.indices
+        ex, row, k_row, k_item, k_value = self._chunk_terms(pre, nbrs)
         core.accumulate_into(out, k_row, k_item, k_value)
         return self._postprocess(pre, out, row, ex), *self._written(pre, k_row, k_item)
 
@@ -291,14 +291,13 @@ class _SessionKNN(ParamFileSets, BaseModel):
         return core.order_neighbours(cand, chosen, sim)
 
     def _chunk_terms(
-        self, pre: core.Prefixes, nbrs: core.Neighbours | None = None
+        self, pre: core.Prefixes, nbrs: core.Neighbours
     ) -> tuple[core.Expanded, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """The neighbours' items ``ex`` of the prefixes ``pre`` and each one's prefix row, then the scored terms.
+        """The items ``ex`` of the neighbours ``nbrs`` of the prefixes ``pre``, each one's prefix row, the scored terms.
 
         Returns ``(ex, row, kept_row, kept_item, kept_value)``: the kept terms are those
         :meth:`_keep_items` keeps (all of them when it returns ``None``).
         """
-        nbrs = self._neighbours(pre) if nbrs is None else nbrs
         ex = core.expand(nbrs, self.index_)
         value = self._item_values(pre, nbrs, ex)
         row = nbrs.row[ex.nb]

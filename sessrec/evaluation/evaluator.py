@@ -257,7 +257,7 @@ class _RankingPass:
             self.add_sparse(scores, cases)
             return
         _check_scores(scores, len(cases), self.n_items, self.name, method)
-        self.used_fast = self.used_fast or method.startswith("score_sessions")
+        self.used_fast = self.used_fast or method == "score_sessions"
         self.device = str(scores.device)
         targets = self.targets[cases].to(scores.device, non_blocking=True)
         ranks = _target_ranks_unchecked(scores, targets, self.ties)
