@@ -211,11 +211,14 @@ class GRU4RecNetwork(nn.Module):
 
     def sparse_grads(self) -> None:
         """Turn the gathered rows' gradients into coalesced sparse ``.grad`` of the full matrices."""
-        for weight, uniq, sub in self._gathered:
-            grad = sub.grad if sub.grad is not None else torch.zeros_like(sub)
-            weight.grad = torch.sparse_coo_tensor(
-                uniq[None, :], grad, weight.shape, is_coalesced=True, check_invariants=False
-            )
+        # the rows are unique and sorted by construction, so the invariant checks are switched off, and
+        # explicitly so for the whole call: torch >= 2.10 on CUDA warns when the global setting is left implicit
+        with torch.sparse.check_sparse_tensor_invariants(enable=False):
+            for weight, uniq, sub in self._gathered:
+                grad = sub.grad if sub.grad is not None else torch.zeros_like(sub)
+                weight.grad = torch.sparse_coo_tensor(
+                    uniq[None, :], grad, weight.shape, is_coalesced=True, check_invariants=False
+                )
         self._gathered = []
 
     # ------------------------------------------------------------------ shared recurrence

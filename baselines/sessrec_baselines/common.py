@@ -481,7 +481,9 @@ def softmax_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.
     Parameters
     ----------
     logits : Tensor of shape (N, C), float
-        Scores of every class; ``-inf`` entries get probability 0.
+        Scores of every class; ``-inf`` entries get probability 0. Half-precision logits (from
+        a matrix product under autocast) are upcast to float32 first, as autocast does for
+        ``F.cross_entropy``.
     targets : LongTensor of shape (N,)
         The class of every row.
 
@@ -504,4 +506,6 @@ def softmax_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.
             f"softmax_cross_entropy expects logits (N, C) and targets (N,), got {tuple(logits.shape)} "
             f"and {tuple(targets.shape)}"
         )
+    if logits.dtype in (torch.float16, torch.bfloat16):
+        logits = logits.float()
     return _SoftmaxCrossEntropy.apply(logits, targets)

@@ -124,6 +124,8 @@ class CORE(CausalSequenceModel):
     max_len : int, default 50
         Prefixes keep their last ``max_len`` clicks (RecBole's ``MAX_ITEM_LIST_LENGTH``).
     training : {"sessions", "prefixes"}, default "sessions"
+    amp : bool, default False
+        bfloat16 mixed-precision training on CUDA, as in :class:`sessrec_baselines.stamp.STAMP`.
     max_grad_norm : float or None, default None
     patience : int or None, default None
     valid_cutoff : int, default 20
@@ -175,7 +177,11 @@ class CORE(CausalSequenceModel):
         "item_dropout": 0.0,
     }
     paramfile_name: ClassVar[str] = "core"
-    _choices: ClassVar[dict[str, tuple[Any, ...]]] = {"variant": ("trm", "ave"), "training": ("sessions", "prefixes")}
+    _choices: ClassVar[dict[str, tuple[Any, ...]]] = {
+        "variant": ("trm", "ave"),
+        "training": ("sessions", "prefixes"),
+        "amp": (False, True),
+    }
     _positive_ints: ClassVar[tuple[str, ...]] = (
         "embedding_dim", "n_layers", "n_heads", "inner_size", "batch_size", "epochs", "max_len", "valid_cutoff",
     )  # fmt: skip
@@ -199,6 +205,7 @@ class CORE(CausalSequenceModel):
         epochs: int = 30,
         max_len: int = 50,
         training: Literal["sessions", "prefixes"] = "sessions",
+        amp: bool = False,
         max_grad_norm: float | None = None,
         patience: int | None = None,
         valid_cutoff: int = 20,
@@ -220,6 +227,7 @@ class CORE(CausalSequenceModel):
         self.epochs = epochs
         self.max_len = max_len
         self.training = training
+        self.amp = amp
         self.max_grad_norm = max_grad_norm
         self.patience = patience
         self.valid_cutoff = valid_cutoff

@@ -107,6 +107,8 @@ class SASRec(CausalSequenceModel):
     training : {"sessions", "prefixes"}, default "sessions"
         ``"sessions"``: every position of a session from one causal pass (the paper's way);
         ``"prefixes"``: every case encoded on its own (RecBole's way).
+    amp : bool, default False
+        bfloat16 mixed-precision training on CUDA, as in :class:`sessrec_baselines.stamp.STAMP`.
     max_grad_norm : float or None, default None
         Per-tensor gradient clipping (neither reference clips).
     patience : int or None, default None
@@ -163,6 +165,7 @@ class SASRec(CausalSequenceModel):
         "block": ("paper", "recbole"),
         "loss": ("ce", "bce"),
         "training": ("sessions", "prefixes"),
+        "amp": (False, True),
     }
     _positive_ints: ClassVar[tuple[str, ...]] = (
         "hidden_size", "n_blocks", "n_heads", "inner_size", "batch_size", "epochs", "max_len", "valid_cutoff",
@@ -186,6 +189,7 @@ class SASRec(CausalSequenceModel):
         epochs: int = 30,
         max_len: int = 50,
         training: Literal["sessions", "prefixes"] = "sessions",
+        amp: bool = False,
         max_grad_norm: float | None = None,
         patience: int | None = None,
         valid_cutoff: int = 20,
@@ -206,6 +210,7 @@ class SASRec(CausalSequenceModel):
         self.epochs = epochs
         self.max_len = max_len
         self.training = training
+        self.amp = amp
         self.max_grad_norm = max_grad_norm
         self.patience = patience
         self.valid_cutoff = valid_cutoff

@@ -111,6 +111,9 @@ class STAMP(CausalSequenceModel):
     training : {"sessions", "prefixes"}, default "sessions"
         ``"sessions"``: every case of a session from one causal pass; ``"prefixes"``: every case
         encoded on its own.
+    amp : bool, default False
+        Train under bfloat16 autocast on a CUDA device (mixed precision: matrix products in
+        bfloat16, the loss in float32); scoring stays float32. Needs a CUDA device.
     max_grad_norm : float or None, default 110.0
         Every gradient tensor is clipped to this norm separately (TF ``clip_by_norm``, authors:
         110 on DIGINETICA); ``None``: no clipping (RecBole).
@@ -178,6 +181,7 @@ class STAMP(CausalSequenceModel):
     _choices: ClassVar[dict[str, tuple[Any, ...]]] = {
         "variant": ("stamp", "stmp"),
         "training": ("sessions", "prefixes"),
+        "amp": (False, True),
         "mlp_bias": (True, False),
     }
     _positive_ints: ClassVar[tuple[str, ...]] = ("embedding_dim", "batch_size", "epochs", "max_len", "valid_cutoff")
@@ -192,6 +196,7 @@ class STAMP(CausalSequenceModel):
         epochs: int = 10,
         max_len: int = 50,
         training: Literal["sessions", "prefixes"] = "sessions",
+        amp: bool = False,
         max_grad_norm: float | None = 110.0,
         init_std: float = 0.05,
         emb_init_std: float = 0.002,
@@ -209,6 +214,7 @@ class STAMP(CausalSequenceModel):
         self.epochs = epochs
         self.max_len = max_len
         self.training = training
+        self.amp = amp
         self.max_grad_norm = max_grad_norm
         self.init_std = init_std
         self.emb_init_std = emb_init_std

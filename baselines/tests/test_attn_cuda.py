@@ -37,3 +37,54 @@ def test_cuda_fit_and_fast_path(cls: type, tiny: dict[str, Any], tolerance: dict
     fast = model.score_sessions(PrefixBatch.from_lists([[0, 1, 2]]))
     assert fast.is_cuda
     torch.testing.assert_close(fast[2:], model.score(PrefixBatch.from_lists([[0, 1, 2]])), **tolerance)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize(("cls", "tiny", "tolerance"), CASES)
+def test_cuda_mixed_precision_trains_as_float32(cls: type, tiny: dict[str, Any], tolerance: dict[str, float]) -> None:
+    # every session is 0 1 2 3. Trained with bfloat16 autocast, a model keeps float32 parameters, scores in
+    # float32 and ends within bfloat16 noise of the same seed's float32 training (on the CPU's bfloat16
+    # autocast the two differ by at most 0.2 over 5 seeds, on scores of magnitude 1-14, for the items with
+    # training clicks); STAMP and SASRec
+    # rank 3 first after 0 1 2. CORE's session vector is a mix of 0, 1 and 2, whose scores lie within
+    # 0.1 of each other, so which of them is first is left to noise.
+    train = Sessions.from_lists([[0, 1, 2, 3]] * 30, n_items=5)
+    prefix = PrefixBatch.from_lists([[0, 1, 2]])
+    full = cls(**tiny, device="cuda", epochs=30, random_state=0).fit(train).score(prefix)
+    mixed = cls(**tiny, device="cuda", epochs=30, amp=True, random_state=0).fit(train)
+    assert all(p.dtype == torch.float32 for p in mixed.network_.parameters())
+    scores = mixed.score(prefix)
+    assert scores.dtype == torch.float32
+    # item 4 has no training click (the evaluator masks such items): its score drifts by about 1 either way
+    torch.testing.assert_close(scores[:, :4], full[:, :4], atol=0.5, rtol=0.0)
+    if cls is not CORE:
+        assert int(scores[0].argmax()) == int(full[0].argmax()) == 3
+
+
+def test_mixed_precision_refused_on_cpu() -> None:
+    expected = r"amp=True \(bfloat16 mixed precision\) needs a CUDA device, got device='cpu'"
+    with pytest.raises(ValueError, match=expected):
+        STAMP(embedding_dim=8, epochs=1, amp=True, device="cpu").fit(Sessions.from_lists([[0, 1, 2]], n_items=3))
+
+
+@pytest.mark.parametrize(("cls", "tiny", "tolerance"), CASES)
+def test_one_length_group_gives_the_grouped_scores(
+    cls: type, tiny: dict[str, Any], tolerance: dict[str, float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # off the CPU every encoder call is one padded group; on the CPU rows are grouped by length.
+    # Both must give the same scores, for whole sessions (fast path) and for single prefixes, windows of
+    # prefixes longer than max_len included
+    import sessrec_baselines._attn_common as common
+    from sessrec_baselines.common import length_buckets
+
+    train = Sessions.from_lists([[0, 1, 2, 3, 4, 5, 6], [1, 2], [3, 4, 5], [0, 2, 4, 6, 1]] * 8, n_items=7)
+    model = cls(**tiny, device="cpu", epochs=1, max_len=5, random_state=0).fit(train)
+    sessions = PrefixBatch.from_lists([[0, 1, 2, 3, 4, 5, 6], [1, 2], [3, 4, 5, 6, 0, 1, 2, 3, 4, 5, 6, 0]])
+    prefixes = PrefixBatch.from_lists([[0], [1, 2, 3, 4], [0, 1, 2, 3, 4, 5], [6, 5, 4, 3, 2, 1, 0, 1, 2, 3]])
+    grouped = (model.score_sessions(sessions), model.score(prefixes))
+    assert len(length_buckets(torch.tensor([1, 4, 6, 10]), model._edges())) > 1
+    monkeypatch.setattr(common, "_BUCKET_EDGES", common._ONE_GROUP)
+    assert len(length_buckets(torch.tensor([1, 4, 6, 10]), model._edges())) == 1
+    torch.testing.assert_close(model.score_sessions(sessions), grouped[0], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(model.score(prefixes), grouped[1], rtol=1e-5, atol=1e-5)

@@ -318,10 +318,14 @@ def test_bad_parameters_say_what_is_valid(param: str, value: object) -> None:
 
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("truncate", ["first", "last"])
 @pytest.mark.parametrize("training", ["sessions", "prefixes"])
-def test_cuda_fit_and_fast_path(training: str) -> None:
+def test_cuda_fit_and_fast_path(training: str, truncate: str) -> None:
+    # max_len 4 < the sessions' 14 clicks, so the fast path meets truncated prefixes. The successor oracle
+    # is learnt only where a long prefix keeps its last click (truncate="last"); keeping the first 4 clicks
+    # hides it (on the CPU too: recall@1 0.42 / 0.54 with "first", 1.0 with "last")
     params = {**TINY, "lr": 0.03, "emb_dropout": 0.0, "ct_dropout": 0.0, "device": "cuda"}
-    model = NARM(**params, epochs=4, training=training, max_len=4, random_state=0).fit(TRAIN)
+    model = NARM(**params, epochs=4, training=training, max_len=4, truncate=truncate, random_state=0).fit(TRAIN)
     assert next(model.network_.parameters()).is_cuda
     sessions = [TRAIN[s].tolist() for s in range(12)]
     fast = model.score_sessions(PrefixBatch.from_lists(sessions))
@@ -329,6 +333,7 @@ def test_cuda_fit_and_fast_path(training: str) -> None:
     prefixes = [s[: t + 1] for s in sessions for t in range(len(s))]
     alone = model.score(PrefixBatch.from_lists(prefixes))
     torch.testing.assert_close(fast, alone, atol=1e-4, rtol=1e-4)
-    test = _successor_sessions(60, 20, seed=1)
-    hits = [(model.score(b).argmax(1).cpu().numpy() == t).mean() for b, t in test.prefix_batches(10_000)]
-    assert hits[0] > 0.95
+    if truncate == "last":
+        test = _successor_sessions(60, 20, seed=1)
+        hits = [(model.score(b).argmax(1).cpu().numpy() == t).mean() for b, t in test.prefix_batches(10_000)]
+        assert hits[0] > 0.95

@@ -59,3 +59,15 @@ def test_logits_left_unchanged_and_backward_twice() -> None:
 def test_bad_shapes_one_clear_error() -> None:
     with pytest.raises(ValueError, match=r"logits \(N, C\) and targets \(N,\), got \(4, 5\) and \(3,\)"):
         softmax_cross_entropy(torch.zeros(4, 5), torch.zeros(3, dtype=torch.long))
+
+
+def test_bfloat16_logits_computed_in_float32() -> None:
+    # the bfloat16 values are exactly representable in float32: the loss is the float32 loss of the same
+    # values (log(1 + 3) - log(3) for the one row), not a bfloat16 one; the gradient returns as bfloat16
+    logits = torch.tensor([[0.0, math.log(3.0)]]).to(torch.bfloat16).requires_grad_()
+    loss = softmax_cross_entropy(logits, torch.tensor([1]))
+    as_float = logits.detach().float()
+    assert loss.dtype == torch.float32
+    assert loss.item() == pytest.approx(math.log(1 + as_float[0, 1].exp().item()) - as_float[0, 1].item(), rel=1e-6)
+    loss.backward()
+    assert logits.grad.dtype == torch.bfloat16

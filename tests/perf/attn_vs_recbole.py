@@ -85,7 +85,14 @@ def export_split() -> None:
 
 # ---------------------------------------------------------------------- our side
 def run_ours(
-    model: str, seed: int, epochs: int, threads: int, extra: dict, batch_size: int | None, lr: float | None
+    model: str,
+    seed: int,
+    epochs: int,
+    threads: int,
+    extra: dict,
+    batch_size: int | None,
+    lr: float | None,
+    device: str = "cpu",
 ) -> dict:
     import importlib
 
@@ -106,7 +113,7 @@ def run_ours(
     if lr is not None:
         params["lr"] = lr
     ds = prepare("diginetica", path=str(RAW), test_days=1, valid_days=1)
-    est = cls(**params, device="cpu", random_state=seed)
+    est = cls(**params, device=device, random_state=seed)
     est.fit(ds.train, valid=ds.valid)
     res = evaluate(est, ds.test, cutoffs=(20,), ties="conservative", keep_ranks=False)
     return {
@@ -122,12 +129,33 @@ def run_ours(
 
 
 # ---------------------------------------------------------------------- RecBole side (its venv)
+def _numpy2_aliases() -> None:
+    """Let RecBole 1.2 import under NumPy 2 (e.g. a GPU machine's stock environment).
+
+    Its ``Config.compatibility_settings`` reads ``np.float_``, ``np.complex_`` and ``np.unicode_``,
+    which NumPy 2 removed; they are restored as the NumPy 1 aliases they were. Under NumPy 1 this
+    changes nothing.
+    """
+    import numpy as np
+
+    for old, new in (("float_", "float64"), ("complex_", "complex128"), ("unicode_", "str_")):
+        if old not in np.__dict__:
+            setattr(np, old, getattr(np, new))
+
+
 def recbole_setup(
-    model: str, seed: int, epochs: int, threads: int, batch_size: int | None, lr: float | None
+    model: str,
+    seed: int,
+    epochs: int,
+    threads: int,
+    batch_size: int | None,
+    lr: float | None,
+    device: str = "cpu",
 ) -> tuple[Any, Any, Any, Any, Any]:
     """RecBole's config, data loaders and seeded network: ``(config, train, valid, test, net)``."""
     # RecBole 1.2 saves its checkpoint with pickled config objects; torch >= 2.6 loads weights only by default
     os.environ["TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"] = "1"
+    _numpy2_aliases()
     import torch
     from recbole.config import Config
     from recbole.data import create_dataset, data_preparation
@@ -157,8 +185,9 @@ def recbole_setup(
             "stopping_step": epochs + 1,
             "seed": seed,
             "reproducibility": True,
-            "device": "cpu",
-            "use_gpu": False,
+            "device": device,
+            "use_gpu": device != "cpu",
+            "gpu_id": device.partition(":")[2] or "0",
             "worker": 0,
             "show_progress": False,
             "checkpoint_dir": str(EXPORT / f"saved_{model}_{seed}"),
@@ -173,10 +202,18 @@ def recbole_setup(
     return config, train_data, valid_data, test_data, net
 
 
-def run_recbole(model: str, seed: int, epochs: int, threads: int, batch_size: int | None, lr: float | None) -> dict:
+def run_recbole(
+    model: str,
+    seed: int,
+    epochs: int,
+    threads: int,
+    batch_size: int | None,
+    lr: float | None,
+    device: str = "cpu",
+) -> dict:
     from recbole.trainer import Trainer
 
-    config, train_data, valid_data, test_data, net = recbole_setup(model, seed, epochs, threads, batch_size, lr)
+    config, train_data, valid_data, test_data, net = recbole_setup(model, seed, epochs, threads, batch_size, lr, device)
     trainer = Trainer(config, net)
     epoch_seconds: list[float] = []
     valid_scores: list[float] = []
@@ -249,7 +286,7 @@ def _child(side: str, args: argparse.Namespace, seed: int) -> dict:
         "--epochs",
         str(args.epochs),
     ]
-    cmd += ["--threads", str(args.threads), "--ours", args.ours]
+    cmd += ["--threads", str(args.threads), "--ours", args.ours, "--device", args.device]
     if args.batch_size is not None:
         cmd += ["--batch-size", str(args.batch_size)]
     if args.lr is not None:
@@ -270,9 +307,9 @@ def _child_result(args: argparse.Namespace, seed: int) -> dict:
     """The result of one side's run in this (child) process."""
     if args.child == "ours":
         extra = json.loads(args.ours)
-        return run_ours(args.model, seed, args.epochs, args.threads, extra, args.batch_size, args.lr)
+        return run_ours(args.model, seed, args.epochs, args.threads, extra, args.batch_size, args.lr, args.device)
     if args.child == "recbole":
-        return run_recbole(args.model, seed, args.epochs, args.threads, args.batch_size, args.lr)
+        return run_recbole(args.model, seed, args.epochs, args.threads, args.batch_size, args.lr, args.device)
     return eval_recbole_checkpoint(args.model, args.recbole_checkpoint, args.threads)
 
 
@@ -288,6 +325,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     ap.add_argument("--lr", type=float, help="learning rate of both sides (default: each side's 0.001)")
     ap.add_argument("--ours", default="{}", help="JSON of extra keyword arguments for our model")
+    ap.add_argument("--device", default="cpu", help="torch device of both sides (cpu, cuda, cuda:N)")
     ap.add_argument(
         "--recbole-checkpoint",
         help="only evaluate this checkpoint of a RecBole run on the test cases (e.g. of a run stopped early)",
@@ -304,7 +342,7 @@ def main(argv: list[str] | None = None) -> None:
         export_split()
     print(
         f"# {args.model}, {args.epochs} epochs, batch {args.batch_size or 'preset'}, lr {args.lr or 'preset'}, "
-        f"{args.threads} thread(s), "
+        f"{args.threads} thread(s), device {args.device}, "
         f"ours extra {args.ours}, start load {os.getloadavg()[0]:.1f}"
     )
     print("| side | seed | R@20 | MRR@20 | best epoch | valid R@20 (best) | s/epoch | eval cases/s | load |")
