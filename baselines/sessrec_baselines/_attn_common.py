@@ -9,8 +9,16 @@ on clicks ``0..t`` only. It provides
     the representation after the last click of every row;
 ``decode(reps) -> (N, n_items)``
     evaluation scores;
+``train_items() -> (n_items, d)``
+    the matrix whose products with the representations are the training logits (may differ
+    from ``decode``'s by training-only noise, e.g. CORE's item dropout);
 ``train_logits(reps) -> (N, n_items)``
-    training logits (may differ from ``decode`` by training-only noise, e.g. CORE's item dropout).
+    ``reps @ train_items().T``.
+
+On a CPU the loss of a batch is :func:`~sessrec_baselines.common.linear_softmax_cross_entropy`
+of the representations and ``train_items()`` (one buffer for scores, softmax and gradient,
+cache-sized row blocks for small catalogues); elsewhere, and under ``amp``,
+``softmax_cross_entropy(train_logits(reps))``. Both give the same values to float rounding.
 
 Prefixes longer than ``max_len`` keep their last ``max_len`` clicks (RecBole's
 ``MAX_ITEM_LIST_LENGTH``), with positions counted from the window's first click. A causal
@@ -50,6 +58,7 @@ from .common import (
     ParamFileSets,
     encode_prefixes,
     encode_sessions,
+    linear_softmax_cross_entropy,
     random_case_batches,
     session_positions,
     softmax_cross_entropy,
@@ -102,6 +111,10 @@ class TiedItemScores:
     def decode(self, reps: torch.Tensor) -> torch.Tensor:
         """Scores (N, n_items) of the representations ``reps`` (N, d): ``reps @ E^T``."""
         return reps @ self.embedding.weight.T
+
+    def train_items(self) -> torch.Tensor:
+        """The item embedding ``E`` (n_items, d): training scores are those of :meth:`decode`."""
+        return self.embedding.weight
 
     def train_logits(self, reps: torch.Tensor) -> torch.Tensor:
         """Training logits: the same scores as :meth:`decode`."""
@@ -184,6 +197,8 @@ class CausalSequenceModel(ParamFileSets, TorchModel):
         self, net: nn.Module, reps: torch.Tensor, targets: torch.Tensor, generator: torch.Generator
     ) -> torch.Tensor:
         """Softmax cross-entropy over the full catalogue (subclasses may override)."""
+        if self.device_.type == "cpu":
+            return linear_softmax_cross_entropy(reps, net.train_items(), targets)
         return softmax_cross_entropy(net.train_logits(reps), targets)
 
     def train_epoch(self, train: Sessions, optimizer: torch.optim.Optimizer, state: TrainingState) -> float:

@@ -91,9 +91,13 @@ class _COREnetwork(nn.Module):
         vectors rather than the (N, n_items) product, one pass over the large matrix fewer."""
         return reps @ (F.normalize(self.embedding.weight, dim=-1) / self.temperature).T
 
+    def train_items(self) -> torch.Tensor:
+        """Unit item vectors over the temperature, after item dropout on the candidate embeddings (RDM)."""
+        return F.normalize(self.item_dropout(self.embedding.weight), dim=-1) / self.temperature
+
     def train_logits(self, reps: torch.Tensor) -> torch.Tensor:
         """:meth:`decode` with item dropout on the candidate embeddings (RDM)."""
-        return reps @ (F.normalize(self.item_dropout(self.embedding.weight), dim=-1) / self.temperature).T
+        return reps @ self.train_items().T
 
 
 class CORE(CausalSequenceModel):

@@ -27,7 +27,6 @@ from sessrec.data.sessions import Sessions
 
 from ._attn_common import CausalSequenceModel, TiedItemScores
 from ._attn_layers import PaperBlock, RecBoleBlock
-from .common import softmax_cross_entropy
 
 __all__ = ["SASRec"]
 
@@ -249,7 +248,7 @@ class SASRec(CausalSequenceModel):
         self, net: nn.Module, reps: torch.Tensor, targets: torch.Tensor, generator: torch.Generator
     ) -> torch.Tensor:
         if self.loss == "ce":
-            return softmax_cross_entropy(net.train_logits(reps), targets)
+            return super()._loss(net, reps, targets, generator)
         n_items = self.n_items_
         shift = torch.randint(1, max(n_items, 2), (len(targets),), generator=generator).to(targets.device)
         negatives = (targets + shift) % n_items  # uniform over the other items

@@ -1,7 +1,8 @@
-"""The fused full-catalogue loss :func:`sessrec_baselines.common.softmax_cross_entropy`.
+"""The fused full-catalogue losses :func:`sessrec_baselines.common.softmax_cross_entropy` and
+:func:`~sessrec_baselines.common.linear_softmax_cross_entropy`.
 
 References: a hand-computed case, and ``F.cross_entropy`` (torch's own log-softmax and NLL,
-an independent implementation) on random logits with ``-inf`` entries.
+an independent implementation) on random logits with ``-inf`` entries and on products.
 """
 
 from __future__ import annotations
@@ -11,7 +12,12 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from sessrec_baselines.common import softmax_cross_entropy
+from sessrec_baselines._attn_common import CausalSequenceModel
+from sessrec_baselines.common import linear_softmax_cross_entropy, softmax_cross_entropy
+from sessrec_baselines.core import CORE
+from sessrec_baselines.stamp import STAMP
+
+from sessrec import PrefixBatch, Sessions
 
 
 def test_hand_computed_two_rows() -> None:
@@ -71,3 +77,51 @@ def test_bfloat16_logits_computed_in_float32() -> None:
     assert loss.item() == pytest.approx(math.log(1 + as_float[0, 1].exp().item()) - as_float[0, 1].item(), rel=1e-6)
     loss.backward()
     assert logits.grad.dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize(("n", "c"), [(200, 5000), (70, 300), (40, 12_000)])  # 4 blocks (52 rows), 1, 1
+def test_linear_loss_equals_the_loss_of_the_product(n: int, c: int) -> None:
+    g = torch.Generator().manual_seed(n + c)
+    reps0, items0 = torch.randn(n, 16, generator=g), torch.randn(c, 16, generator=g) * 0.5
+    targets = torch.randint(0, c, (n,), generator=g)
+    reps, items = reps0.clone().requires_grad_(), items0.clone().requires_grad_()
+    ref_reps, ref_items = reps0.clone().requires_grad_(), items0.clone().requires_grad_()
+    ours = linear_softmax_cross_entropy(reps * 2.0, items, targets) * 3.0
+    ref = F.cross_entropy((ref_reps * 2.0) @ ref_items.T, targets) * 3.0
+    ours.backward()
+    ref.backward()
+    assert ours.item() == pytest.approx(ref.item(), rel=1e-6)
+    # float32 sums of up to 12,000 products: rounding of about 1e-7 of the largest terms
+    torch.testing.assert_close(reps.grad, ref_reps.grad, rtol=1e-5, atol=2e-6)
+    torch.testing.assert_close(items.grad, ref_items.grad, rtol=1e-5, atol=2e-6)
+
+
+def test_linear_loss_backward_once_and_shapes() -> None:
+    reps, items = torch.randn(3, 4, requires_grad=True), torch.randn(5, 4, requires_grad=True)
+    loss = linear_softmax_cross_entropy(reps, items, torch.tensor([0, 1, 4]))
+    loss.backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match="backward ran twice on one graph"):
+        loss.backward()
+    with pytest.raises(ValueError, match=r"reps \(N, d\), items \(C, d\) and targets \(N,\), got \(3, 4\), \(5, 3\)"):
+        linear_softmax_cross_entropy(reps, torch.randn(5, 3), torch.tensor([0, 1, 4]))
+
+
+@pytest.mark.parametrize(
+    ("cls", "params"),
+    [(STAMP, {"embedding_dim": 8}), (CORE, {"embedding_dim": 8, "inner_size": 16, "variant": "trm"})],
+)
+def test_models_train_as_with_the_loss_of_the_product(cls: type, params: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a CPU fit uses the one-buffer loss; the same fit through F.cross_entropy of train_logits (the
+    # product, as on a GPU) must follow the same path: epoch losses and final scores to float rounding
+    train = Sessions.from_lists([[0, 1, 2, 3], [4, 5, 6], [1, 3, 5, 7, 2]] * 12, n_items=8)
+    kw = {**params, "batch_size": 16, "lr": 0.01, "epochs": 3, "device": "cpu", "random_state": 0}
+    fused = cls(**kw).fit(train)
+
+    def product_loss(self, net, reps, targets, generator):
+        return F.cross_entropy(net.train_logits(reps), targets)
+
+    monkeypatch.setattr(CausalSequenceModel, "_loss", product_loss)
+    plain = cls(**kw).fit(train)
+    assert [h["loss"] for h in fused.history_] == pytest.approx([h["loss"] for h in plain.history_], rel=1e-5)
+    batch = PrefixBatch.from_lists([[0, 1], [4, 5, 6], [7]])
+    torch.testing.assert_close(fused.score(batch), plain.score(batch), rtol=1e-4, atol=1e-4)
