@@ -38,6 +38,7 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -83,17 +84,22 @@ def export_split() -> None:
     print(f"# exported {ds.train.n_cases}/{ds.valid.n_cases}/{ds.test.n_cases} cases to {out}", flush=True)
 
 
+@dataclass(frozen=True)
+class Run:
+    """One side's run: model key, seed, epochs, torch threads, batch size and learning rate (None: the
+    side's default) and device."""
+
+    model: str
+    seed: int
+    epochs: int
+    threads: int
+    batch_size: int | None = None
+    lr: float | None = None
+    device: str = "cpu"
+
+
 # ---------------------------------------------------------------------- our side
-def run_ours(
-    model: str,
-    seed: int,
-    epochs: int,
-    threads: int,
-    extra: dict,
-    batch_size: int | None,
-    lr: float | None,
-    device: str = "cpu",
-) -> dict:
+def run_ours(run: Run, extra: dict) -> dict:
     import importlib
 
     import torch
@@ -101,19 +107,19 @@ def run_ours(
     from sessrec.data import prepare
     from sessrec.evaluation import evaluate
 
-    torch.set_num_threads(threads)
-    _, _, path, kw = MODELS[model]
+    torch.set_num_threads(run.threads)
+    _, _, path, kw = MODELS[run.model]
     mod, cls_name = path.split(":")
     cls = getattr(importlib.import_module(mod), cls_name)
     kw = {**kw, **extra}
     preset = kw.pop("preset", None)
-    params = {**(cls.named_params(preset) if preset else {}), **kw, "epochs": epochs, "patience": None}
-    if batch_size is not None:
-        params["batch_size"] = batch_size
-    if lr is not None:
-        params["lr"] = lr
+    params = {**(cls.named_params(preset) if preset else {}), **kw, "epochs": run.epochs, "patience": None}
+    if run.batch_size is not None:
+        params["batch_size"] = run.batch_size
+    if run.lr is not None:
+        params["lr"] = run.lr
     ds = prepare("diginetica", path=str(RAW), test_days=1, valid_days=1)
-    est = cls(**params, device=device, random_state=seed)
+    est = cls(**params, device=run.device, random_state=run.seed)
     est.fit(ds.train, valid=ds.valid)
     res = evaluate(est, ds.test, cutoffs=(20,), ties="conservative", keep_ranks=False)
     return {
@@ -143,15 +149,7 @@ def _numpy2_aliases() -> None:
             setattr(np, old, getattr(np, new))
 
 
-def recbole_setup(
-    model: str,
-    seed: int,
-    epochs: int,
-    threads: int,
-    batch_size: int | None,
-    lr: float | None,
-    device: str = "cpu",
-) -> tuple[Any, Any, Any, Any, Any]:
+def recbole_setup(run: Run) -> tuple[Any, Any, Any, Any, Any]:
     """RecBole's config, data loaders and seeded network: ``(config, train, valid, test, net)``."""
     # RecBole 1.2 saves its checkpoint with pickled config objects; torch >= 2.6 loads weights only by default
     os.environ["TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"] = "1"
@@ -161,8 +159,8 @@ def recbole_setup(
     from recbole.data import create_dataset, data_preparation
     from recbole.utils import get_model, init_seed
 
-    torch.set_num_threads(threads)
-    name, cfg, _, _ = MODELS[model]
+    torch.set_num_threads(run.threads)
+    name, cfg, _, _ = MODELS[run.model]
     config = Config(
         model=name,
         dataset="diginetica1d",
@@ -179,41 +177,33 @@ def recbole_setup(
             "topk": [20],
             "metrics": ["Recall", "MRR"],
             "valid_metric": "Recall@20",
-            "epochs": epochs,
-            **({"train_batch_size": batch_size} if batch_size is not None else {}),
-            **({"learning_rate": lr} if lr is not None else {}),
-            "stopping_step": epochs + 1,
-            "seed": seed,
+            "epochs": run.epochs,
+            **({"train_batch_size": run.batch_size} if run.batch_size is not None else {}),
+            **({"learning_rate": run.lr} if run.lr is not None else {}),
+            "stopping_step": run.epochs + 1,
+            "seed": run.seed,
             "reproducibility": True,
-            "device": device,
-            "use_gpu": device != "cpu",
-            "gpu_id": device.partition(":")[2] or "0",
+            "device": run.device,
+            "use_gpu": run.device != "cpu",
+            "gpu_id": run.device.partition(":")[2] or "0",
             "worker": 0,
             "show_progress": False,
-            "checkpoint_dir": str(EXPORT / f"saved_{model}_{seed}"),
+            "checkpoint_dir": str(EXPORT / f"saved_{run.model}_{run.seed}"),
             "log_wandb": False,
         },
     )
     init_seed(config["seed"], config["reproducibility"])
-    torch.set_num_threads(threads)
+    torch.set_num_threads(run.threads)
     dataset = create_dataset(config)
     train_data, valid_data, test_data = data_preparation(config, dataset)
     net = get_model(config["model"])(config, train_data.dataset).to(config["device"])
     return config, train_data, valid_data, test_data, net
 
 
-def run_recbole(
-    model: str,
-    seed: int,
-    epochs: int,
-    threads: int,
-    batch_size: int | None,
-    lr: float | None,
-    device: str = "cpu",
-) -> dict:
+def run_recbole(run: Run) -> dict:
     from recbole.trainer import Trainer
 
-    config, train_data, valid_data, test_data, net = recbole_setup(model, seed, epochs, threads, batch_size, lr, device)
+    config, train_data, valid_data, test_data, net = recbole_setup(run)
     trainer = Trainer(config, net)
     epoch_seconds: list[float] = []
     valid_scores: list[float] = []
@@ -263,7 +253,7 @@ def eval_recbole_checkpoint(model: str, checkpoint: str, threads: int) -> dict:
     import torch
     from recbole.trainer import Trainer
 
-    config, _, _, test_data, net = recbole_setup(model, 0, 1, threads, None, None)
+    config, _, _, test_data, net = recbole_setup(Run(model, 0, 1, threads))
     state = torch.load(checkpoint, map_location="cpu", weights_only=False)
     trainer = Trainer(config, net)
     return _recbole_test(
@@ -305,11 +295,12 @@ def _child(side: str, args: argparse.Namespace, seed: int) -> dict:
 
 def _child_result(args: argparse.Namespace, seed: int) -> dict:
     """The result of one side's run in this (child) process."""
+    run = Run(args.model, seed, args.epochs, args.threads, args.batch_size, args.lr, args.device)
     if args.child == "ours":
         extra = json.loads(args.ours)
-        return run_ours(args.model, seed, args.epochs, args.threads, extra, args.batch_size, args.lr, args.device)
+        return run_ours(run, extra)
     if args.child == "recbole":
-        return run_recbole(args.model, seed, args.epochs, args.threads, args.batch_size, args.lr, args.device)
+        return run_recbole(run)
     return eval_recbole_checkpoint(args.model, args.recbole_checkpoint, args.threads)
 
 
