@@ -24,7 +24,7 @@ def _ieee_float32_in_cuda_tests(request: pytest.FixtureRequest):
     if request.node.get_closest_marker("cuda") is None or not torch.cuda.is_available():
         yield
         return
-    if hasattr(torch.backends.cudnn, "rnn"):
+    if hasattr(getattr(torch.backends.cudnn, "rnn", None), "fp32_precision"):
         backends = (torch.backends.cudnn.rnn, torch.backends.cudnn.conv, torch.backends.cuda.matmul)
         saved = [b.fp32_precision for b in backends]
         for b in backends:

@@ -501,7 +501,7 @@ class _LinearSoftmaxCrossEntropy(torch.autograd.Function):
         return losses.mean()
 
     @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, None]:
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None, None]:
         if ctx.spent:
             raise RuntimeError(
                 "linear_softmax_cross_entropy: backward ran twice on one graph; the first pass turned the "
@@ -512,7 +512,9 @@ class _LinearSoftmaxCrossEntropy(torch.autograd.Function):
         scale = grad / probs.shape[0]
         probs.mul_(scale)  # in place: the softmax is not needed again
         probs[torch.arange(len(targets), device=probs.device), targets] -= scale
-        return probs @ items, probs.T @ reps, None
+        grad_reps = probs @ items if ctx.needs_input_grad[0] else None
+        grad_items = probs.T @ reps if ctx.needs_input_grad[1] else None
+        return grad_reps, grad_items, None
 
 
 def linear_softmax_cross_entropy(reps: torch.Tensor, items: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

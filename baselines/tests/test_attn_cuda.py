@@ -1,4 +1,6 @@
-"""STAMP, SASRec and CORE on a CUDA device: fitted there, and the whole-session fast path agrees with ``score``."""
+"""STAMP, SASRec and CORE off the CPU: fitted on a CUDA device, whose whole-session fast path agrees with
+``score``, mixed precision there, and (on the CPU) what the device paths share: one length group per batch
+gives the grouped scores, and mixed precision is refused without CUDA."""
 
 from typing import Any
 
@@ -46,9 +48,8 @@ def test_cuda_mixed_precision_trains_as_float32(cls: type, tiny: dict[str, Any],
     # every session is 0 1 2 3. Trained with bfloat16 autocast, a model keeps float32 parameters, scores in
     # float32 and ends within bfloat16 noise of the same seed's float32 training (on the CPU's bfloat16
     # autocast the two differ by at most 0.2 over 5 seeds, on scores of magnitude 1-14, for the items with
-    # training clicks); STAMP and SASRec
-    # rank 3 first after 0 1 2. CORE's session vector is a mix of 0, 1 and 2, whose scores lie within
-    # 0.1 of each other, so which of them is first is left to noise.
+    # training clicks); STAMP and SASRec rank 3 first after 0 1 2. CORE's session vector is a mix of 0, 1
+    # and 2, whose scores lie within 0.1 of each other, so which of them is first is left to noise.
     train = Sessions.from_lists([[0, 1, 2, 3]] * 30, n_items=5)
     prefix = PrefixBatch.from_lists([[0, 1, 2]])
     full = cls(**tiny, device="cuda", epochs=30, random_state=0).fit(train).score(prefix)

@@ -125,3 +125,13 @@ def test_models_train_as_with_the_loss_of_the_product(cls: type, params: dict, m
     assert [h["loss"] for h in fused.history_] == pytest.approx([h["loss"] for h in plain.history_], rel=1e-5)
     batch = PrefixBatch.from_lists([[0, 1], [4, 5, 6], [7]])
     torch.testing.assert_close(fused.score(batch), plain.score(batch), rtol=1e-4, atol=1e-4)
+
+
+def test_linear_loss_with_fixed_items() -> None:
+    # items without gradient (e.g. a frozen catalogue): only the representations get one, the same as the product's
+    reps = torch.randn(6, 4, requires_grad=True)
+    items, targets = torch.randn(9, 4), torch.tensor([0, 1, 2, 3, 4, 8])
+    linear_softmax_cross_entropy(reps, items, targets).backward()
+    ref = reps.detach().clone().requires_grad_()
+    F.cross_entropy(ref @ items.T, targets).backward()
+    torch.testing.assert_close(reps.grad, ref.grad, rtol=1e-5, atol=1e-7)
