@@ -26,6 +26,8 @@ models that learn item vectors (GRU4Rec, NARM, BPR-MF, FPMC) score those items `
 never sample them; POP and Markov already rank them below every item with a training click
 (their popularity is 0); S-POP ranks the current session's own clicks first, as its definition
 says, trained or not; Item-KNN scores them 0, tied with every non-neighbour of the last click.
+STAMP, SASRec and CORE score them like any other item, as RecBole does, whose item index also
+holds the items of its validation and test files.
 """
 
 from __future__ import annotations
