@@ -50,8 +50,8 @@ import torch
 from torch import nn
 
 from sessrec.data.sessions import PrefixBatch, Sessions
-from sessrec.models import TrainingState
-from sessrec.models.base import TorchModel, resolve_device
+from sessrec.models import TrainingState, resolve_device
+from sessrec.models.base import TorchModel
 from sessrec.progress import EpochProgress
 
 from .common import (
@@ -183,10 +183,11 @@ class CausalSequenceModel(ParamFileSets, TorchModel):
             Validation sessions (e.g. ``prepare(..., valid_days=1).valid``); never the test split.
         """
         self._check_params()
-        if self.amp and resolve_device(self.device).type != "cuda":
+        device = resolve_device(self.device)
+        if self.amp and device.type != "cuda":
             raise ValueError(
                 f"{type(self).__name__}: amp=True (bfloat16 mixed precision) needs a CUDA device, "
-                f"got device={self.device!r} (resolved to {resolve_device(self.device)})"
+                f"got device={self.device!r} (resolved to {device})"
             )
         return super().fit(train, valid=valid)
 

@@ -449,18 +449,25 @@ def random_case_batches(
         yield train.offsets[session[chosen]], position[chosen]
 
 
+def _softmax_of_shifted_(shifted: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Turn ``shifted`` (N, C), scores minus each row's maximum, into its softmax in place; return the
+    rows' cross-entropy losses ``log sum exp - target score`` (N,)."""
+    target = shifted.gather(1, targets[:, None]).squeeze(1)
+    shifted.exp_()
+    total = shifted.sum(1)
+    shifted.div_(total[:, None])
+    return total.log() - target
+
+
 class _SoftmaxCrossEntropy(torch.autograd.Function):
     """Mean softmax cross-entropy whose forward keeps the softmax for the backward pass."""
 
     @staticmethod
     def forward(ctx: Any, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         probs = logits - logits.amax(1, keepdim=True)  # a new buffer: the caller's logits stay as they were
-        target_logit = probs.gather(1, targets[:, None]).squeeze(1)
-        probs.exp_()
-        total = probs.sum(1)
-        probs.div_(total[:, None])
+        losses = _softmax_of_shifted_(probs, targets)
         ctx.save_for_backward(probs, targets)
-        return (total.log() - target_logit).mean()
+        return losses.mean()
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
@@ -493,11 +500,7 @@ class _LinearSoftmaxCrossEntropy(torch.autograd.Function):
             block = probs[lo : lo + rows]
             torch.mm(reps[lo : lo + rows], items_t, out=block)
             block.sub_(block.amax(1, keepdim=True))
-            target = block.gather(1, targets[lo : lo + rows, None]).squeeze(1)
-            block.exp_()
-            total = block.sum(1)
-            block.div_(total[:, None])
-            losses[lo : lo + rows] = total.log() - target
+            losses[lo : lo + rows] = _softmax_of_shifted_(block, targets[lo : lo + rows])
         ctx.save_for_backward(probs, reps, items, targets)
         ctx.spent = False
         return losses.mean()
