@@ -16,8 +16,8 @@ on clicks ``0..t`` only. It provides
     ``reps @ train_items().T``.
 
 On a CPU the loss of a batch is :func:`~sessrec_baselines.common.linear_softmax_cross_entropy`
-of the representations and ``train_items()`` (one buffer for scores, softmax and gradient,
-cache-sized row blocks for small catalogues); elsewhere, and under ``amp``,
+of the representations and ``train_items()`` (scores, softmax and both gradients block by block
+of 128 rows in its forward pass, no (N, n_items) matrix kept); elsewhere, and under ``amp``,
 ``softmax_cross_entropy(train_logits(reps))``. Both give the same values to float rounding.
 
 Prefixes longer than ``max_len`` keep their last ``max_len`` clicks (RecBole's

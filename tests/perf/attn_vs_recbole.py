@@ -11,7 +11,11 @@ RecBole runs in its own virtualenv (it is not a sessrec dependency)::
     /tmp/recbole_venv/bin/pip install torch==2.13.0 && /tmp/recbole_venv/bin/pip install recbole==1.2.0
 
 The split is exported as RecBole benchmark files (one row per case: session, the prefix's
-last 50 clicks, target), the format of the CORE repository's datasets. Then, per seed, the two
+last 50 clicks, target), the format of the CORE repository's datasets, plus an item file with
+the whole catalogue, so that RecBole's softmax and ranking cover the same items as ours (without
+it RecBole knows only the items of the three case files: on this split 138 fewer, items of the
+full training period whose clicks all fall in the validation days, where the protocol removes
+clicks on items the training part lacks, and that the test does not contain). Then, per seed, the two
 sides alternate (ours, RecBole, ours, ...), each a fresh process with ``--threads`` threads::
 
     python tests/perf/attn_vs_recbole.py --model stamp --seeds 0,1,2 --epochs 20 --threads 1
@@ -81,6 +85,10 @@ def export_split() -> None:
                 prefix = " ".join(str(i) for i in clicks[max(0, k - 50) : k])
                 lines.append(f"{part}{s}\t{prefix}\t{clicks[k]}")
         (out / f"diginetica1d.{part}.inter").write_text("\n".join(lines) + "\n")
+    # the whole catalogue, so that RecBole trains and ranks the items we do: without this file its vocabulary
+    # is the items of the three files, short of those seen only in sessions the protocol dropped
+    items = "\n".join(str(i) for i in range(ds.train.n_items))
+    (out / "diginetica1d.item").write_text("item_id:token\n" + items + "\n")
     print(f"# exported {ds.train.n_cases}/{ds.valid.n_cases}/{ds.test.n_cases} cases to {out}", flush=True)
 
 
@@ -170,7 +178,7 @@ def recbole_setup(run: Run) -> tuple[Any, Any, Any, Any, Any]:
             "USER_ID_FIELD": "session_id",
             "benchmark_filename": ["train", "valid", "test"],
             "alias_of_item_id": ["item_id_list"],
-            "load_col": {"inter": ["session_id", "item_id_list", "item_id"]},
+            "load_col": {"inter": ["session_id", "item_id_list", "item_id"], "item": ["item_id"]},
             "eval_args": {"order": "TO", "split": {"RS": [0.8, 0.1, 0.1]}, "mode": "full"},
             "neg_sampling": None,
             "train_neg_sample_args": None,
@@ -329,7 +337,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.recbole_checkpoint:  # one evaluation; the seed column is the --seeds given
         args.sides, seeds = "checkpoint", seeds[:1]
-    if not (EXPORT / "diginetica1d" / "diginetica1d.test.inter").exists():
+    if not (EXPORT / "diginetica1d" / "diginetica1d.item").exists():
         export_split()
     print(
         f"# {args.model}, {args.epochs} epochs, batch {args.batch_size or 'preset'}, lr {args.lr or 'preset'}, "
