@@ -10,15 +10,14 @@ on clicks ``0..t`` only. It provides
 ``decode(reps) -> (N, n_items)``
     evaluation scores;
 ``train_items() -> (n_items, d)``
-    the matrix whose products with the representations are the training logits (may differ
-    from ``decode``'s by training-only noise, e.g. CORE's item dropout);
-``train_logits(reps) -> (N, n_items)``
-    ``reps @ train_items().T``.
+    the matrix whose products with the representations are the training logits,
+    ``reps @ train_items().T`` (may differ from ``decode``'s by training-only noise, e.g.
+    CORE's item dropout).
 
 On a CPU the loss of a batch is :func:`~sessrec_baselines.common.linear_softmax_cross_entropy`
 of the representations and ``train_items()`` (scores, softmax and both gradients block by block
 of 128 rows in its forward pass, no (N, n_items) matrix kept); elsewhere, and under ``amp``,
-``softmax_cross_entropy(train_logits(reps))``. Both give the same values to float rounding.
+``softmax_cross_entropy(reps @ train_items().T)``. Both give the same values to float rounding.
 
 Prefixes longer than ``max_len`` keep their last ``max_len`` clicks (RecBole's
 ``MAX_ITEM_LIST_LENGTH``), with positions counted from the window's first click. A causal
@@ -104,7 +103,7 @@ def load_space(model: str) -> dict[str, Any]:
 
 class TiedItemScores:
     """Network mixin: scores are ``reps @ E^T`` with the item embedding ``E`` (``self.embedding``), in training
-    (``train_logits``) and evaluation (``decode``) alike (SASRec, STAMP)."""
+    (``train_items``) and evaluation (``decode``) alike (SASRec, STAMP)."""
 
     embedding: nn.Embedding
 
@@ -115,10 +114,6 @@ class TiedItemScores:
     def train_items(self) -> torch.Tensor:
         """The item embedding ``E`` (n_items, d): training scores are those of :meth:`decode`."""
         return self.embedding.weight
-
-    def train_logits(self, reps: torch.Tensor) -> torch.Tensor:
-        """Training logits: the same scores as :meth:`decode`."""
-        return self.decode(reps)
 
 
 class CausalSequenceModel(ParamFileSets, TorchModel):
@@ -200,7 +195,7 @@ class CausalSequenceModel(ParamFileSets, TorchModel):
         """Softmax cross-entropy over the full catalogue (subclasses may override)."""
         if self.device_.type == "cpu":
             return linear_softmax_cross_entropy(reps, net.train_items(), targets)
-        return softmax_cross_entropy(net.train_logits(reps), targets)
+        return softmax_cross_entropy(reps @ net.train_items().T, targets)
 
     def train_epoch(self, train: Sessions, optimizer: torch.optim.Optimizer, state: TrainingState) -> float:
         rng, generator = state.rng, state.generator

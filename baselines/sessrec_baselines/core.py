@@ -95,10 +95,6 @@ class _COREnetwork(nn.Module):
         """Unit item vectors over the temperature, after item dropout on the candidate embeddings (RDM)."""
         return F.normalize(self.item_dropout(self.embedding.weight), dim=-1) / self.temperature
 
-    def train_logits(self, reps: torch.Tensor) -> torch.Tensor:
-        """:meth:`decode` with item dropout on the candidate embeddings (RDM)."""
-        return reps @ self.train_items().T
-
 
 class CORE(CausalSequenceModel):
     """CORE-ave / CORE-trm: the session embedding is a weighted sum of its items' embeddings.

@@ -120,14 +120,14 @@ def test_linear_loss_backward_twice_no_grad_and_shapes() -> None:
     [(STAMP, {"embedding_dim": 8}), (CORE, {"embedding_dim": 8, "inner_size": 16, "variant": "trm"})],
 )
 def test_models_train_as_with_the_loss_of_the_product(cls: type, params: dict, monkeypatch: pytest.MonkeyPatch) -> None:
-    # a CPU fit uses the blocked loss; the same fit through F.cross_entropy of train_logits (the
+    # a CPU fit uses the blocked loss; the same fit through F.cross_entropy of reps @ train_items().T (the
     # product, as on a GPU) must follow the same path: epoch losses and final scores to float rounding
     train = Sessions.from_lists([[0, 1, 2, 3], [4, 5, 6], [1, 3, 5, 7, 2]] * 12, n_items=8)
     kw = {**params, "batch_size": 16, "lr": 0.01, "epochs": 3, "device": "cpu", "random_state": 0}
     fused = cls(**kw).fit(train)
 
     def product_loss(self, net, reps, targets, generator):
-        return F.cross_entropy(net.train_logits(reps), targets)
+        return F.cross_entropy(reps @ net.train_items().T, targets)
 
     monkeypatch.setattr(CausalSequenceModel, "_loss", product_loss)
     plain = cls(**kw).fit(train)

@@ -86,7 +86,7 @@ def export_split() -> None:
                 lines.append(f"{part}{s}\t{prefix}\t{clicks[k]}")
         (out / f"diginetica1d.{part}.inter").write_text("\n".join(lines) + "\n")
     # the whole catalogue, so that RecBole trains and ranks the items we do: without this file its vocabulary
-    # is the items of the three files, short of those seen only in sessions the protocol dropped
+    # is the items of the three files, short of those whose clicks validation lost (see the docstring)
     items = "\n".join(str(i) for i in range(ds.train.n_items))
     (out / "diginetica1d.item").write_text("item_id:token\n" + items + "\n")
     print(f"# exported {ds.train.n_cases}/{ds.valid.n_cases}/{ds.test.n_cases} cases to {out}", flush=True)
