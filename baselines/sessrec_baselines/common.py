@@ -479,18 +479,19 @@ class _SoftmaxCrossEntropy(torch.autograd.Function):
 
 
 #: Rows per block of :func:`linear_softmax_cross_entropy`. Its three matrix products run faster on
-#: taller blocks, its softmax passes on blocks that stay in cache. Measured on a 2-core AVX2 machine:
-#: in STAMP epochs (d 64, 5,519 items, batch 512) 32 to 128 rows were within noise of each other and
-#: 192 slower; in loss steps at d 100 (batches of 512 and 2,048) and at 30,711 items, 128 rows beat 64.
+#: larger blocks, its softmax passes on blocks that stay in cache. Measured on a 2-core AVX2 machine
+#: (with the (C, rows) score layout): 128 rows beat 64 in loss steps at d 100 (batches of 512 and
+#: 2,048, 5,519 and 30,711 items) and beat 256 at batch 512; at d 64 and 5,519 items 64 and 128 tie.
 _BLOCK_ROWS = 128
 
 
 class _LinearSoftmaxCrossEntropy(torch.autograd.Function):
     """Mean softmax cross-entropy of ``reps @ items.T`` whose forward pass also computes both gradients.
 
-    Per block of rows: scores, softmax, ``P - onehot``, then the block's share of the gradients of
-    ``reps`` and ``items``; no (N, C) matrix outlives its block. Backward scales the stored
-    gradients by the incoming gradient over N.
+    Per block of rows of ``reps``: the block's scores, transposed (C, rows), their softmax down each
+    column, ``G = P - onehot``, then the block's share of the gradients of ``reps`` and ``items``;
+    no (N, C) matrix outlives its block. Backward scales the stored gradients by the incoming
+    gradient over N.
     """
 
     @staticmethod
@@ -499,22 +500,26 @@ class _LinearSoftmaxCrossEntropy(torch.autograd.Function):
     ) -> torch.Tensor:
         n, rows = reps.shape[0], _BLOCK_ROWS
         want_reps, want_items = (with_grad and need for need in ctx.needs_input_grad[:2])
-        scratch = reps.new_empty(min(rows, n), items.shape[0])
+        scratch = reps.new_empty(items.shape[0], min(rows, n))
         losses = reps.new_empty(n)
         grad_reps = reps.new_empty(reps.shape) if want_reps else None
         grad_items = items.new_zeros(items.shape) if want_items else None
-        items_t = items.T
         for lo in range(0, n, rows):
             hi = min(lo + rows, n)
-            block = scratch[: hi - lo]
-            torch.mm(reps[lo:hi], items_t, out=block)
-            block.sub_(block.amax(1, keepdim=True))
-            losses[lo:hi] = _softmax_of_shifted_(block, targets[lo:hi])
-            block[torch.arange(hi - lo, device=block.device), targets[lo:hi]] -= 1.0  # G = P - onehot
+            block, cases = reps[lo:hi], torch.arange(hi - lo, device=reps.device)
+            scores = scratch if hi - lo == scratch.shape[1] else scratch.new_empty(items.shape[0], hi - lo)
+            torch.mm(items, block.T, out=scores)  # (C, rows): written faster than the (rows, C) product
+            scores.sub_(scores.amax(0, keepdim=True))
+            target = scores[targets[lo:hi], cases]
+            scores.exp_()
+            total = scores.sum(0)
+            scores.div_(total)
+            losses[lo:hi] = total.log() - target
+            scores[targets[lo:hi], cases] -= 1.0  # G.T = P.T - onehot.T
             if grad_reps is not None:
-                torch.mm(block, items, out=grad_reps[lo:hi])
+                torch.mm(scores.T, items, out=grad_reps[lo:hi])
             if grad_items is not None:
-                grad_items.addmm_(block.T, reps[lo:hi])
+                grad_items.addmm_(scores, block)
         ctx.save_for_backward(grad_reps, grad_items)
         ctx.n_rows = n
         return losses.mean()
@@ -534,17 +539,17 @@ class _LinearSoftmaxCrossEntropy(torch.autograd.Function):
 def linear_softmax_cross_entropy(reps: torch.Tensor, items: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """:func:`softmax_cross_entropy` of the scores ``reps @ items.T``, block by block of rows.
 
-    The forward pass computes, for a block of rows at a time, the scores, their softmax ``P``,
+    The forward pass takes a block of rows of ``reps`` at a time and computes its scores, as the
+    (C, rows) product ``items @ block.T``, their softmax ``P`` down each column,
     ``G = P - onehot`` and from it the block's share of the gradients of ``reps`` (``G @ items``)
-    and ``items`` (``G.T @ reps``, summed over blocks), while the block is still in cache; the
+    and ``items`` (``G.T @ block``, summed over blocks), while the block is still in cache; the
     backward pass only scales them by the incoming gradient over N. No (N, C) matrix is kept:
     the scratch buffer is one block of 128 rows. Against
-    ``softmax_cross_entropy(reps @ items.T, targets)`` that saves the (N, C) allocations, the
-    passes over them from memory and the product of a (N, d) and a (d, C) matrix in one piece,
-    which writes its result at a fraction of a blocked product's speed
-    (``tests/perf/bench_loss.py``). Values equal ``softmax_cross_entropy``'s to float rounding
-    (the same operations per row; blocked products may round differently). Under
-    ``torch.no_grad()`` only the loss is computed.
+    ``softmax_cross_entropy(reps @ items.T, targets)`` that saves the (N, C) allocations and the
+    passes over them from memory; and MKL (torch's CPU BLAS) writes the tall (C, rows) product
+    markedly faster than the wide (N, C) or (rows, C) one (``tests/perf/bench_loss.py``). Values
+    equal ``softmax_cross_entropy``'s to float rounding (the same operations per row; blocked
+    products may round differently). Under ``torch.no_grad()`` only the loss is computed.
 
     Parameters
     ----------

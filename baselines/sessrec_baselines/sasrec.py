@@ -242,7 +242,7 @@ class SASRec(CausalSequenceModel):
         return net
 
     def build_optimizer(self, network: nn.Module) -> torch.optim.Optimizer:
-        return torch.optim.Adam(network.parameters(), lr=self.lr, betas=(0.9, self.adam_beta2))
+        return self._adam(network, betas=(0.9, self.adam_beta2))
 
     def _loss(
         self, net: nn.Module, reps: torch.Tensor, targets: torch.Tensor, generator: torch.Generator
