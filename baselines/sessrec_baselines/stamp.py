@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -40,9 +41,14 @@ def _clip_norm(x: torch.Tensor, max_norm: float | None) -> torch.Tensor:
 class _STAMPNetwork(TiedItemScores, nn.Module):
     """STAMP's layers; parameter names follow the paper (``w1``..``w3``, ``w0``, ``b_a``, ``mlp_s``, ``mlp_t``)."""
 
-    def __init__(self, n_items: int, d: int, variant: str, mlp_bias: bool, emb_max_norm: float | None) -> None:
+    def __init__(
+        self, n_items: int, d: int, variant: str, mlp_bias: bool, emb_max_norm: float | None, pad_to: int | None = None
+    ) -> None:
         super().__init__()
         self.embedding = nn.Embedding(n_items, d)
+        # RecBole's padding item (``pad_to``): its vector fills the positions after the last click
+        self.pad = nn.Parameter(torch.zeros(d)) if pad_to is not None else None
+        self.pad_to = pad_to
         self.w1 = nn.Linear(d, d, bias=False)  # context x_j
         self.w2 = nn.Linear(d, d, bias=False)  # last click x_t
         self.w3 = nn.Linear(d, d, bias=False)  # mean m_s
@@ -62,33 +68,66 @@ class _STAMPNetwork(TiedItemScores, nn.Module):
     def _output(self, m_a: torch.Tensor, x_t: torch.Tensor) -> torch.Tensor:
         return torch.tanh(self.mlp_s(m_a)) * torch.tanh(self.mlp_t(x_t))
 
+    def _padding(self, clicks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """RecBole's padding after prefixes of ``clicks`` clicks (any shape): ``(pad_to - clicks)`` as
+        float (shape + (1,)) and the padding vector, which the lookups do not train (``padding_idx``)."""
+        if self.pad is None:
+            return None
+        count = (self.pad_to - clicks).clamp(min=0).to(self.pad.dtype)[..., None]
+        return count, _clip_norm(self.pad.detach(), self.emb_max_norm)
+
     def encode_last(self, items: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """``h_s * h_t`` (N, d) after the last click of each row of ``items`` (N, T)."""
         x = self.embed(items, lengths)
         x_t = x[torch.arange(len(x), device=x.device), lengths - 1]
-        m_s = x.sum(1) / lengths[:, None].to(x.dtype)
+        padding = self._padding(lengths)
+        total = x.sum(1) if padding is None else x.sum(1) + padding[0] * padding[1]
+        m_s = total / lengths[:, None].to(x.dtype)
         m_a = m_s
         if self.variant == "stamp":
-            alpha = self.attention(x, x_t, m_s)
+            query = self._query(x_t, m_s)
+            alpha = self._weights(self.w1(x), query[:, None])
             m_a = m_a + torch.bmm(alpha[:, None, :], x).squeeze(1)  # padding rows of x are 0
+            if padding is not None:  # each padding position is a context x_j = p
+                count, vector = padding
+                m_a = m_a + count * self._weights(self.w1(vector), query)[:, None] * vector
         return self._output(m_a, x_t)
+
+    def _query(self, x_t: torch.Tensor, m_s: torch.Tensor) -> torch.Tensor:
+        return self.w2(x_t) + self.w3(m_s) + self.b_a
+
+    def _weights(self, keys: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
+        """``w_0^T sigma(keys + query)``: the attention weights of contexts ``keys = W_1 x_j``."""
+        return self.w0(torch.sigmoid(keys + query)).squeeze(-1)
 
     def attention(self, x: torch.Tensor, x_t: torch.Tensor, m_s: torch.Tensor) -> torch.Tensor:
         """Weights ``a_j = w_0^T sigma(W_1 x_j + W_2 x_t + W_3 m_s + b_a)`` (N, T) of ``x`` (N, T, d)."""
-        return self.w0(torch.sigmoid(self.w1(x) + (self.w2(x_t) + self.w3(m_s) + self.b_a)[:, None])).squeeze(-1)
+        return self._weights(self.w1(x), self._query(x_t, m_s)[:, None])
 
     def encode_all(self, items: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """``h_s * h_t`` (N, T, d) after every position; row ``t`` equals :meth:`encode_last` of the first ``t+1``."""
         x = self.embed(items, lengths)
-        steps = torch.arange(1, x.shape[1] + 1, device=x.device, dtype=x.dtype)
-        m_s = x.cumsum(1) / steps[None, :, None]
+        steps = torch.arange(1, x.shape[1] + 1, device=x.device)
+        padding = self._padding(steps)
+        total = x.cumsum(1) if padding is None else x.cumsum(1) + padding[0] * padding[1]
+        m_s = total / steps.to(x.dtype)[None, :, None]
         m_a = m_s
         if self.variant == "stamp":
-            query = self.w2(x) + self.w3(m_s) + self.b_a  # (N, T, d)
-            alpha = self.w0(torch.sigmoid(query[:, :, None, :] + self.w1(x)[:, None, :, :])).squeeze(-1)  # (N, T, T)
+            query = self._query(x, m_s)  # (N, T, d)
+            alpha = self._weights(self.w1(x)[:, None, :, :], query[:, :, None, :])  # (N, T, T)
             alpha = alpha * torch.ones_like(alpha[0], dtype=torch.bool).tril()
             m_a = m_a + torch.bmm(alpha, x)
+            if padding is not None:  # each padding position is a context x_j = p
+                count, vector = padding
+                m_a = m_a + count * self._weights(self.w1(vector), query)[..., None] * vector
         return self._output(m_a, x)
+
+    def train_items(self) -> torch.Tensor:
+        """``E``, and with RecBole's padding its vector as one more class: RecBole's softmax scores its
+        padding item 0 too (never a target), which is what trains that vector; ranking leaves it out."""
+        if self.pad is None:
+            return self.embedding.weight
+        return torch.cat([self.embedding.weight, self.pad[None]])
 
 
 class STAMP(CausalSequenceModel):
@@ -126,6 +165,15 @@ class STAMP(CausalSequenceModel):
         ``embedding_lookup(max_norm=1.5)``; the scoring matrix is not clipped); ``None``: RecBole.
     mlp_bias : bool, default False
         Biases ``b_s``, ``b_t`` of the two MLP cells (paper and RecBole: yes; authors' code: no).
+    pad_to : int or None, default None
+        RecBole's padding: every prefix of ``t`` clicks is followed by ``pad_to - t`` copies of a
+        padding vector ``p`` that count in the mean (``m_s = (sum_j x_j + (pad_to - t) p) / t``)
+        and are attended to like clicks (RecBole's STAMP masks neither). ``p`` is drawn like the
+        item embeddings (RecBole's padding item 0, whose row its initialiser overwrites), the
+        lookups do not train it (``padding_idx``), and the training softmax scores it as one more
+        class, never a target, which does train it; ranking leaves it out. RecBole pads to the
+        longest prefix in its dataset files, at most ``MAX_ITEM_LIST_LENGTH`` (50). ``None``: no
+        padding (paper and authors' code).
     patience : int or None, default None
         Stop after this many epochs without a better validation recall (``None``: never).
     valid_cutoff : int, default 20
@@ -145,8 +193,15 @@ class STAMP(CausalSequenceModel):
     Notes
     -----
     Named parameter sets (``-p stamp=NAME``): ``authors`` (the authors' code and logged
-    DIGINETICA run), ``recbole`` (RecBole 1.2's STAMP and its defaults), ``stmp`` (the paper's
-    STMP with the authors' settings).
+    DIGINETICA run), ``recbole`` (RecBole 1.2's STAMP and its defaults, with its padding:
+    ``pad_to=50``), ``stmp`` (the paper's STMP with the authors' settings).
+
+    RecBole's padding is not in the paper or the authors' code (which batch sessions of equal
+    length and have none), but it changes what the model learns: in RecBole's configuration
+    on the one-day DIGINETICA split, trained to convergence, it raised test Recall@20 from
+    0.33 to 0.41 on our side, and zeroing and freezing RecBole's padding vector lowered
+    RecBole's to the same 0.33 (``tests/perf/attn_results.md``). ``m_s`` then carries
+    ``(pad_to - t) / t`` times a trained vector, a signal of the prefix length.
 
     References
     ----------
@@ -202,6 +257,7 @@ class STAMP(CausalSequenceModel):
         emb_init_std: float = 0.002,
         emb_max_norm: float | None = 1.5,
         mlp_bias: bool = False,
+        pad_to: int | None = None,
         patience: int | None = None,
         valid_cutoff: int = 20,
         device: str = "auto",
@@ -220,15 +276,26 @@ class STAMP(CausalSequenceModel):
         self.emb_init_std = emb_init_std
         self.emb_max_norm = emb_max_norm
         self.mlp_bias = mlp_bias
+        self.pad_to = pad_to
         self.patience = patience
         self.valid_cutoff = valid_cutoff
         self.device = device
         self.random_state = random_state
 
+    def _check_params(self) -> None:
+        super()._check_params()
+        pad = self.pad_to
+        if pad is not None and (isinstance(pad, bool) or not isinstance(pad, (int, np.integer)) or pad < 1):
+            raise ValueError(f"STAMP: pad_to must be a positive integer or None (no padding), got {pad!r}")
+
     def build_network(self, train: Sessions) -> nn.Module:
-        net = _STAMPNetwork(train.n_items, self.embedding_dim, self.variant, self.mlp_bias, self.emb_max_norm)
+        net = _STAMPNetwork(
+            train.n_items, self.embedding_dim, self.variant, self.mlp_bias, self.emb_max_norm, self.pad_to
+        )
         with torch.no_grad():
             nn.init.normal_(net.embedding.weight, 0.0, self.emb_init_std)
+            if net.pad is not None:
+                nn.init.normal_(net.pad, 0.0, self.emb_init_std)
             for layer in (net.w0, net.w1, net.w2, net.w3, net.mlp_s, net.mlp_t):
                 nn.init.normal_(layer.weight, 0.0, self.init_std)
                 if layer.bias is not None:

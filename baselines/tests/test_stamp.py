@@ -76,6 +76,43 @@ def test_padding_and_later_clicks_do_not_count() -> None:
     torch.testing.assert_close(every[:, 2], net.encode_last(torch.tensor([[0, 1, 2]]), torch.tensor([3])))
 
 
+def test_recbole_padding_worked_example() -> None:
+    """pad_to=3, p = (1, 1): prefix (0, 1) gets one padding position; x_t = (0, 1).
+
+    m_s = ((1, 0) + (0, 1) + p) / 2 = (1, 1);  pre_j = x_j + x_t - m_s = x_j + (-1, 0)
+    a_0 = sig(0) - sig(0) = 0;  a_1 = sig(-1) - sig(1) = -0.462117;  a_p = sig(0) - sig(1) = -0.231059
+    m_a = a_1 x_1 + 1 * a_p p + m_s = (0.768941, 0.306824)
+    z = tanh(m_a) * tanh(x_t) = (0.646313 * 0, 0.297545 * 0.761594) = (0, 0.226609)
+    ranking scores E z = (0, 0.226609, 0.226609, 0); the training classes add p . z = 0.226609
+    """
+    net = _worked_network()
+    padded = _STAMPNetwork(4, 2, "stamp", mlp_bias=False, emb_max_norm=None, pad_to=3).eval()
+    padded.load_state_dict({**net.state_dict(), "pad": torch.tensor([1.0, 1.0])})
+    items, lengths = torch.tensor([[0, 1]]), torch.tensor([2])
+    z = padded.encode_last(items, lengths)
+    torch.testing.assert_close(z, torch.tensor([[0.0, 0.226609]]), atol=1e-6, rtol=0)
+    torch.testing.assert_close(padded.encode_all(items, lengths)[:, 1], z)
+    torch.testing.assert_close(padded.decode(z), torch.tensor([[0.0, 0.226609, 0.226609, 0.0]]), atol=1e-6, rtol=0)
+    torch.testing.assert_close(
+        z @ padded.train_items().T, torch.tensor([[0.0, 0.226609, 0.226609, 0.0, 0.226609]]), atol=1e-6, rtol=0
+    )
+    # a prefix as long as pad_to has no padding: the network without it gives the same
+    full = torch.tensor([[0, 1, 2]])
+    torch.testing.assert_close(padded.encode_last(full, torch.tensor([3])), net.encode_last(full, torch.tensor([3])))
+
+
+def test_recbole_padding_is_trained_by_the_softmax_only() -> None:
+    """The lookups leave p untouched (RecBole's padding_idx); its softmax class trains it."""
+    net = _STAMPNetwork(6, 4, "stamp", mlp_bias=True, emb_max_norm=None, pad_to=5)
+    net.encode_last(torch.tensor([[0, 1, 2]]), torch.tensor([3])).sum().backward()
+    assert net.pad.grad is None and net.embedding.weight.grad is not None
+    reps = net.encode_all(torch.tensor([[0, 1, 2]]), torch.tensor([3]))[0]
+    torch.nn.functional.cross_entropy(reps @ net.train_items().T, torch.tensor([1, 2, 3])).backward()
+    assert net.pad.grad is not None and net.pad.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="pad_to must be a positive integer or None"):
+        STAMP(**TINY, pad_to=0).fit(Sessions.from_lists([[0, 1, 2]]))
+
+
 def test_max_norm_clip_is_tensorflows() -> None:
     """(3, 4) has norm 5 -> (0.9, 1.2) at max_norm 1.5; (0.3, 0.4) stays."""
     x = torch.tensor([[3.0, 4.0], [0.3, 0.4]])
@@ -87,7 +124,7 @@ def test_authors_defaults_and_init() -> None:
     model = STAMP(random_state=0)
     assert model.get_params() | STAMP.named_params("authors") == model.get_params()
     net = model.set_params(device="cpu").build_network(Sessions.from_lists([[0, 1, 2]] * 50, n_items=3000))
-    assert net.mlp_s.bias is None
+    assert net.mlp_s.bias is None and net.pad is None
     assert abs(float(net.embedding.weight.detach().std()) - 0.002) < 0.0002
     assert abs(float(net.w1.weight.detach().std()) - 0.05) < 0.01
 
@@ -95,6 +132,7 @@ def test_authors_defaults_and_init() -> None:
 def test_recbole_preset() -> None:
     params = STAMP.named_params("recbole")
     assert params["max_grad_norm"] is None and params["emb_max_norm"] is None and params["mlp_bias"] is True
+    assert params["pad_to"] == 50  # RecBole's MAX_ITEM_LIST_LENGTH; its STAMP attends to the padding
     assert params["embedding_dim"] == 64 and params["batch_size"] == 2048
 
 

@@ -23,6 +23,11 @@ sides alternate (ours, RecBole, ours, ...), each a fresh process with ``--thread
     python tests/perf/attn_vs_recbole.py --model coretrm --seeds 0,1,2 --epochs 20 --threads 1
     python tests/perf/attn_vs_recbole.py --model srgnn --seeds 0,1,2 --epochs 30 --threads 1
 
+``stamp``: RecBole's STAMP attends to the padding after each prefix (its padding item's vector,
+which it neither masks nor zeroes), and RecBole pads to the longest prefix of its case files, at
+most 50: 30 on this split. Our side's ``recbole`` preset has ``pad_to=50``; the script lowers it
+to that longest prefix, as RecBole does (``--ours '{"pad_to": null}'`` runs without the padding).
+
 ``srgnn`` gives both sides the SR-GNN authors' hyperparameters (hidden 100, one GGNN step, batch
 100, Adam lr 0.001 with L2 1e-5 as weight decay); ours is ``-p srgnn=authors`` with
 ``keep="best"`` (validation selection, as RecBole) and keeps the authors' learning-rate decay
@@ -127,6 +132,10 @@ def run_ours(run: Run, extra: dict) -> dict:
     if run.lr is not None:
         params["lr"] = run.lr
     ds = prepare("diginetica", path=str(RAW), test_days=1, valid_days=1)
+    if params.get("pad_to") is not None and "pad_to" not in extra:
+        # RecBole pads to the longest prefix of its three case files when that is under 50 (30 here)
+        longest = max(int(part.lengths.max()) - 1 for part in (ds.train, ds.valid, ds.test))
+        params["pad_to"] = min(params["pad_to"], longest)
     est = cls(**params, device=run.device, random_state=run.seed)
     est.fit(ds.train, valid=ds.valid)
     res = evaluate(est, ds.test, cutoffs=(20,), ties="conservative", keep_ranks=False)
