@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -94,15 +93,12 @@ class _STAMPNetwork(TiedItemScores, nn.Module):
         return self._output(m_a, x_t)
 
     def _query(self, x_t: torch.Tensor, m_s: torch.Tensor) -> torch.Tensor:
+        """``W_2 x_t + W_3 m_s + b_a``; the weights are ``a_j = w_0^T sigma(W_1 x_j + query)`` (eq. 7)."""
         return self.w2(x_t) + self.w3(m_s) + self.b_a
 
     def _weights(self, keys: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
         """``w_0^T sigma(keys + query)``: the attention weights of contexts ``keys = W_1 x_j``."""
         return self.w0(torch.sigmoid(keys + query)).squeeze(-1)
-
-    def attention(self, x: torch.Tensor, x_t: torch.Tensor, m_s: torch.Tensor) -> torch.Tensor:
-        """Weights ``a_j = w_0^T sigma(W_1 x_j + W_2 x_t + W_3 m_s + b_a)`` (N, T) of ``x`` (N, T, d)."""
-        return self._weights(self.w1(x), self._query(x_t, m_s)[:, None])
 
     def encode_all(self, items: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """``h_s * h_t`` (N, T, d) after every position; row ``t`` equals :meth:`encode_last` of the first ``t+1``."""
@@ -241,6 +237,7 @@ class STAMP(CausalSequenceModel):
         "mlp_bias": (True, False),
     }
     _positive_ints: ClassVar[tuple[str, ...]] = ("embedding_dim", "batch_size", "epochs", "max_len", "valid_cutoff")
+    _optional_positive_ints: ClassVar[tuple[str, ...]] = ("pad_to",)
 
     def __init__(
         self,
@@ -282,12 +279,6 @@ class STAMP(CausalSequenceModel):
         self.valid_cutoff = valid_cutoff
         self.device = device
         self.random_state = random_state
-
-    def _check_params(self) -> None:
-        super()._check_params()
-        pad = self.pad_to
-        if pad is not None and (isinstance(pad, bool) or not isinstance(pad, (int, np.integer)) or pad < 1):
-            raise ValueError(f"STAMP: pad_to must be a positive integer or None (no padding), got {pad!r}")
 
     def build_network(self, train: Sessions) -> nn.Module:
         net = _STAMPNetwork(

@@ -48,7 +48,7 @@ def test_attention_and_trilinear_score_worked_example() -> None:
     net = _worked_network()
     items, lengths = torch.tensor([[0, 1, 2]]), torch.tensor([3])
     x = net.embed(items, lengths)
-    alpha = net.attention(x, x[:, 2], x.mean(1))
+    alpha = net._weights(net.w1(x), net._query(x[:, 2], x.mean(1))[:, None])
     a1 = _sig(4 / 3) - _sig(1 / 3)
     np.testing.assert_allclose(a1, 0.208821, atol=1e-6)
     torch.testing.assert_close(alpha, torch.tensor([[0.208821, -0.208821, 0.0]]), atol=1e-6, rtol=0)
