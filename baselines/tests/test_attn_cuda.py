@@ -27,6 +27,8 @@ CASES = [
         id="sasrec",
     ),
     pytest.param(STAMP, {"embedding_dim": 8, "batch_size": 32, "lr": 0.01}, {}, id="stamp"),
+    # RecBole's padding (prefixes shorter than 4 clicks get its trained vector): a path of its own in every step
+    pytest.param(STAMP, {"embedding_dim": 8, "batch_size": 32, "lr": 0.01, "pad_to": 4}, {}, id="stamp-pad_to"),
 ]
 
 
