@@ -15,7 +15,7 @@ the mean softmax cross-entropy of ``reps @ items.T`` are timed, alternating in o
 * ``torch``: ``F.cross_entropy(reps @ items.T)``.
 
 A fourth column, ``products``, times the three matrix products of ``linear`` alone (per block of
-128 rows: the scores, the gradient of the block and its share of the items' gradient, without
+its rows: the scores, the gradient of the block and its share of the items' gradient, without
 the softmax): 6·N·d·C floating-point operations that any exact implementation of this loss
 performs, so a floor under a training step of the attention models here. It also prints the
 rate they reach in GFLOP/s.
@@ -36,7 +36,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 from _common import host_line
-from sessrec_baselines.common import linear_softmax_cross_entropy, softmax_cross_entropy
+from sessrec_baselines.common import _BLOCK_ROWS, linear_softmax_cross_entropy, softmax_cross_entropy
 
 SHAPES = ((512, 64, 5_519), (512, 100, 5_519), (2_048, 100, 5_519), (512, 100, 30_711))
 
@@ -49,7 +49,7 @@ def _ways(reps: torch.Tensor, items: torch.Tensor, targets: torch.Tensor) -> dic
     }
 
 
-def _products(reps: torch.Tensor, items: torch.Tensor, rows: int = 128) -> None:
+def _products(reps: torch.Tensor, items: torch.Tensor, rows: int = _BLOCK_ROWS) -> None:
     """The three products of ``linear`` per block of ``rows`` rows, without the softmax (timing floor)."""
     with torch.no_grad():
         grad_reps, grad_items = torch.empty_like(reps), torch.zeros_like(items)
