@@ -19,10 +19,19 @@ Two block layouts:
 
 Both are causal: position ``t`` attends to positions ``j <= t`` only, so with right padding
 the outputs at real positions never see padding.
+
+Also CORE's dropout on a CPU (:func:`dropout_keep_mask`, :class:`CpuMaskDropout`,
+:func:`masked_unit_rows`): torch's CPU ``bernoulli_`` draws a (5,519 x 64) mask in about 5 ms
+on the 2-core AVX2 machine, a tenth of a CORE-ave training step; 32-bit integers from NumPy's
+PCG64 give the same Bernoulli keep mask (to 2^-32 in its probability) in about 0.6 ms.
 """
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -102,3 +111,83 @@ class RecBoleBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.ln_attn(x + self.dropout(self.attn(x, x)))
         return self.ln_ffn(x + self.dropout(self.ffn2(F.gelu(self.ffn1(x)))))
+
+
+def dropout_keep_mask(shape: tuple[int, ...], p: float) -> torch.Tensor:
+    """A CPU bool mask of ``shape``, each entry True (kept) with probability ``1 - p``, independently.
+
+    Entries are 32-bit uniform integers from NumPy's PCG64, kept when at least
+    ``round(p * 2**32)``: the drop probability is ``p`` rounded to a multiple of 2^-32. The
+    stream is seeded by one 63-bit draw from torch's default generator, so a model seeded with
+    ``torch.manual_seed`` (as ``fit`` does from ``random_state``) draws the same masks again.
+
+    Examples
+    --------
+    >>> _ = torch.manual_seed(0)
+    >>> keep = dropout_keep_mask((1000, 100), 0.2)
+    >>> keep.dtype, keep.shape, round(keep.float().mean().item(), 2)
+    (torch.bool, torch.Size([1000, 100]), 0.8)
+    """
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"dropout_keep_mask: p must lie in [0, 1), got {p!r}")
+    seed = int(torch.randint(0, 2**63 - 1, (), dtype=torch.int64))
+    n = math.prod(shape)
+    bits = np.random.Generator(np.random.PCG64(seed)).bit_generator.random_raw((n + 1) // 2).view(np.uint32)[:n]
+    return torch.from_numpy(bits >= np.uint32(min(round(p * 2**32), 2**32 - 1))).view(shape)
+
+
+class CpuMaskDropout(nn.Dropout):
+    """``nn.Dropout`` whose mask, on a CPU, comes from :func:`dropout_keep_mask` (elsewhere torch's own).
+
+    In training, ``x * keep / (1 - p)``, as ``nn.Dropout``; in evaluation, or with ``p = 0``, ``x``.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        if x.device.type != "cpu":
+            return super().forward(x)
+        noise = torch.where(dropout_keep_mask(tuple(x.shape), self.p), 1.0 / (1.0 - self.p), 0.0).to(x.dtype)
+        return x * noise
+
+
+class _MaskedUnitRows(torch.autograd.Function):
+    """``scale * normalise(x * keep)`` row-wise, forward and backward in a few passes over (C, d)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, keep: torch.Tensor, scale: float) -> torch.Tensor:
+        z = x * keep
+        inv = scale / torch.linalg.vector_norm(z, dim=1, keepdim=True).clamp_(min=1e-12)
+        y = z.mul_(inv)
+        ctx.save_for_backward(y, keep, inv)
+        ctx.scale = scale
+        return y
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
+        # y = k z / |z| = k u: dL/dz = (k / |z|) (g - u (u . g)) = inv (g - y (y . g) / k^2); dL/dx = keep dL/dz
+        y, keep, inv = ctx.saved_tensors
+        along = (y * grad).sum(1, keepdim=True).div_(ctx.scale**2)
+        return torch.addcmul(grad, y, along, value=-1.0).mul_(inv).mul_(keep), None, None
+
+
+def masked_unit_rows(x: torch.Tensor, keep: torch.Tensor, scale: float) -> torch.Tensor:
+    """``scale * F.normalize(x * keep, dim=1)``, with its gradient, in fewer passes than autograd's.
+
+    CORE's training item vectors on a CPU: dropout's ``1 / (1 - p)`` cancels in the normalisation,
+    so ``normalise(dropout(E)) / tau`` is ``masked_unit_rows(E, keep, 1 / tau)``. Rows of norm
+    under 1e-12 (all entries dropped) are divided by 1e-12, as in ``F.normalize``.
+
+    Parameters
+    ----------
+    x : Tensor of shape (C, d)
+    keep : bool Tensor of shape (C, d)
+    scale : float
+
+    Examples
+    --------
+    >>> x = torch.tensor([[3.0, 4.0, 12.0]], requires_grad=True)
+    >>> masked_unit_rows(x, torch.tensor([[True, True, False]]), 10.0)
+    tensor([[6., 8., 0.]], grad_fn=<_MaskedUnitRowsBackward>)
+    """
+    return _MaskedUnitRows.apply(x, keep, scale)

@@ -485,13 +485,24 @@ class _SoftmaxCrossEntropy(torch.autograd.Function):
 _BLOCK_ROWS = 128
 
 
+#: :func:`linear_softmax_cross_entropy` exponentiates a block's scores without subtracting their
+#: maximum when Cauchy-Schwarz bounds every score by ``B`` with ``B + log(C)`` under this: then
+#: ``exp(score)`` lies in ``[exp(-B), exp(B)]``, far from float32's underflow (``exp(-87)``) and the
+#: sum of the ``C`` terms from its overflow (``exp(88)``). Cosine scores (CORE: ``B = 1 / 0.07``)
+#: always qualify.
+_UNSHIFTED_BOUND = 80.0
+
+
 class _LinearSoftmaxCrossEntropy(torch.autograd.Function):
     """Mean softmax cross-entropy of ``reps @ items.T`` whose forward pass also computes both gradients.
 
-    Per block of rows of ``reps``: the block's scores, transposed (C, rows), their softmax down each
-    column, ``G = P - onehot``, then the block's share of the gradients of ``reps`` and ``items``;
-    no (N, C) matrix outlives its block. Backward scales the stored gradients by the incoming
-    gradient over N.
+    Per block of rows of ``reps``: the block's scores, transposed (C, rows), exponentiated (after
+    subtracting each column's maximum unless the scores are bounded, :data:`_UNSHIFTED_BOUND`),
+    their column sums ``Z``, then the block's share of the gradients,
+    ``G @ items = (U.T @ items) / Z - items[targets]`` and ``G.T @ block = U @ (block / Z) -
+    onehot.T @ block``, where ``U`` are the exponentials and ``G = U / Z - onehot`` (the division
+    by ``Z`` goes to the (rows, d) factors, not the (C, rows) matrix); no (N, C) matrix outlives
+    its block. Backward scales the stored gradients by the incoming gradient over N.
     """
 
     @staticmethod
@@ -504,22 +515,29 @@ class _LinearSoftmaxCrossEntropy(torch.autograd.Function):
         losses = reps.new_empty(n)
         grad_reps = reps.new_empty(reps.shape) if want_reps else None
         grad_items = items.new_zeros(items.shape) if want_items else None
+        # |score| <= max |item| * max |row of the block| (Cauchy-Schwarz)
+        item_norm = float(torch.linalg.vector_norm(items, dim=1).max()) if len(items) else 0.0
+        row_norms = torch.linalg.vector_norm(reps, dim=1)
+        room = _UNSHIFTED_BOUND - math.log(max(items.shape[0], 1))
         for lo in range(0, n, rows):
             hi = min(lo + rows, n)
-            block, cases = reps[lo:hi], torch.arange(hi - lo, device=reps.device)
+            block, cases, block_targets = reps[lo:hi], torch.arange(hi - lo, device=reps.device), targets[lo:hi]
             scores = scratch if hi - lo == scratch.shape[1] else scratch.new_empty(items.shape[0], hi - lo)
             torch.mm(items, block.T, out=scores)  # (C, rows): written faster than the (rows, C) product
-            scores.sub_(scores.amax(0, keepdim=True))
-            target = scores[targets[lo:hi], cases]
+            if item_norm * float(row_norms[lo:hi].max()) >= room:
+                scores.sub_(scores.amax(0, keepdim=True))
+            target = scores[block_targets, cases]
             scores.exp_()
             total = scores.sum(0)
-            scores.div_(total)
             losses[lo:hi] = total.log() - target
-            scores[targets[lo:hi], cases] -= 1.0  # G.T = P.T - onehot.T
+            inv_total = total.reciprocal_()[:, None]
             if grad_reps is not None:
-                torch.mm(scores.T, items, out=grad_reps[lo:hi])
+                out = grad_reps[lo:hi]
+                torch.mm(scores.T, items, out=out)
+                out.mul_(inv_total).sub_(items[block_targets])
             if grad_items is not None:
-                grad_items.addmm_(scores, block)
+                grad_items.addmm_(scores, block * inv_total)
+                grad_items.index_add_(0, block_targets, block, alpha=-1.0)
         ctx.save_for_backward(grad_reps, grad_items)
         ctx.n_rows = n
         return losses.mean()
@@ -540,10 +558,14 @@ def linear_softmax_cross_entropy(reps: torch.Tensor, items: torch.Tensor, target
     """:func:`softmax_cross_entropy` of the scores ``reps @ items.T``, block by block of rows.
 
     The forward pass takes a block of rows of ``reps`` at a time and computes its scores, as the
-    (C, rows) product ``items @ block.T``, their softmax ``P`` down each column,
-    ``G = P - onehot`` and from it the block's share of the gradients of ``reps`` (``G @ items``)
-    and ``items`` (``G.T @ block``, summed over blocks), while the block is still in cache; the
-    backward pass only scales them by the incoming gradient over N. No (N, C) matrix is kept:
+    (C, rows) product ``items @ block.T``, their exponentials ``U`` and column sums ``Z`` (the
+    softmax is ``P = U / Z``), and from them the block's share of the gradients of ``reps``
+    (``G @ items`` with ``G = P - onehot``) and ``items`` (``G.T @ block``, summed over blocks),
+    while the block is still in cache, dividing the small (rows, d) factors by ``Z`` rather than
+    the (C, rows) matrix. Scores are exponentiated as they are when Cauchy-Schwarz bounds them
+    well inside float32's range (cosines over a temperature, as CORE's), after subtracting each
+    column's maximum otherwise. The
+    backward pass only scales the gradients by the incoming gradient over N. No (N, C) matrix is kept:
     the scratch buffer is one block of 128 rows. Against
     ``softmax_cross_entropy(reps @ items.T, targets)`` that saves the (N, C) allocations and the
     passes over them from memory; and MKL (torch's CPU BLAS) writes the tall (C, rows) product

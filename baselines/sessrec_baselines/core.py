@@ -27,7 +27,7 @@ from torch import nn
 from sessrec.data.sessions import Sessions
 
 from ._attn_common import CausalSequenceModel
-from ._attn_layers import RecBoleBlock, causal_mask
+from ._attn_layers import CpuMaskDropout, RecBoleBlock, causal_mask, dropout_keep_mask, masked_unit_rows
 
 __all__ = ["CORE"]
 
@@ -41,7 +41,7 @@ class _COREnetwork(nn.Module):
     ) -> None:  # fmt: skip
         super().__init__()
         self.embedding = nn.Embedding(n_items, d)
-        self.sess_dropout = nn.Dropout(sess_dropout)
+        self.sess_dropout = CpuMaskDropout(sess_dropout)
         self.item_dropout = nn.Dropout(item_dropout)
         self.temperature = temperature
         self.variant = variant
@@ -92,8 +92,15 @@ class _COREnetwork(nn.Module):
         return reps @ (F.normalize(self.embedding.weight, dim=-1) / self.temperature).T
 
     def train_items(self) -> torch.Tensor:
-        """Unit item vectors over the temperature, after item dropout on the candidate embeddings (RDM)."""
-        return F.normalize(self.item_dropout(self.embedding.weight), dim=-1) / self.temperature
+        """Unit item vectors over the temperature, after item dropout on the candidate embeddings (RDM).
+
+        On a CPU the dropout mask is :func:`dropout_keep_mask`'s and the normalisation
+        :func:`masked_unit_rows` (dropout's ``1 / (1 - p)`` cancels in it); elsewhere torch's.
+        """
+        weight, p = self.embedding.weight, self.item_dropout.p
+        if weight.device.type == "cpu" and self.training and p > 0:
+            return masked_unit_rows(weight, dropout_keep_mask(tuple(weight.shape), p), 1.0 / self.temperature)
+        return F.normalize(self.item_dropout(weight), dim=-1) / self.temperature
 
 
 class CORE(CausalSequenceModel):
@@ -162,6 +169,12 @@ class CORE(CausalSequenceModel):
        different metric).
     4. ``training="sessions"`` (default) trains all positions of a session in one causal pass;
        ``"prefixes"`` is RecBole's per-case batching.
+    5. On a CPU the session and item dropout masks are drawn from NumPy's PCG64 (32-bit integers,
+       :func:`~sessrec_baselines._attn_layers.dropout_keep_mask`), seeded from torch's generator,
+       instead of torch's ``bernoulli_``: the same Bernoulli distribution (the drop probability
+       rounded to a multiple of 2^-32) from a different random stream, drawn about 8x faster. The
+       item vectors ``normalise(Dropout_item(E)) / tau`` are computed as
+       ``normalise(keep * E) / tau``: dropout's ``1 / (1 - p)`` cancels in the normalisation.
     """
 
     tags: ClassVar[dict[str, Any]] = {"oracle": "sequence", "deterministic": False}

@@ -79,11 +79,14 @@ def test_bfloat16_logits_computed_in_float32() -> None:
     assert logits.grad.dtype == torch.bfloat16
 
 
-# blocks of 128 rows: (300, 5000) three, the last of 44 rows; (128, 300) exactly one; (40, 12_000) one, short
+# blocks of 128 rows: (300, 5000) three, the last of 44 rows; (128, 300) exactly one; (40, 12_000) one, short.
+# Scale 1: scores within +-40, exponentiated without subtracting the maximum; scale 30: up to about +-1,000,
+# which overflows float32's exp unless the maximum is subtracted.
 @pytest.mark.parametrize(("n", "c"), [(300, 5000), (128, 300), (40, 12_000)])
-def test_linear_loss_equals_the_loss_of_the_product(n: int, c: int) -> None:
+@pytest.mark.parametrize("scale", [1.0, 30.0])
+def test_linear_loss_equals_the_loss_of_the_product(n: int, c: int, scale: float) -> None:
     g = torch.Generator().manual_seed(n + c)
-    reps0, items0 = torch.randn(n, 16, generator=g), torch.randn(c, 16, generator=g) * 0.5
+    reps0, items0 = torch.randn(n, 16, generator=g) * scale, torch.randn(c, 16, generator=g) * 0.5
     targets = torch.randint(0, c, (n,), generator=g)
     reps, items = reps0.clone().requires_grad_(), items0.clone().requires_grad_()
     ref_reps, ref_items = reps0.clone().requires_grad_(), items0.clone().requires_grad_()
@@ -94,7 +97,29 @@ def test_linear_loss_equals_the_loss_of_the_product(n: int, c: int) -> None:
     assert ours.item() == pytest.approx(ref.item(), rel=1e-6)
     # float32 sums of up to 12,000 products: rounding of about 1e-7 of the largest terms
     torch.testing.assert_close(reps.grad, ref_reps.grad, rtol=1e-5, atol=2e-6)
-    torch.testing.assert_close(items.grad, ref_items.grad, rtol=1e-5, atol=2e-6)
+    torch.testing.assert_close(items.grad, ref_items.grad, rtol=1e-5, atol=2e-6 * scale)
+
+
+def test_linear_loss_blocks_with_and_without_the_shift() -> None:
+    # 256 rows, two blocks: the first's scores within +-3 (exponentiated as they are), the second's near
+    # +-300 (its maximum subtracted first); float64 and F.cross_entropy as the reference
+    g = torch.Generator().manual_seed(11)
+    reps0 = torch.randn(256, 8, generator=g, dtype=torch.float64)
+    norms = torch.cat([torch.full((128, 1), 1.0), torch.full((128, 1), 100.0)]).double()
+    reps0 = reps0 / reps0.norm(dim=1, keepdim=True) * norms
+    items0 = torch.randn(700, 8, generator=g, dtype=torch.float64)
+    items0 = items0 / items0.norm(dim=1, keepdim=True) * 3.0
+    targets = torch.randint(0, 700, (256,), generator=g)
+    reps, items = reps0.float().requires_grad_(), items0.float().requires_grad_()
+    ref_reps, ref_items = reps0.clone().requires_grad_(), items0.clone().requires_grad_()
+    ours = linear_softmax_cross_entropy(reps, items, targets)
+    ref = F.cross_entropy(ref_reps @ ref_items.T, targets)
+    ours.backward()
+    ref.backward()
+    assert math.isfinite(ours.item())
+    assert ours.item() == pytest.approx(ref.item(), rel=1e-5)
+    torch.testing.assert_close(reps.grad.double(), ref_reps.grad, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(items.grad.double(), ref_items.grad, rtol=1e-4, atol=1e-6)
 
 
 def test_linear_loss_backward_twice_no_grad_and_shapes() -> None:
