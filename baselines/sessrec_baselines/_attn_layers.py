@@ -20,7 +20,7 @@ Two block layouts:
 Both are causal: position ``t`` attends to positions ``j <= t`` only, so with right padding
 the outputs at real positions never see padding.
 
-Also CORE's dropout on a CPU (:func:`dropout_keep_mask`, :class:`CpuMaskDropout`,
+Also CORE's dropout on a CPU (:func:`dropout_noise`, :class:`CpuMaskDropout`,
 :func:`masked_unit_rows`): torch's CPU ``bernoulli_`` draws a (5,519 x 64) mask in about 5 ms
 on the 2-core AVX2 machine, a tenth of a CORE-ave training step; 32-bit integers from NumPy's
 PCG64 give the same Bernoulli keep mask (to 2^-32 in its probability) in about 0.6 ms.
@@ -113,31 +113,35 @@ class RecBoleBlock(nn.Module):
         return self.ln_ffn(x + self.dropout(self.ffn2(F.gelu(self.ffn1(x)))))
 
 
-def dropout_keep_mask(shape: tuple[int, ...], p: float) -> torch.Tensor:
-    """A CPU bool mask of ``shape``, each entry True (kept) with probability ``1 - p``, independently.
+def dropout_noise(shape: tuple[int, ...], p: float, value: float = 1.0) -> torch.Tensor:
+    """A float32 CPU tensor of ``shape`` whose entries are, independently, ``value`` with probability ``1 - p``
+    (kept) and 0 otherwise: ``value = 1 / (1 - p)`` gives inverted dropout's multiplier.
 
     Entries are 32-bit uniform integers from NumPy's PCG64, kept when at least
     ``round(p * 2**32)``: the drop probability is ``p`` rounded to a multiple of 2^-32. The
     stream is seeded by one 63-bit draw from torch's default generator, so a model seeded with
-    ``torch.manual_seed`` (as ``fit`` does from ``random_state``) draws the same masks again.
+    ``torch.manual_seed`` (as ``fit`` does from ``random_state``) draws the same noise again.
 
     Examples
     --------
     >>> _ = torch.manual_seed(0)
-    >>> keep = dropout_keep_mask((1000, 100), 0.2)
-    >>> keep.dtype, keep.shape, round(keep.float().mean().item(), 2)
-    (torch.bool, torch.Size([1000, 100]), 0.8)
+    >>> noise = dropout_noise((1000, 100), 0.2, 1.25)
+    >>> noise.dtype, noise.shape, sorted(noise.unique().tolist()), round((noise > 0).float().mean().item(), 2)
+    (torch.float32, torch.Size([1000, 100]), [0.0, 1.25], 0.8)
     """
     if not 0.0 <= p < 1.0:
-        raise ValueError(f"dropout_keep_mask: p must lie in [0, 1), got {p!r}")
+        raise ValueError(f"dropout_noise: p must lie in [0, 1), got {p!r}")
     seed = int(torch.randint(0, 2**63 - 1, (), dtype=torch.int64))
     n = math.prod(shape)
     bits = np.random.Generator(np.random.PCG64(seed)).bit_generator.random_raw((n + 1) // 2).view(np.uint32)[:n]
-    return torch.from_numpy(bits >= np.uint32(min(round(p * 2**32), 2**32 - 1))).view(shape)
+    noise = (bits >= np.uint32(min(round(p * 2**32), 2**32 - 1))).astype(np.float32)
+    if value != 1.0:
+        noise *= np.float32(value)
+    return torch.from_numpy(noise).view(shape)
 
 
 class CpuMaskDropout(nn.Dropout):
-    """``nn.Dropout`` whose mask, on a CPU, comes from :func:`dropout_keep_mask` (elsewhere torch's own).
+    """``nn.Dropout`` whose noise, on a CPU, comes from :func:`dropout_noise` (elsewhere torch's own).
 
     In training, ``x * keep / (1 - p)``, as ``nn.Dropout``; in evaluation, or with ``p = 0``, ``x``.
     """
@@ -145,10 +149,9 @@ class CpuMaskDropout(nn.Dropout):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0.0:
             return x
-        if x.device.type != "cpu":
+        if x.device.type != "cpu" or x.dtype != torch.float32:
             return super().forward(x)
-        noise = torch.where(dropout_keep_mask(tuple(x.shape), self.p), 1.0 / (1.0 - self.p), 0.0).to(x.dtype)
-        return x * noise
+        return x * dropout_noise(tuple(x.shape), self.p, 1.0 / (1.0 - self.p))
 
 
 class _MaskedUnitRows(torch.autograd.Function):
@@ -157,7 +160,7 @@ class _MaskedUnitRows(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, keep: torch.Tensor, scale: float) -> torch.Tensor:
         z = x * keep
-        inv = scale / torch.linalg.vector_norm(z, dim=1, keepdim=True).clamp_(min=1e-12)
+        inv = scale / (z * z).sum(1, keepdim=True).sqrt_().clamp_(min=1e-12)
         y = z.mul_(inv)
         ctx.save_for_backward(y, keep, inv)
         ctx.scale = scale
@@ -175,19 +178,21 @@ def masked_unit_rows(x: torch.Tensor, keep: torch.Tensor, scale: float) -> torch
     """``scale * F.normalize(x * keep, dim=1)``, with its gradient, in fewer passes than autograd's.
 
     CORE's training item vectors on a CPU: dropout's ``1 / (1 - p)`` cancels in the normalisation,
-    so ``normalise(dropout(E)) / tau`` is ``masked_unit_rows(E, keep, 1 / tau)``. Rows of norm
-    under 1e-12 (all entries dropped) are divided by 1e-12, as in ``F.normalize``.
+    so ``normalise(dropout(E)) / tau`` is ``masked_unit_rows(E, keep, 1 / tau)`` with the 0/1
+    ``keep`` of :func:`dropout_noise`. Rows of norm under 1e-12 (all entries dropped) are divided
+    by 1e-12, as in ``F.normalize``.
 
     Parameters
     ----------
     x : Tensor of shape (C, d)
-    keep : bool Tensor of shape (C, d)
+    keep : Tensor of shape (C, d)
+        1 where the entry is kept, 0 where dropped, in ``x``'s dtype.
     scale : float
 
     Examples
     --------
     >>> x = torch.tensor([[3.0, 4.0, 12.0]], requires_grad=True)
-    >>> masked_unit_rows(x, torch.tensor([[True, True, False]]), 10.0)
+    >>> masked_unit_rows(x, torch.tensor([[1.0, 1.0, 0.0]]), 10.0)
     tensor([[6., 8., 0.]], grad_fn=<_MaskedUnitRowsBackward>)
     """
     return _MaskedUnitRows.apply(x, keep, scale)

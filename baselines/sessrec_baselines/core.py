@@ -27,7 +27,7 @@ from torch import nn
 from sessrec.data.sessions import Sessions
 
 from ._attn_common import CausalSequenceModel
-from ._attn_layers import CpuMaskDropout, RecBoleBlock, causal_mask, dropout_keep_mask, masked_unit_rows
+from ._attn_layers import CpuMaskDropout, RecBoleBlock, causal_mask, dropout_noise, masked_unit_rows
 
 __all__ = ["CORE"]
 
@@ -94,12 +94,12 @@ class _COREnetwork(nn.Module):
     def train_items(self) -> torch.Tensor:
         """Unit item vectors over the temperature, after item dropout on the candidate embeddings (RDM).
 
-        On a CPU the dropout mask is :func:`dropout_keep_mask`'s and the normalisation
+        On a CPU the dropout mask is :func:`dropout_noise`'s and the normalisation
         :func:`masked_unit_rows` (dropout's ``1 / (1 - p)`` cancels in it); elsewhere torch's.
         """
         weight, p = self.embedding.weight, self.item_dropout.p
         if weight.device.type == "cpu" and self.training and p > 0:
-            return masked_unit_rows(weight, dropout_keep_mask(tuple(weight.shape), p), 1.0 / self.temperature)
+            return masked_unit_rows(weight, dropout_noise(tuple(weight.shape), p), 1.0 / self.temperature)
         return F.normalize(self.item_dropout(weight), dim=-1) / self.temperature
 
 
@@ -170,7 +170,7 @@ class CORE(CausalSequenceModel):
     4. ``training="sessions"`` (default) trains all positions of a session in one causal pass;
        ``"prefixes"`` is RecBole's per-case batching.
     5. On a CPU the session and item dropout masks are drawn from NumPy's PCG64 (32-bit integers,
-       :func:`~sessrec_baselines._attn_layers.dropout_keep_mask`), seeded from torch's generator,
+       :func:`~sessrec_baselines._attn_layers.dropout_noise`), seeded from torch's generator,
        instead of torch's ``bernoulli_``: the same Bernoulli distribution (the drop probability
        rounded to a multiple of 2^-32) from a different random stream, drawn about 8x faster. The
        item vectors ``normalise(Dropout_item(E)) / tau`` are computed as

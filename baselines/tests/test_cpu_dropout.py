@@ -1,4 +1,4 @@
-"""CORE's CPU dropout: :func:`dropout_keep_mask`, :class:`CpuMaskDropout`, :func:`masked_unit_rows`.
+"""CORE's CPU dropout: :func:`dropout_noise`, :class:`CpuMaskDropout`, :func:`masked_unit_rows`.
 
 References: the binomial distribution (mask frequencies within 5 standard deviations), torch's
 own autograd of ``F.normalize`` in float64 (the gradient), and hand-computed numbers.
@@ -11,14 +11,14 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from sessrec_baselines._attn_layers import CpuMaskDropout, dropout_keep_mask, masked_unit_rows
+from sessrec_baselines._attn_layers import CpuMaskDropout, dropout_noise, masked_unit_rows
 from sessrec_baselines.core import _COREnetwork
 
 
 @pytest.mark.parametrize("p", [0.0, 0.2, 0.5, 0.9])
 def test_keep_mask_is_bernoulli_with_the_asked_probability(p: float) -> None:
     torch.manual_seed(1)
-    keep = dropout_keep_mask((400, 250), p)
+    keep = dropout_noise((400, 250), p) > 0
     n = keep.numel()
     sd = math.sqrt(n * p * (1 - p))
     assert abs(int(keep.sum()) - n * (1 - p)) <= 5 * sd + 1e-9
@@ -31,12 +31,13 @@ def test_keep_mask_is_bernoulli_with_the_asked_probability(p: float) -> None:
 
 def test_keep_mask_follows_torch_seed_and_refuses_bad_p() -> None:
     torch.manual_seed(7)
-    a, b = dropout_keep_mask((50, 3), 0.3), dropout_keep_mask((50, 3), 0.3)
+    a, b = dropout_noise((50, 3), 0.3, 2.0), dropout_noise((50, 3), 0.3, 2.0)
+    assert set(a.unique().tolist()) == {0.0, 2.0}
     torch.manual_seed(7)
-    assert torch.equal(dropout_keep_mask((50, 3), 0.3), a)
+    assert torch.equal(dropout_noise((50, 3), 0.3, 2.0), a)
     assert not torch.equal(a, b)  # a second draw differs
     with pytest.raises(ValueError, match=r"p must lie in \[0, 1\), got 1.0"):
-        dropout_keep_mask((2, 2), 1.0)
+        dropout_noise((2, 2), 1.0)
 
 
 def test_cpu_mask_dropout_scales_the_kept_and_is_identity_in_eval() -> None:
@@ -54,7 +55,7 @@ def test_cpu_mask_dropout_scales_the_kept_and_is_identity_in_eval() -> None:
 def test_masked_unit_rows_hand_computed() -> None:
     # (3, 4, 12) with the last entry dropped: (3, 4, 0) / 5 * 10 = (6, 8, 0); a row wholly dropped stays 0
     x = torch.tensor([[3.0, 4.0, 12.0], [1.0, 2.0, 2.0]], requires_grad=True)
-    keep = torch.tensor([[True, True, False], [False, False, False]])
+    keep = torch.tensor([[1.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
     y = masked_unit_rows(x, keep, 10.0)
     torch.testing.assert_close(y, torch.tensor([[6.0, 8.0, 0.0], [0.0, 0.0, 0.0]]))
     # d(y . (1, 0, 0))/dx for row 0: 10 (e_1 - u u_1) / 5 with u = (0.6, 0.8, 0): (1.28, -0.96, 0), masked
@@ -66,7 +67,7 @@ def test_masked_unit_rows_hand_computed() -> None:
 def test_masked_unit_rows_gradient_equals_autograd_of_normalize(scale: float) -> None:
     g = torch.Generator().manual_seed(3)
     x0 = torch.randn(40, 6, generator=g, dtype=torch.float64)
-    keep = torch.rand(40, 6, generator=g) > 0.3
+    keep = (torch.rand(40, 6, generator=g) > 0.3).double()
     weights = torch.randn(40, 6, generator=g, dtype=torch.float64)
     x, ref = x0.clone().requires_grad_(), x0.clone().requires_grad_()
     (masked_unit_rows(x, keep, scale) * weights).sum().backward()
@@ -80,7 +81,7 @@ def test_core_training_items_on_cpu_are_normalised_dropped_embeddings() -> None:
     torch.manual_seed(5)
     items = net.train_items()
     torch.manual_seed(5)
-    keep = dropout_keep_mask((30, 8), 0.4)
+    keep = dropout_noise((30, 8), 0.4)
     expected = F.normalize(net.embedding.weight.detach() * keep, dim=1) / 0.07
     torch.testing.assert_close(items.detach(), expected)
-    assert 0 < int((~keep).sum()) < keep.numel()
+    assert 0 < int((keep == 0).sum()) < keep.numel()
