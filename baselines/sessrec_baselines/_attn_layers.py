@@ -20,10 +20,10 @@ Two block layouts:
 Both are causal: position ``t`` attends to positions ``j <= t`` only, so with right padding
 the outputs at real positions never see padding.
 
-Also CORE's dropout on a CPU (:func:`dropout_noise`, :class:`CpuMaskDropout`,
-:func:`masked_unit_rows`): torch's CPU ``bernoulli_`` draws a (5,519 x 64) mask in about 5 ms
-on the 2-core AVX2 machine, a tenth of a CORE-ave training step; 32-bit integers from NumPy's
-PCG64 give the same Bernoulli keep mask (to 2^-32 in its probability) in about 0.6 ms.
+Also CORE's item dropout on a CPU (:func:`dropout_noise`, :func:`masked_unit_rows`): torch's
+CPU ``bernoulli_`` draws a (5,519 x 64) mask in about 5 ms on the 2-core AVX2 machine, a tenth of
+a CORE-ave training step; 32-bit integers from NumPy's PCG64 give the same Bernoulli keep mask
+(to 2^-32 in its probability) in about 0.6 ms.
 """
 
 from __future__ import annotations
@@ -138,20 +138,6 @@ def dropout_noise(shape: tuple[int, ...], p: float, value: float = 1.0) -> torch
     if value != 1.0:
         noise *= np.float32(value)
     return torch.from_numpy(noise).view(shape)
-
-
-class CpuMaskDropout(nn.Dropout):
-    """``nn.Dropout`` whose noise, on a CPU, comes from :func:`dropout_noise` (elsewhere torch's own).
-
-    In training, ``x * keep / (1 - p)``, as ``nn.Dropout``; in evaluation, or with ``p = 0``, ``x``.
-    """
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.p == 0.0:
-            return x
-        if x.device.type != "cpu" or x.dtype != torch.float32:
-            return super().forward(x)
-        return x * dropout_noise(tuple(x.shape), self.p, 1.0 / (1.0 - self.p))
 
 
 class _MaskedUnitRows(torch.autograd.Function):

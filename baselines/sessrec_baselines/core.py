@@ -27,7 +27,7 @@ from torch import nn
 from sessrec.data.sessions import Sessions
 
 from ._attn_common import CausalSequenceModel
-from ._attn_layers import CpuMaskDropout, RecBoleBlock, causal_mask, dropout_noise, masked_unit_rows
+from ._attn_layers import RecBoleBlock, causal_mask, dropout_noise, masked_unit_rows
 
 __all__ = ["CORE"]
 
@@ -41,7 +41,7 @@ class _COREnetwork(nn.Module):
     ) -> None:  # fmt: skip
         super().__init__()
         self.embedding = nn.Embedding(n_items, d)
-        self.sess_dropout = CpuMaskDropout(sess_dropout)
+        self.sess_dropout = nn.Dropout(sess_dropout)
         self.item_dropout = nn.Dropout(item_dropout)
         self.temperature = temperature
         self.variant = variant
@@ -169,12 +169,14 @@ class CORE(CausalSequenceModel):
        different metric).
     4. ``training="sessions"`` (default) trains all positions of a session in one causal pass;
        ``"prefixes"`` is RecBole's per-case batching.
-    5. On a CPU the session and item dropout masks are drawn from NumPy's PCG64 (32-bit integers,
-       :func:`~sessrec_baselines._attn_layers.dropout_noise`), seeded from torch's generator,
-       instead of torch's ``bernoulli_``: the same Bernoulli distribution (the drop probability
-       rounded to a multiple of 2^-32) from a different random stream, drawn about 8x faster. The
-       item vectors ``normalise(Dropout_item(E)) / tau`` are computed as
+    5. On a CPU the item dropout mask, (n_items, d) per batch, is drawn from NumPy's PCG64
+       (32-bit integers, :func:`~sessrec_baselines._attn_layers.dropout_noise`), seeded from
+       torch's generator, instead of torch's ``bernoulli_``: the same Bernoulli distribution (the
+       drop probability rounded to a multiple of 2^-32) from a different random stream, drawn
+       about 8x faster. The item vectors ``normalise(Dropout_item(E)) / tau`` are computed as
        ``normalise(keep * E) / tau``: dropout's ``1 / (1 - p)`` cancels in the normalisation.
+       The session dropout stays torch's: on its small per-group tensors NumPy's draw was
+       slower.
     """
 
     tags: ClassVar[dict[str, Any]] = {"oracle": "sequence", "deterministic": False}

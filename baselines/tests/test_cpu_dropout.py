@@ -1,4 +1,4 @@
-"""CORE's CPU dropout: :func:`dropout_noise`, :class:`CpuMaskDropout`, :func:`masked_unit_rows`.
+"""CORE's CPU item dropout: :func:`dropout_noise`, :func:`masked_unit_rows`.
 
 References: the binomial distribution (mask frequencies within 5 standard deviations), torch's
 own autograd of ``F.normalize`` in float64 (the gradient), and hand-computed numbers.
@@ -11,7 +11,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from sessrec_baselines._attn_layers import CpuMaskDropout, dropout_noise, masked_unit_rows
+from sessrec_baselines._attn_layers import dropout_noise, masked_unit_rows
 from sessrec_baselines.core import _COREnetwork
 
 
@@ -38,18 +38,6 @@ def test_keep_mask_follows_torch_seed_and_refuses_bad_p() -> None:
     assert not torch.equal(a, b)  # a second draw differs
     with pytest.raises(ValueError, match=r"p must lie in \[0, 1\), got 1.0"):
         dropout_noise((2, 2), 1.0)
-
-
-def test_cpu_mask_dropout_scales_the_kept_and_is_identity_in_eval() -> None:
-    drop = CpuMaskDropout(0.25)
-    x = torch.full((200, 30), 3.0)
-    torch.manual_seed(0)
-    y = drop(x)
-    values = set(y.unique().tolist())
-    assert values <= {0.0, 4.0} and len(values) == 2  # 3 / (1 - 0.25) where kept
-    drop.eval()
-    assert drop(x) is x
-    assert CpuMaskDropout(0.0).train()(x) is x
 
 
 def test_masked_unit_rows_hand_computed() -> None:
