@@ -175,8 +175,8 @@ class CORE(CausalSequenceModel):
        drop probability rounded to a multiple of 2^-32) from a different random stream, drawn
        about 8x faster. The item vectors ``normalise(Dropout_item(E)) / tau`` are computed as
        ``normalise(keep * E) / tau``: dropout's ``1 / (1 - p)`` cancels in the normalisation.
-       The session dropout stays torch's: on its small per-group tensors NumPy's draw was
-       slower.
+       The session dropout stays torch's (NumPy's draw measured slower on ``"sessions"``
+       batches, faster on ``"prefixes"`` ones: ``tests/perf/attn_results.md``).
     """
 
     tags: ClassVar[dict[str, Any]] = {"oracle": "sequence", "deterministic": False}
