@@ -564,9 +564,8 @@ def linear_softmax_cross_entropy(reps: torch.Tensor, items: torch.Tensor, target
     while the block is still in cache, dividing the small (rows, d) factors by ``Z`` rather than
     the (C, rows) matrix. Scores are exponentiated as they are when Cauchy-Schwarz bounds them
     well inside float32's range (cosines over a temperature, as CORE's), after subtracting each
-    column's maximum otherwise. The
-    backward pass only scales the gradients by the incoming gradient over N. No (N, C) matrix is kept:
-    the scratch buffer is one block of 128 rows. Against
+    column's maximum otherwise. The backward pass only scales the gradients by the incoming
+    gradient over N. No (N, C) matrix is kept: the scratch buffer is one block of 128 rows. Against
     ``softmax_cross_entropy(reps @ items.T, targets)`` that saves the (N, C) allocations and the
     passes over them from memory; and MKL (torch's CPU BLAS) writes the tall (C, rows) product
     markedly faster than the wide (N, C) or (rows, C) one (``tests/perf/bench_loss.py``). Values
