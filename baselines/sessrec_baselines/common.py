@@ -64,8 +64,10 @@ __all__ = [
     "mean_item_factors",
     "other_items",
     "paramfile_names",
+    "ragged_clicks",
     "random_case_batches",
     "read_paramfile",
+    "row_sums",
     "running_mean_item_factors",
     "session_positions",
     "softmax_cross_entropy",
@@ -350,11 +352,31 @@ def unpermute(parts: list[torch.Tensor], order: list[torch.Tensor]) -> torch.Ten
     return values[inverse]
 
 
+def ragged_clicks(items: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The real clicks of right-padded ``items`` (N, T), concatenated row by row, and the row of each.
+
+    Examples
+    --------
+    >>> [x.tolist() for x in ragged_clicks(torch.tensor([[4, -1, -1], [5, 6, 7]]), torch.tensor([1, 3]))]
+    [[4, 5, 6, 7], [0, 1, 1, 1]]
+    """
+    mask = torch.arange(items.shape[1], device=items.device)[None, :] < lengths[:, None]
+    return items[mask], torch.repeat_interleave(torch.arange(len(lengths), device=items.device), lengths)
+
+
+def row_sums(values: torch.Tensor, rows: torch.Tensor, n_rows: int) -> torch.Tensor:
+    """(n_rows, d): the sum of the rows of ``values`` (M, d) that ``rows`` (M,) assigns to each row."""
+    return values.new_zeros(n_rows, values.shape[1]).index_add_(0, rows, values)
+
+
 def encode_prefixes(net: Any, items: torch.Tensor, lengths: torch.Tensor, edges: np.ndarray) -> torch.Tensor:
     """``net.encode_last(items, lengths)`` (N, d) run per length group (:func:`length_buckets` of ``edges``).
 
     Each group is cut to its longest row, so short prefixes skip the padding of ``items`` (N, T).
+    A network whose ``ragged_last`` is true skips the padding itself and gets every row in one call.
     """
+    if getattr(net, "ragged_last", False):
+        return net.encode_last(items, lengths)
     parts, order = [], []
     for rows in length_buckets(lengths, edges):
         width = int(lengths[rows].max())

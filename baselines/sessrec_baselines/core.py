@@ -28,6 +28,7 @@ from sessrec.data.sessions import Sessions
 
 from ._attn_common import CausalSequenceModel
 from ._attn_layers import RecBoleBlock, causal_mask, dropout_noise, masked_unit_rows
+from .common import ragged_clicks, row_sums
 
 __all__ = ["CORE"]
 
@@ -54,6 +55,12 @@ class _COREnetwork(nn.Module):
             )
             self.fn = nn.Linear(d, 1)
 
+    @property
+    def ragged_last(self) -> bool:
+        """True where :meth:`encode_last` embeds only the real clicks (``"ave"`` on a CPU), so that
+        :func:`~sessrec_baselines.common.encode_prefixes` need not group rows by length."""
+        return self.variant == "ave" and self.embedding.weight.device.type == "cpu"
+
     def _embed(self, items: torch.Tensor) -> torch.Tensor:
         return self.sess_dropout(self.embedding(items.clamp(min=0)))
 
@@ -78,6 +85,8 @@ class _COREnetwork(nn.Module):
 
     def encode_last(self, items: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Unit-norm session embedding (N, d) after the last click of each row."""
+        if self.ragged_last:
+            return F.normalize(self._ragged_mean(*ragged_clicks(items, lengths), lengths), dim=-1)
         e = self._embed(items)
         mask = torch.arange(items.shape[1], device=items.device)[None, :] < lengths[:, None]
         if self.variant == "ave":
@@ -85,6 +94,14 @@ class _COREnetwork(nn.Module):
         else:
             alpha = self._weight_logits(e).masked_fill(~mask, float("-inf")).softmax(-1)
         return F.normalize(torch.bmm(alpha[:, None, :], e).squeeze(1), dim=-1)
+
+    def _ragged_mean(self, clicks: torch.Tensor, rows: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Mean of the session-dropped embeddings of each row's clicks (:func:`ragged_clicks`): no padding
+        is embedded, dropped out or summed, and the dropout noise is :func:`dropout_noise`'s."""
+        e, p = self.embedding(clicks), self.sess_dropout.p
+        if self.training and p > 0:
+            e = e * dropout_noise(tuple(e.shape), p, 1.0 / (1.0 - p))
+        return row_sums(e, rows, len(lengths)) / lengths[:, None].to(e.dtype)
 
     def decode(self, reps: torch.Tensor) -> torch.Tensor:
         """Temperature-scaled cosines (N, n_items); ``1 / temperature`` multiplies the (n_items, d) unit item
@@ -175,8 +192,10 @@ class CORE(CausalSequenceModel):
        drop probability rounded to a multiple of 2^-32) from a different random stream, drawn
        about 8x faster. The item vectors ``normalise(Dropout_item(E)) / tau`` are computed as
        ``normalise(keep * E) / tau``: dropout's ``1 / (1 - p)`` cancels in the normalisation.
-       The session dropout stays torch's (NumPy's draw measured slower on ``"sessions"``
-       batches, faster on ``"prefixes"`` ones: ``tests/perf/attn_results.md``).
+       The session dropout of ``variant="ave"`` on a batch of prefixes (``training="prefixes"``,
+       and the windows of prefixes longer than ``max_len``) is drawn the same way, over the
+       batch's real clicks only (:meth:`_COREnetwork.encode_last` embeds no padding there); the
+       session dropout of whole-session passes and of ``"trm"`` stays torch's.
     """
 
     tags: ClassVar[dict[str, Any]] = {"oracle": "sequence", "deterministic": False}

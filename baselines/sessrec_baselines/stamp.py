@@ -13,6 +13,8 @@ trained with softmax cross-entropy over all items (Adam). The attention is one (
 per prefix; for every position of a session at once (:meth:`_STAMPNetwork.encode_all`) the
 query of position ``t`` (``W_2 x_t + W_3 m_s(t)``, with the running mean) is broadcast against
 the keys ``W_1 x_j``, ``j <= t``: a (T, T, d) tensor per session, cheap for session lengths.
+On a CPU a batch of prefixes is encoded in one call over its real clicks only
+(:attr:`_STAMPNetwork.ragged_last`): the sums over ``j`` are sums of rows, no padding is embedded.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from torch import nn
 from sessrec.data.sessions import Sessions
 
 from ._attn_common import CausalSequenceModel, TiedItemScores
+from .common import ragged_clicks, row_sums
 
 __all__ = ["STAMP"]
 
@@ -75,18 +78,39 @@ class _STAMPNetwork(TiedItemScores, nn.Module):
         count = (self.pad_to - clicks).clamp(min=0).to(self.pad.dtype)[..., None]
         return count, _clip_norm(self.pad.detach(), self.emb_max_norm)
 
+    @property
+    def ragged_last(self) -> bool:
+        """True on a CPU, where :meth:`encode_last` embeds only the real clicks of the rows (no padding,
+        no length groups in :func:`~sessrec_baselines.common.encode_prefixes`); elsewhere it runs on the
+        padded (N, T) layout, one kernel per operation for the whole batch."""
+        return self.embedding.weight.device.type == "cpu"
+
     def encode_last(self, items: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """``h_s * h_t`` (N, d) after the last click of each row of ``items`` (N, T)."""
-        x = self.embed(items, lengths)
-        x_t = x[torch.arange(len(x), device=x.device), lengths - 1]
+        if self.ragged_last:  # x (clicks, d): the real clicks of all rows, row by row
+            clicks, rows = ragged_clicks(items, lengths)
+            x = _clip_norm(self.embedding(clicks), self.emb_max_norm)
+            x_t = x[torch.cumsum(lengths, 0) - 1]
+
+            def context_sum(weights: torch.Tensor | None) -> torch.Tensor:
+                return row_sums(x if weights is None else weights[:, None] * x, rows, len(lengths))
+
+            query_of_context = rows
+        else:  # x (N, T, d), zero on padding
+            x = self.embed(items, lengths)
+            x_t = x[torch.arange(len(x), device=x.device), lengths - 1]
+
+            def context_sum(weights: torch.Tensor | None) -> torch.Tensor:
+                return x.sum(1) if weights is None else torch.bmm(weights[:, None, :], x).squeeze(1)
+
+            query_of_context = (slice(None), None)
         padding = self._padding(lengths)
-        total = x.sum(1) if padding is None else x.sum(1) + padding[0] * padding[1]
+        total = context_sum(None) if padding is None else context_sum(None) + padding[0] * padding[1]
         m_s = total / lengths[:, None].to(x.dtype)
         m_a = m_s
         if self.variant == "stamp":
             query = self._query(x_t, m_s)
-            alpha = self._weights(self.w1(x), query[:, None])
-            m_a = m_a + torch.bmm(alpha[:, None, :], x).squeeze(1)  # padding rows of x are 0
+            m_a = m_a + context_sum(self._weights(self.w1(x), query[query_of_context]))  # padding adds 0
             if padding is not None:  # each padding position is a context x_j = p
                 count, vector = padding
                 m_a = m_a + count * self._weights(self.w1(vector), query)[:, None] * vector

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from sessrec_baselines.core import CORE, _COREnetwork
 
 from sessrec.data.sessions import PrefixBatch, Sessions
@@ -97,3 +99,21 @@ def test_presets() -> None:
 def test_bad_temperature_message() -> None:
     with pytest.raises(ValueError, match="temperature must be a positive number"):
         CORE(temperature=0.0).fit(Sessions.from_lists([[0, 1]], n_items=2))
+
+
+def test_ave_prefixes_of_several_lengths_are_their_own_means() -> None:
+    """CORE-ave on a CPU encodes a batch's real clicks in one call (no length groups, no padding):
+    each row is still the normalised mean of its own clicks, rows in the batch's order."""
+    from sessrec_baselines.common import encode_prefixes
+
+    net = _COREnetwork(6, 3, "ave", 5, 1, 1, 4, 0.0, 0.0, 0.0, 0.0, 0.07).eval()
+    assert net.ragged_last
+    rows = [[4], [0, 5, 2], [1, 1], [3, 0, 2, 5, 4]]
+    items = torch.tensor([r + [-1] * (5 - len(r)) for r in rows])
+    lengths = torch.tensor([len(r) for r in rows])
+    weight = net.embedding.weight.detach()
+    expected = torch.stack([F.normalize(sum(weight[i] for i in r) / len(r), dim=0) for r in rows])
+    with torch.no_grad():
+        got = encode_prefixes(net, items, lengths, np.array([2, 4]))
+    torch.testing.assert_close(got, expected)
+    assert not _COREnetwork(6, 4, "trm", 5, 1, 1, 4, 0.0, 0.0, 0.0, 0.0, 0.07).ragged_last

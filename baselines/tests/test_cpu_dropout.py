@@ -73,3 +73,21 @@ def test_core_training_items_on_cpu_are_normalised_dropped_embeddings() -> None:
     expected = F.normalize(net.embedding.weight.detach() * keep, dim=1) / 0.07
     torch.testing.assert_close(items.detach(), expected)
     assert 0 < int((keep == 0).sum()) < keep.numel()
+
+
+def test_core_ave_session_dropout_on_cpu_masks_the_real_clicks_only() -> None:
+    # CORE-ave's prefixes in training: one (clicks, d) inverted-dropout mask over the batch's real clicks,
+    # row-major, drawn from dropout_noise; each row the normalised mean of its masked embeddings
+    net = _COREnetwork(7, 4, "ave", 5, 1, 1, 4, 0.0, 0.0, 0.5, 0.0, 0.07).train()
+    rows = [[2, 6, 1], [5], [0, 3]]
+    items = torch.tensor([r + [-1] * (3 - len(r)) for r in rows])
+    lengths = torch.tensor([len(r) for r in rows])
+    torch.manual_seed(11)
+    got = net.encode_last(items, lengths).detach()
+    torch.manual_seed(11)
+    noise = dropout_noise((6, 4), 0.5, 2.0)
+    assert set(noise.unique().tolist()) == {0.0, 2.0}
+    weight, clicks = net.embedding.weight.detach(), [i for r in rows for i in r]
+    masked = [weight[i] * noise[k] for k, i in enumerate(clicks)]
+    means = [sum(masked[0:3]) / 3, masked[3], (masked[4] + masked[5]) / 2]
+    torch.testing.assert_close(got, torch.stack([F.normalize(m, dim=0) for m in means]))

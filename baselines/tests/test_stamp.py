@@ -58,6 +58,29 @@ def test_attention_and_trilinear_score_worked_example() -> None:
     torch.testing.assert_close(scores, torch.tensor([[0.536278, 0.326211, 0.862489, 1.072556]]), atol=1e-6, rtol=0)
 
 
+def test_prefixes_of_several_lengths_in_one_batch() -> None:
+    """Rows (0, 1, 2), (2,) and (0, 1) of the worked network, through the CPU's ragged encoding.
+
+    (0, 1, 2): z = (0.536278, 0.326211), as in the worked example.
+    (2,): x = x_t = m_s = (1, 1); pre = (1, 1), a = 0; z = tanh(1)^2 (1, 1) = (0.580026, 0.580026).
+    (0, 1): x_t = (0, 1), m_s = (0.5, 0.5); pre_j = x_j + (-0.5, 0.5): (0.5, 0.5), (-0.5, 1.5);
+    a = (0, sig(-0.5) - sig(1.5)) = (0, -0.440034); m_a = (0.5, 0.059966);
+    z = tanh(m_a) * tanh(0, 1) = (0, 0.059895 * 0.761594) = (0, 0.045615).
+    """
+    from sessrec_baselines.common import encode_prefixes
+
+    net = _worked_network()
+    assert net.ragged_last
+    items = torch.tensor([[0, 1, 2], [2, -1, -1], [0, 1, -1]])
+    lengths = torch.tensor([3, 1, 2])
+    with torch.no_grad():
+        z = encode_prefixes(net, items, lengths, np.array([2, 3]))
+        every = net.encode_all(items, lengths)  # the padded (N, T, d) layout
+    expected = torch.tensor([[0.536278, 0.326211], [0.580026, 0.580026], [0.0, 0.045615]])
+    torch.testing.assert_close(z, expected, atol=1e-6, rtol=0)
+    torch.testing.assert_close(every[torch.arange(3), lengths - 1], z)
+
+
 def test_stmp_drops_the_attention() -> None:
     """STMP: m_a = m_s = (2/3, 2/3); h_s = tanh(2/3) = 0.582783; z = 0.582783 * 0.761594 = 0.443844 (both)."""
     net = _worked_network("stmp")
