@@ -25,9 +25,11 @@ pass over a whole session gives every prefix up to ``max_len`` clicks at once; a
 prefix is a window that pass cannot give, so such rows are encoded one window each.
 
 Devices: everything runs on the estimator's ``device`` (``"auto"``: CUDA when available).
-On a CPU the encoder runs once per length group of a batch (short rows skip the padding), or,
-for a network whose ``ragged_last`` is true (STAMP, CORE-ave), once over the batch's real clicks
-(1.26-1.29x faster epochs than six groups for both); on a GPU once per batch, padded to its
+On a CPU the encoder runs once per length group of a batch (short rows skip the padding); a
+batch of prefixes (``training="prefixes"``, the windows of prefixes longer than ``max_len``,
+``score``) of a network whose ``ragged_last`` is true (STAMP, CORE-ave) is encoded in one call
+over its real clicks instead (epochs of ``training="prefixes"`` 1.26-1.29x faster than with the
+length groups), while whole-session passes keep the groups; on a GPU once per batch, padded to its
 longest row, since there each group's kernel launches cost more than the padding (on an H200
 this made training epochs 1.8-4.8x faster).
 ``amp=True`` trains under bfloat16 autocast on CUDA: the encoder's and the item-score matrix

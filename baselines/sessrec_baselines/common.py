@@ -14,6 +14,8 @@
 * :func:`length_buckets`, :func:`unpermute`, :func:`encode_prefixes`, :func:`encode_sessions`,
   :func:`session_positions`, :func:`window_rows`: causal sequence encoders run on rows grouped
   by length, so that short rows skip the padding (NARM and the attention models);
+  :func:`ragged_clicks`, :func:`row_sums`: a batch's real clicks and sums over each row's, for
+  networks that encode prefixes without padding at all (``ragged_last``: STAMP and CORE-ave on a CPU);
 * :func:`softmax_cross_entropy`: full-catalogue softmax cross-entropy in fewer passes over the
   (cases x items) logits than ``F.cross_entropy`` (STAMP, SASRec, CORE).
 

@@ -14,7 +14,8 @@ per prefix; for every position of a session at once (:meth:`_STAMPNetwork.encode
 query of position ``t`` (``W_2 x_t + W_3 m_s(t)``, with the running mean) is broadcast against
 the keys ``W_1 x_j``, ``j <= t``: a (T, T, d) tensor per session, cheap for session lengths.
 On a CPU a batch of prefixes is encoded in one call over its real clicks only
-(:attr:`_STAMPNetwork.ragged_last`): the sums over ``j`` are sums of rows, no padding is embedded.
+(:attr:`_STAMPNetwork.ragged_last`): the sums over ``j`` are sums of rows and no padding position
+is looked up (``pad_to``'s padding is still added as ``(pad_to - t) p``, as on the padded layout).
 """
 
 from __future__ import annotations

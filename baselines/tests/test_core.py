@@ -113,7 +113,10 @@ def test_ave_prefixes_of_several_lengths_are_their_own_means() -> None:
     lengths = torch.tensor([len(r) for r in rows])
     weight = net.embedding.weight.detach()
     expected = torch.stack([F.normalize(sum(weight[i] for i in r) / len(r), dim=0) for r in rows])
+    calls, encode_last = [], net.encode_last
+    net.encode_last = lambda *args: calls.append(args) or encode_last(*args)
     with torch.no_grad():
         got = encode_prefixes(net, items, lengths, np.array([2, 4]))
     torch.testing.assert_close(got, expected)
+    assert len(calls) == 1  # one call for the whole batch, not one per length group
     assert not _COREnetwork(6, 4, "trm", 5, 1, 1, 4, 0.0, 0.0, 0.0, 0.0, 0.07).ragged_last

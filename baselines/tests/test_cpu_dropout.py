@@ -76,8 +76,9 @@ def test_core_training_items_on_cpu_are_normalised_dropped_embeddings() -> None:
 
 
 def test_core_ave_session_dropout_on_cpu_masks_the_real_clicks_only() -> None:
-    # CORE-ave's prefixes in training: one (clicks, d) inverted-dropout mask over the batch's real clicks,
-    # row-major, drawn from dropout_noise; each row the normalised mean of its masked embeddings
+    # CORE-ave's prefixes in training: one (clicks, d) dropout mask over the batch's real clicks, row-major,
+    # drawn from dropout_noise; each row the normalised mean of its masked embeddings (which entries are
+    # dropped is checked; dropout's 1 / (1 - p) and the division by the length cancel in the normalisation)
     net = _COREnetwork(7, 4, "ave", 5, 1, 1, 4, 0.0, 0.0, 0.5, 0.0, 0.07).train()
     rows = [[2, 6, 1], [5], [0, 3]]
     items = torch.tensor([r + [-1] * (3 - len(r)) for r in rows])

@@ -73,12 +73,23 @@ def test_prefixes_of_several_lengths_in_one_batch() -> None:
     assert net.ragged_last
     items = torch.tensor([[0, 1, 2], [2, -1, -1], [0, 1, -1]])
     lengths = torch.tensor([3, 1, 2])
+    calls, encode_last = [], net.encode_last
+    net.encode_last = lambda *args: calls.append(args) or encode_last(*args)
     with torch.no_grad():
         z = encode_prefixes(net, items, lengths, np.array([2, 3]))
         every = net.encode_all(items, lengths)  # the padded (N, T, d) layout
+    assert len(calls) == 1  # one call for the whole batch, not one per length group
     expected = torch.tensor([[0.536278, 0.326211], [0.580026, 0.580026], [0.0, 0.045615]])
     torch.testing.assert_close(z, expected, atol=1e-6, rtol=0)
     torch.testing.assert_close(every[torch.arange(3), lengths - 1], z)
+    # with the lookups clipped to norm 1.2 (item 2 = (1, 1) is longer) both layouts clip alike
+    clipped = _STAMPNetwork(4, 2, "stamp", mlp_bias=False, emb_max_norm=1.2).eval()
+    clipped.load_state_dict(net.state_dict())
+    with torch.no_grad():
+        z_clipped = encode_prefixes(clipped, items, lengths, np.array([2, 3]))
+        every = clipped.encode_all(items, lengths)
+    torch.testing.assert_close(every[torch.arange(3), lengths - 1], z_clipped)
+    assert float((z_clipped - z).abs().max()) > 0.01
 
 
 def test_stmp_drops_the_attention() -> None:
