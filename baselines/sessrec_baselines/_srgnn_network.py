@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._srgnn_graph import SessionGraphs
-from .common import uniform_reset
+from .common import ragged_clicks, row_sums, uniform_reset
 
 __all__ = ["GGNN", "SRGNNNetwork"]
 
@@ -115,14 +115,13 @@ class SRGNNNetwork(nn.Module):
         The attention runs on the real positions only, packed to ``(P, d)``.
         """
         hidden = self.node_states(graphs)
-        n_rows, width = graphs.alias.shape
+        n_rows = graphs.alias.shape[0]
         batch_rows = torch.arange(n_rows, device=hidden.device)
-        mask = torch.arange(width, device=hidden.device)[None, :] < lengths[:, None]
-        rows = batch_rows[:, None].expand(n_rows, width)[mask]  # (P,)
-        seq = hidden[rows, graphs.alias[mask]]  # (P, d)
+        nodes, rows = ragged_clicks(graphs.alias, lengths)  # (P,) each
+        seq = hidden[rows, nodes]  # (P, d)
         last = hidden[batch_rows, graphs.alias[batch_rows, lengths - 1]]  # (B, d)
         alpha = self.linear_three(torch.sigmoid(self.linear_one(last)[rows] + self.linear_two(seq)))  # (P, 1)
-        s_g = hidden.new_zeros(n_rows, hidden.shape[2]).index_add_(0, rows, alpha * seq)
+        s_g = row_sums(alpha * seq, rows, n_rows)
         if self.nonhybrid:
             return s_g
         return self.linear_transform(torch.cat([s_g, last], dim=1))
